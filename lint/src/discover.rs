@@ -1,0 +1,266 @@
+//! Finds the files to lint and decides what kind each one is.
+//!
+//! Folders are walked in parallel by `ignore` (ripgrep's walker), honouring
+//! `.gitignore` and `.ignore` and skipping hidden entries below the folder
+//! named. A file named on the command line is always checked, whatever its
+//! extension, and classified by its content.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ignore::{WalkBuilder, WalkState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Yaml,
+    Unit,
+    Script,
+}
+
+/// What is known of a file's kind before it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    Known(FileKind),
+    /// Named on the command line with an extension scar does not know.
+    Sniff,
+    /// Found in a walk without an extension: a script if it has a shebang,
+    /// otherwise not ours.
+    ShebangOnly,
+}
+
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// `None` for standard input.
+    pub path: Option<PathBuf>,
+    pub display: Arc<str>,
+    pub hint: Hint,
+}
+
+#[derive(Debug, Clone)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+}
+
+pub const STDIN_NAME: &str = "<stdin>";
+
+#[derive(Debug)]
+pub struct Discovery {
+    pub candidates: Vec<Candidate>,
+    /// Entries the walk could not read, with the reason.
+    pub unreadable: Vec<(Arc<str>, String)>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct MissingPath(pub PathBuf);
+
+impl std::fmt::Display for MissingPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: no such file or directory", self.0.display())
+    }
+}
+
+impl std::error::Error for MissingPath {}
+
+pub fn discover(inputs: &[Input]) -> Result<Discovery, MissingPath> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut discovery = Discovery {
+        candidates: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for input in inputs {
+        match input {
+            Input::Stdin => discovery.candidates.push(Candidate {
+                path: None,
+                display: STDIN_NAME.into(),
+                hint: Hint::Known(FileKind::Yaml),
+            }),
+            Input::Path(path) if path.is_dir() => walk(path, &cwd, &mut discovery),
+            Input::Path(path) if path.exists() => discovery.candidates.push(Candidate {
+                path: Some(path.clone()),
+                display: display_path(path, &cwd),
+                hint: kind_from_name(path).map_or(Hint::Sniff, Hint::Known),
+            }),
+            Input::Path(path) => return Err(MissingPath(path.clone())),
+        }
+    }
+    discovery
+        .candidates
+        .sort_by(|a, b| a.display.cmp(&b.display));
+    discovery.candidates.dedup_by(|a, b| a.display == b.display);
+    Ok(discovery)
+}
+
+fn walk(root: &Path, cwd: &Path, discovery: &mut Discovery) {
+    let found = Mutex::new(Vec::new());
+    let unreadable = Mutex::new(Vec::new());
+    WalkBuilder::new(root)
+        .require_git(false)
+        .build_parallel()
+        .run(|| {
+            Box::new(|entry| {
+                match entry {
+                    Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
+                        let path = entry.path();
+                        let hint = match kind_from_name(path) {
+                            Some(kind) => Some(Hint::Known(kind)),
+                            None if has_no_extension(path) => Some(Hint::ShebangOnly),
+                            None => None,
+                        };
+                        if let Some(hint) = hint {
+                            let candidate = Candidate {
+                                path: Some(path.to_path_buf()),
+                                display: display_path(path, cwd),
+                                hint,
+                            };
+                            lock(&found).push(candidate);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        let path = error_path(&err).map_or_else(
+                            || root.display().to_string().into(),
+                            |p| display_path(p, cwd),
+                        );
+                        lock(&unreadable).push((path, err.to_string()));
+                    }
+                }
+                WalkState::Continue
+            })
+        });
+    discovery
+        .candidates
+        .extend(found.into_inner().unwrap_or_else(|e| e.into_inner()));
+    discovery
+        .unreadable
+        .extend(unreadable.into_inner().unwrap_or_else(|e| e.into_inner()));
+}
+
+/// A poisoned lock only means another walker thread panicked; its data is still whole.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn error_path(err: &ignore::Error) -> Option<&Path> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
+/// Relative to the current directory when under it, without a leading `./`.
+pub fn display_path(path: &Path, cwd: &Path) -> Arc<str> {
+    let relative = if path.is_absolute() {
+        path.strip_prefix(cwd).unwrap_or(path)
+    } else {
+        path
+    };
+    let relative = relative.strip_prefix(".").unwrap_or(relative);
+    relative.to_string_lossy().into()
+}
+
+fn has_no_extension(path: &Path) -> bool {
+    path.extension().is_none()
+}
+
+/// Template suffixes that wrap a real file kind: `etcd.env.j2`, `unit.service.tmpl`.
+const TEMPLATE_SUFFIXES: &[&str] = &["j2", "jinja", "jinja2", "tmpl", "tpl"];
+
+/// The kind a file name promises; `None` when only its content can tell.
+pub fn kind_from_name(path: &Path) -> Option<FileKind> {
+    let name = path.file_name()?.to_str()?;
+    let mut name = name;
+    while let Some((stem, ext)) = name.rsplit_once('.') {
+        if !TEMPLATE_SUFFIXES.contains(&ext) {
+            break;
+        }
+        name = stem;
+    }
+    let ext = name.rsplit_once('.').map(|(_, ext)| ext)?;
+    match ext {
+        "yaml" | "yml" => Some(FileKind::Yaml),
+        "service" | "socket" | "timer" => Some(FileKind::Unit),
+        "conf" if is_drop_in(path) => Some(FileKind::Unit),
+        "sh" | "bash" => Some(FileKind::Script),
+        _ => None,
+    }
+}
+
+/// systemd drop-ins live in `<unit>.d/` folders.
+fn is_drop_in(path: &Path) -> bool {
+    path.parent()
+        .and_then(Path::file_name)
+        .and_then(|d| d.to_str())
+        .is_some_and(|d| d.ends_with(".d"))
+}
+
+/// Classifies a file from its text: a shebang, a `[Section]` header, or YAML.
+pub fn kind_from_content(text: &str) -> FileKind {
+    if has_shell_shebang(text) {
+        return FileKind::Script;
+    }
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'));
+    match first {
+        Some(line) if line.starts_with('[') && line.ends_with(']') && !line.contains(',') => {
+            FileKind::Unit
+        }
+        _ => FileKind::Yaml,
+    }
+}
+
+pub fn has_shell_shebang(text: &str) -> bool {
+    let Some(line) = text.lines().next().and_then(|l| l.strip_prefix("#!")) else {
+        return false;
+    };
+    let mut words = line.split_whitespace();
+    let interpreter = words.next().unwrap_or("");
+    let program = match interpreter.rsplit('/').next() {
+        Some("env") => words.find(|w| !w.starts_with('-')).unwrap_or(""),
+        Some(program) => program,
+        None => "",
+    };
+    matches!(program, "sh" | "bash" | "dash" | "ash" | "ksh" | "zsh")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_by_name_through_template_suffixes() {
+        assert_eq!(kind_from_name(Path::new("a/b.yml")), Some(FileKind::Yaml));
+        assert_eq!(
+            kind_from_name(Path::new("etcd.service.j2")),
+            Some(FileKind::Unit)
+        );
+        assert_eq!(
+            kind_from_name(Path::new("x/docker.service.d/10-mem.conf")),
+            Some(FileKind::Unit)
+        );
+        assert_eq!(kind_from_name(Path::new("x/nginx.conf")), None);
+        assert_eq!(kind_from_name(Path::new("etcd.j2")), None);
+        assert_eq!(kind_from_name(Path::new("deploy.yaml.golden")), None);
+    }
+
+    #[test]
+    fn classifies_by_content() {
+        assert_eq!(
+            kind_from_content("#!/usr/bin/env bash\ndocker run x\n"),
+            FileKind::Script
+        );
+        assert_eq!(kind_from_content("#!/bin/sh\n"), FileKind::Script);
+        assert_eq!(kind_from_content("#!/usr/bin/python3\n"), FileKind::Yaml);
+        assert_eq!(
+            kind_from_content("# etcd\n\n[Unit]\nDescription=x\n"),
+            FileKind::Unit
+        );
+        assert_eq!(kind_from_content("[a, b]\n"), FileKind::Yaml);
+        assert_eq!(kind_from_content("apiVersion: v1\n"), FileKind::Yaml);
+    }
+}

@@ -1,0 +1,329 @@
+//! One lint run: read and check every file in parallel, build the resource
+//! index from their summaries, then settle the findings that needed it.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::compose;
+use crate::container_cli::ContainerRun;
+use crate::discover::{self, Candidate, FileKind, Hint, Input, MissingPath};
+use crate::finding::Finding;
+use crate::index::Index;
+use crate::k8s;
+use crate::parse::shell::{self, Origin};
+use crate::parse::systemd::{Unit, EXEC_KEYS};
+use crate::parse::yaml::{self, Node};
+use crate::rules::{Emitter, Pending, Registry, RuleEntry};
+use crate::source::{SourceFile, Span};
+
+pub const PARSE_ERROR: &str = "parse-error";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The namespace of namespaced objects that do not name one.
+    pub namespace: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            namespace: "default".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: Arc<str>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Sorted by path, line, column and rule.
+    pub findings: Vec<Finding>,
+    /// Files that were read and checked.
+    pub files: usize,
+    /// Kubernetes objects and compose services checked.
+    pub resources: usize,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Lints `inputs` with the rules of `registry`.
+pub fn lint(
+    inputs: &[Input],
+    options: &Options,
+    registry: &Registry,
+) -> Result<Report, MissingPath> {
+    let discovery = discover::discover(inputs)?;
+    let outcomes: Vec<Outcome> = discovery
+        .candidates
+        .par_iter()
+        .map(|candidate| lint_file(candidate, options, registry))
+        .collect();
+
+    let mut report = Report::default();
+    let mut index = Index::default();
+    let mut pending = Vec::new();
+    report.skipped.extend(
+        discovery
+            .unreadable
+            .into_iter()
+            .map(|(path, reason)| Skipped { path, reason }),
+    );
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Checked(checked) => {
+                report.files += 1;
+                report.resources += checked.resources;
+                report.findings.extend(checked.findings);
+                pending.extend(checked.pending);
+                index.extend(checked.index);
+            }
+            Outcome::Skipped(skipped) => report.skipped.push(skipped),
+            Outcome::NotOurs => {}
+        }
+    }
+    let index = index.finish();
+    report
+        .findings
+        .par_extend(pending.into_par_iter().filter_map(|p| {
+            let diagnosis = (p.decide)(&index)?;
+            Some(Finding {
+                message: diagnosis.message,
+                help: diagnosis.help,
+                ..p.finding
+            })
+        }));
+    report
+        .findings
+        .par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(report)
+}
+
+enum Outcome {
+    Checked(Checked),
+    Skipped(Skipped),
+    /// Found by a walk but not a kind scar lints (a file without a shebang).
+    NotOurs,
+}
+
+#[derive(Default)]
+struct Checked {
+    findings: Vec<Finding>,
+    pending: Vec<Pending>,
+    index: Index,
+    resources: usize,
+}
+
+fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> Outcome {
+    let skip = |reason: String| {
+        Outcome::Skipped(Skipped {
+            path: candidate.display.clone(),
+            reason,
+        })
+    };
+    let bytes = match read(candidate) {
+        Ok(bytes) => bytes,
+        Err(err) => return skip(format!("unreadable: {err}")),
+    };
+    if bytes[..bytes.len().min(8192)].contains(&0) {
+        return skip("binary".to_string());
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return skip("not UTF-8".to_string());
+    };
+    let kind = match candidate.hint {
+        Hint::Known(kind) => kind,
+        Hint::Sniff => discover::kind_from_content(&text),
+        Hint::ShebangOnly if discover::has_shell_shebang(&text) => FileKind::Script,
+        Hint::ShebangOnly => return Outcome::NotOurs,
+    };
+    let file = SourceFile {
+        path: candidate.display.clone(),
+        text,
+    };
+    let mut checked = Checked::default();
+    match kind {
+        FileKind::Yaml => match lint_yaml(&file, options, registry, &mut checked) {
+            YamlOutcome::Checked => {}
+            YamlOutcome::Template => return skip("template".to_string()),
+            YamlOutcome::NotConfiguration if candidate.hint == Hint::Sniff => {
+                return skip("not Kubernetes, compose, systemd or shell".to_string())
+            }
+            YamlOutcome::NotConfiguration => {}
+        },
+        FileKind::Unit => lint_unit(&file, registry, &mut checked),
+        FileKind::Script => {
+            let commands = shell::commands(&file.text, Origin::FILE_START, false);
+            check_container_runs(&file, &commands, registry, &mut checked);
+        }
+    }
+    Outcome::Checked(checked)
+}
+
+fn read(candidate: &Candidate) -> std::io::Result<Vec<u8>> {
+    match &candidate.path {
+        Some(path) => std::fs::read(path),
+        None => {
+            let mut bytes = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut bytes)?;
+            Ok(bytes)
+        }
+    }
+}
+
+enum YamlOutcome {
+    Checked,
+    /// An unrendered Helm or Jinja template: its values are not the real ones.
+    Template,
+    /// Valid YAML holding neither Kubernetes objects nor a compose file.
+    NotConfiguration,
+}
+
+fn lint_yaml(
+    file: &SourceFile,
+    options: &Options,
+    registry: &Registry,
+    checked: &mut Checked,
+) -> YamlOutcome {
+    let templated = file.text.contains("{{") || file.text.contains("{%");
+    let docs = match yaml::parse_documents(&file.text) {
+        Ok(docs) => docs,
+        Err(_) if templated => return YamlOutcome::Template,
+        Err(err) => {
+            report_parse_error(file, registry, err.span, &err.message, checked);
+            return YamlOutcome::Checked;
+        }
+    };
+    if templated
+        && docs
+            .iter()
+            .any(|d| d.has_complex_key() || d.has_plain_template())
+    {
+        return YamlOutcome::Template;
+    }
+    let mut recognised = false;
+    for doc in &docs {
+        let objects = k8s::objects(doc, &options.namespace);
+        if !objects.is_empty() {
+            recognised = true;
+            for object in &objects {
+                checked.resources += 1;
+                checked.index.add(object, &file.path);
+                let resource = object.resource();
+                for entry in registry.iter() {
+                    let mut out = emitter(file, entry, Some(&resource), checked);
+                    entry.rule.check_object(object, &mut out);
+                }
+            }
+        } else if let Some(services) = compose::services(doc) {
+            recognised = true;
+            for service in &services {
+                checked.resources += 1;
+                for entry in registry.iter() {
+                    let mut out = emitter(file, entry, None, checked);
+                    entry.rule.check_compose_service(service, &mut out);
+                }
+            }
+        }
+    }
+    if recognised || docs.is_empty() {
+        YamlOutcome::Checked
+    } else {
+        YamlOutcome::NotConfiguration
+    }
+}
+
+fn lint_unit(file: &SourceFile, registry: &Registry, checked: &mut Checked) {
+    let unit = match Unit::parse(&file.text) {
+        Ok(unit) => unit,
+        Err(err) => {
+            report_parse_error(file, registry, err.span, &err.message, checked);
+            return;
+        }
+    };
+    for entry in registry.iter() {
+        let mut out = emitter(file, entry, None, checked);
+        entry.rule.check_unit(&unit, &mut out);
+    }
+    let commands: Vec<_> = unit
+        .entries
+        .iter()
+        .filter(|e| EXEC_KEYS.contains(&e.key.as_str()))
+        .flat_map(|e| unit.exec_commands(e))
+        .collect();
+    check_container_runs(file, &commands, registry, checked);
+}
+
+fn check_container_runs(
+    file: &SourceFile,
+    commands: &[Vec<shell::Word>],
+    registry: &Registry,
+    checked: &mut Checked,
+) {
+    for run in commands
+        .iter()
+        .filter_map(|c| ContainerRun::from_command(c))
+    {
+        for entry in registry.iter() {
+            let mut out = emitter(file, entry, None, checked);
+            entry.rule.check_container_run(&run, &mut out);
+        }
+    }
+}
+
+fn report_parse_error(
+    file: &SourceFile,
+    registry: &Registry,
+    at: Span,
+    message: &str,
+    checked: &mut Checked,
+) {
+    if let Some(entry) = registry.get(PARSE_ERROR) {
+        let mut out = emitter(file, entry, None, checked);
+        out.report(
+            at,
+            message.to_string(),
+            "fix the syntax; scar checks nothing else in this file until it parses",
+        );
+    }
+}
+
+fn emitter<'a>(
+    file: &'a SourceFile,
+    entry: &'a RuleEntry,
+    resource: Option<&'a k8s::ResourceRef>,
+    checked: &'a mut Checked,
+) -> Emitter<'a> {
+    Emitter::new(
+        file,
+        entry,
+        resource,
+        &mut checked.findings,
+        &mut checked.pending,
+    )
+}
+
+/// Reads and parses the files of `inputs` without checking them: the
+/// baseline the speed benchmark compares a full run against.
+pub fn parse_only(inputs: &[Input]) -> Result<usize, MissingPath> {
+    let discovery = discover::discover(inputs)?;
+    Ok(discovery
+        .candidates
+        .par_iter()
+        .filter_map(|c| {
+            let text = String::from_utf8(read(c).ok()?).ok()?;
+            let docs = yaml::parse_documents(&text).ok()?;
+            Some(
+                docs.iter()
+                    .map(Node::entries)
+                    .map(<[_]>::len)
+                    .sum::<usize>(),
+            )
+        })
+        .sum())
+}

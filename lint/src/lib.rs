@@ -1,0 +1,21 @@
+//! scar-lint: a static linter for outage-prone configuration (Kubernetes
+//! YAML, docker-compose files, systemd units, shell scripts that start
+//! containers). See `ARCHITECTURE.md` for how the modules fit together.
+
+pub mod compose;
+pub mod container_cli;
+pub mod discover;
+pub mod engine;
+pub mod finding;
+pub mod index;
+pub mod k8s;
+pub mod parse;
+pub mod policy;
+pub mod report;
+pub mod rules;
+pub mod source;
+
+pub use discover::{Input, MissingPath};
+pub use engine::{lint, Options, Report, Skipped};
+pub use finding::{Finding, Severity};
+pub use rules::{Registry, Rule, RuleEntry};

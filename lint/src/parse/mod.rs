@@ -1,0 +1,5 @@
+//! Parsers that keep the line and column of what they read.
+
+pub mod shell;
+pub mod systemd;
+pub mod yaml;

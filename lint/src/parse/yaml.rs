@@ -1,0 +1,417 @@
+//! YAML documents as trees that keep the position of every node.
+//!
+//! Built from `saphyr-parser`'s event stream rather than a loader so that
+//! aliases, `<<` merge keys and multi-document streams resolve exactly the way
+//! the Kubernetes and compose loaders resolve them, with positions intact.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as YamlSpan};
+
+use crate::source::Span;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar(Scalar),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scalar {
+    pub text: String,
+    /// Plain scalars are the only ones that can mean null, a number or a bool.
+    pub plain: bool,
+}
+
+/// A parse failure at the position the parser reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub span: Span,
+    pub message: String,
+}
+
+/// Alias expansion is cloned, so a "billion laughs" document must be stopped
+/// before it eats the machine.
+const MAX_ALIAS_EXPANSION: usize = 1_000_000;
+
+/// Parses every document of a stream. Empty documents are left out.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    let mut builder = Builder::default();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| YamlError {
+            span: point(e.marker()),
+            message: e.info().to_string(),
+        })?;
+        builder.on_event(event, span)?;
+    }
+    Ok(builder.documents)
+}
+
+fn point(marker: &Marker) -> Span {
+    Span::point(marker.line() as u32, marker.col() as u32 + 1)
+}
+
+fn span_of(span: YamlSpan) -> Span {
+    Span {
+        line: span.start.line() as u32,
+        column: span.start.col() as u32 + 1,
+        end_line: span.end.line() as u32,
+        end_column: span.end.col() as u32 + 1,
+    }
+}
+
+enum Frame {
+    Seq {
+        start: Span,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: Span,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    documents: Vec<Node>,
+    expanded: usize,
+}
+
+impl Builder {
+    fn on_event(&mut self, event: Event<'_>, span: YamlSpan) -> Result<(), YamlError> {
+        match event {
+            Event::DocumentStart(_) => self.anchors.clear(),
+            Event::Scalar(text, style, anchor, _tag) => {
+                let node = Node {
+                    span: span_of(span),
+                    value: Value::Scalar(Scalar {
+                        text: text.into_owned(),
+                        plain: style == ScalarStyle::Plain,
+                    }),
+                };
+                self.complete(node, anchor);
+            }
+            Event::Alias(id) => {
+                let node = self.anchors.get(&id).cloned().ok_or_else(|| YamlError {
+                    span: span_of(span),
+                    message: "alias to an unknown anchor".to_string(),
+                })?;
+                self.expanded += node.count();
+                if self.expanded > MAX_ALIAS_EXPANSION {
+                    return Err(YamlError {
+                        span: span_of(span),
+                        message: format!(
+                            "aliases expand to more than {MAX_ALIAS_EXPANSION} nodes; refusing to expand further"
+                        ),
+                    });
+                }
+                self.complete(node, 0);
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                start: span_of(span),
+                anchor,
+                items: Vec::new(),
+            }),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                start: span_of(span),
+                anchor,
+                entries: Vec::new(),
+                key: None,
+            }),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq {
+                    start,
+                    anchor,
+                    items,
+                }) = self.stack.pop()
+                {
+                    let node = Node {
+                        span: start.to(span_of(span)),
+                        value: Value::Seq(items),
+                    };
+                    self.complete(node, anchor);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    start,
+                    anchor,
+                    entries,
+                    ..
+                }) = self.stack.pop()
+                {
+                    let node = Node {
+                        span: start.to(span_of(span)),
+                        value: Value::Map(apply_merge_keys(entries)),
+                    };
+                    self.complete(node, anchor);
+                }
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                if !node.is_null() {
+                    self.documents.push(node);
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => *key = Some(node),
+                Some(k) => entries.push((k, node)),
+            },
+        }
+    }
+}
+
+/// Resolves `<<: *base` and `<<: [*a, *b]`: keys written in the mapping win,
+/// then earlier merge sources win over later ones.
+fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    if !entries.iter().any(|(k, _)| k.is_merge_key()) {
+        return entries;
+    }
+    let mut sources = Vec::new();
+    let mut merged = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        if key.is_merge_key() {
+            match value.value {
+                Value::Map(map) => sources.push(map),
+                Value::Seq(items) => {
+                    for item in items {
+                        if let Value::Map(map) = item.value {
+                            sources.push(map);
+                        }
+                    }
+                }
+                Value::Scalar(_) => {}
+            }
+        } else {
+            merged.push((key, value));
+        }
+    }
+    for source in sources {
+        for (key, value) in source {
+            let present = merged.iter().any(|(k, _)| k.same_key(&key));
+            if !present {
+                merged.push((key, value));
+            }
+        }
+    }
+    merged
+}
+
+impl Node {
+    pub fn is_null(&self) -> bool {
+        match &self.value {
+            Value::Scalar(s) => {
+                s.plain && matches!(s.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+            }
+            _ => false,
+        }
+    }
+
+    fn is_merge_key(&self) -> bool {
+        matches!(&self.value, Value::Scalar(s) if s.plain && s.text == "<<")
+    }
+
+    fn same_key(&self, other: &Node) -> bool {
+        match (&self.value, &other.value) {
+            (Value::Scalar(a), Value::Scalar(b)) => a.text == b.text,
+            _ => false,
+        }
+    }
+
+    fn count(&self) -> usize {
+        1 + match &self.value {
+            Value::Scalar(_) => 0,
+            Value::Seq(items) => items.iter().map(Node::count).sum(),
+            Value::Map(entries) => entries.iter().map(|(k, v)| k.count() + v.count()).sum(),
+        }
+    }
+
+    /// The value under `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// The key node and the value node under `key` in a mapping.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.value, Value::Scalar(s) if s.text == key))
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    /// Follows a path of mapping keys.
+    pub fn at(&self, path: &[&str]) -> Option<&Node> {
+        path.iter().try_fold(self, |node, key| node.get(key))
+    }
+
+    /// The text of a scalar that is not null.
+    pub fn str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Scalar(s) if !self.is_null() => Some(&s.text),
+            _ => None,
+        }
+    }
+
+    /// An integer, as Kubernetes and compose read one: a plain scalar only.
+    pub fn int(&self) -> Option<i64> {
+        match &self.value {
+            Value::Scalar(s) if s.plain => s.text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self) -> Option<bool> {
+        match &self.value {
+            Value::Scalar(s) if s.plain => match s.text.as_str() {
+                "true" | "True" | "TRUE" => Some(true),
+                "false" | "False" | "FALSE" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The items of a sequence; empty for anything else.
+    pub fn items(&self) -> &[Node] {
+        match &self.value {
+            Value::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
+    /// The entries of a mapping; empty for anything else.
+    pub fn entries(&self) -> &[(Node, Node)] {
+        match &self.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    pub fn is_map(&self) -> bool {
+        matches!(self.value, Value::Map(_))
+    }
+
+    /// Whether a mapping key is itself a mapping or sequence. Real manifests
+    /// never have one; unrendered `{{ }}` templates produce them.
+    pub fn has_complex_key(&self) -> bool {
+        match &self.value {
+            Value::Scalar(_) => false,
+            Value::Seq(items) => items.iter().any(Node::has_complex_key),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|(k, v)| !matches!(k.value, Value::Scalar(_)) || v.has_complex_key()),
+        }
+    }
+
+    /// Whether an unquoted scalar carries template syntax (`image: repo:{{ .Values.tag }}`).
+    pub fn has_plain_template(&self) -> bool {
+        match &self.value {
+            Value::Scalar(s) => s.plain && (s.text.contains("{{") || s.text.contains("{%")),
+            Value::Seq(items) => items.iter().any(Node::has_plain_template),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|(k, v)| k.has_plain_template() || v.has_plain_template()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        let mut docs = parse_documents(text).expect("parses");
+        assert_eq!(docs.len(), 1);
+        docs.remove(0)
+    }
+
+    #[test]
+    fn keeps_line_and_column_of_nested_values() {
+        let doc = one("a:\n  b:\n    - x\n    - name: yz\n");
+        let item = &doc.at(&["a", "b"]).unwrap().items()[1];
+        let (key, value) = item.entry("name").unwrap();
+        assert_eq!((key.span.line, key.span.column), (4, 7));
+        assert_eq!(value.span, Span::on_line(4, 13, 2));
+        assert_eq!(value.str(), Some("yz"));
+    }
+
+    #[test]
+    fn resolves_aliases_and_merge_keys_with_local_keys_winning() {
+        let doc = one("base: &b\n  x: 1\n  y: 2\nderived:\n  <<: *b\n  y: 3\n");
+        let derived = doc.get("derived").unwrap();
+        assert_eq!(derived.get("x").and_then(Node::int), Some(1));
+        assert_eq!(derived.get("y").and_then(Node::int), Some(3));
+        assert!(derived.get("<<").is_none());
+    }
+
+    #[test]
+    fn merges_a_sequence_of_sources_in_order() {
+        let doc = one("a: &a {k: 1}\nb: &b {k: 2, j: 5}\nc:\n  <<: [*a, *b]\n");
+        let c = doc.get("c").unwrap();
+        assert_eq!(c.get("k").and_then(Node::int), Some(1));
+        assert_eq!(c.get("j").and_then(Node::int), Some(5));
+    }
+
+    #[test]
+    fn splits_multi_document_streams_and_drops_empty_documents() {
+        let docs = parse_documents("---\na: 1\n---\n---\nb: 2\n...\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].get("b").unwrap().span.line, 5);
+    }
+
+    #[test]
+    fn reports_the_position_of_a_syntax_error() {
+        let err = parse_documents("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        assert!(err.span.line >= 2, "{err:?}");
+        assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn refuses_exponential_alias_expansion() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("aliases expand"), "{err:?}");
+    }
+
+    #[test]
+    fn only_plain_scalars_are_numbers_bools_or_null() {
+        let doc = one("a: \"3\"\nb: 3\nc: 'true'\nd: true\ne: ~\nf: ''\n");
+        assert_eq!(doc.get("a").unwrap().int(), None);
+        assert_eq!(doc.get("b").unwrap().int(), Some(3));
+        assert_eq!(doc.get("c").unwrap().bool(), None);
+        assert_eq!(doc.get("d").unwrap().bool(), Some(true));
+        assert!(doc.get("e").unwrap().is_null());
+        assert_eq!(doc.get("f").unwrap().str(), Some(""));
+    }
+}

@@ -1,0 +1,175 @@
+//! The rule interface and the registry of built-in rules.
+//!
+//! A rule is one file here: a unit struct implementing [`Rule`], with its
+//! id and its doc, exported as `pub(crate) static RULE`. Its severity,
+//! summary and parameters live in `policies/<rule-id>.yaml`. `build.rs`
+//! registers both, so nothing else needs touching.
+
+use std::sync::Arc;
+
+use crate::compose::ComposeService;
+use crate::container_cli::ContainerRun;
+use crate::finding::Finding;
+use crate::index::Index;
+use crate::k8s::{Object, ResourceRef};
+use crate::parse::systemd::Unit;
+use crate::policy::{Params, Policy};
+use crate::source::{SourceFile, Span};
+
+include!(concat!(env!("OUT_DIR"), "/registry.rs"));
+
+/// A check. Each hook is called for one thing found in a file; a rule
+/// implements the hooks for the file kinds it is about.
+pub trait Rule: Sync {
+    /// The public id, also the name of its policy file.
+    fn id(&self) -> &'static str;
+
+    /// What it finds, why it is bad (its incident), what to write instead.
+    /// `scar explain` prints it.
+    fn doc(&self) -> &'static str;
+
+    fn check_object(&self, _object: &Object<'_>, _out: &mut Emitter<'_>) {}
+
+    fn check_compose_service(&self, _service: &ComposeService<'_>, _out: &mut Emitter<'_>) {}
+
+    /// A `docker|podman|nerdctl run|create` in a shell script or an `Exec*=` line.
+    fn check_container_run(&self, _run: &ContainerRun, _out: &mut Emitter<'_>) {}
+
+    fn check_unit(&self, _unit: &Unit<'_>, _out: &mut Emitter<'_>) {}
+}
+
+/// A built-in rule with its policy.
+pub struct RuleEntry {
+    pub rule: &'static dyn Rule,
+    pub policy: Policy,
+}
+
+impl RuleEntry {
+    pub fn id(&self) -> &'static str {
+        self.rule.id()
+    }
+}
+
+pub struct Registry {
+    entries: Vec<RuleEntry>,
+}
+
+impl Registry {
+    /// Every built-in rule with the defaults of its policy file. A rule
+    /// without a valid policy is a bug in the build, caught by the tests.
+    pub fn builtin() -> Registry {
+        let mut entries: Vec<RuleEntry> = RULES
+            .iter()
+            .map(|rule| {
+                let text = POLICIES
+                    .iter()
+                    .find(|(id, _)| *id == rule.id())
+                    .map(|(_, text)| *text)
+                    .unwrap_or_else(|| panic!("rule `{}` has no policies/{0}.yaml", rule.id()));
+                let policy = Policy::parse(text)
+                    .unwrap_or_else(|e| panic!("policies/{}.yaml: {e}", rule.id()));
+                assert_eq!(policy.id, rule.id(), "policy id differs from its file name");
+                RuleEntry {
+                    rule: *rule,
+                    policy,
+                }
+            })
+            .collect();
+        entries.sort_by_key(|e| e.id());
+        Registry { entries }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &RuleEntry> {
+        self.entries.iter()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&RuleEntry> {
+        self.entries.iter().find(|e| e.id() == id)
+    }
+
+    /// Every policy file, with its id, even one without a rule.
+    pub fn policy_ids() -> impl Iterator<Item = &'static str> {
+        POLICIES.iter().map(|(id, _)| *id)
+    }
+}
+
+/// What a rule hands back when a cross-file question is answered.
+pub struct Diagnosis {
+    pub message: String,
+    pub help: String,
+}
+
+/// A finding that waits for the whole run's index to decide.
+pub(crate) struct Pending {
+    pub(crate) finding: Finding,
+    pub(crate) decide: Box<dyn FnOnce(&Index) -> Option<Diagnosis> + Send>,
+}
+
+/// Collects one file's findings for the rule that is running.
+pub struct Emitter<'a> {
+    file: &'a SourceFile,
+    entry: &'a RuleEntry,
+    resource: Option<&'a ResourceRef>,
+    findings: &'a mut Vec<Finding>,
+    pending: &'a mut Vec<Pending>,
+}
+
+impl<'a> Emitter<'a> {
+    pub(crate) fn new(
+        file: &'a SourceFile,
+        entry: &'a RuleEntry,
+        resource: Option<&'a ResourceRef>,
+        findings: &'a mut Vec<Finding>,
+        pending: &'a mut Vec<Pending>,
+    ) -> Emitter<'a> {
+        Emitter {
+            file,
+            entry,
+            resource,
+            findings,
+            pending,
+        }
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.entry.policy.params
+    }
+
+    pub fn path(&self) -> &Arc<str> {
+        &self.file.path
+    }
+
+    pub fn report(&mut self, at: Span, message: impl Into<String>, help: impl Into<String>) {
+        let mut finding = self.finding(at);
+        finding.message = message.into();
+        finding.help = help.into();
+        self.findings.push(finding);
+    }
+
+    /// Reports at `at` if `decide` says so once every file has been read:
+    /// for rules whose answer depends on objects in other files.
+    pub fn report_if(
+        &mut self,
+        at: Span,
+        decide: impl FnOnce(&Index) -> Option<Diagnosis> + Send + 'static,
+    ) {
+        let finding = self.finding(at);
+        self.pending.push(Pending {
+            finding,
+            decide: Box::new(decide),
+        });
+    }
+
+    fn finding(&self, at: Span) -> Finding {
+        Finding {
+            rule: self.entry.id(),
+            severity: self.entry.policy.severity,
+            path: self.file.path.clone(),
+            span: at,
+            message: String::new(),
+            help: String::new(),
+            resource: self.resource.cloned(),
+            source_line: self.file.line(at.line).to_string(),
+        }
+    }
+}

@@ -103,6 +103,8 @@ const KEYWORDS: &[&str] = &[
 pub struct ContainerRun {
     /// `docker`, `podman` or `nerdctl`.
     pub engine: String,
+    /// `run` or `create`.
+    pub subcommand: String,
     pub options: Vec<RunOption>,
     pub image: Option<Word>,
     /// The whole command, for messages that point at it.
@@ -140,6 +142,7 @@ impl ContainerRun {
         let last = words.last().map_or(engine_word.span, |w| w.span);
         Some(ContainerRun {
             engine: engine.to_string(),
+            subcommand: subcommand.text.clone(),
             options,
             image,
             span: engine_word.span.to(last),

@@ -104,7 +104,7 @@ fn walk(root: &Path, cwd: &Path, discovery: &mut Discovery) {
                         let path = entry.path();
                         let hint = match kind_from_name(path) {
                             Some(kind) => Some(Hint::Known(kind)),
-                            None if has_no_extension(path) => Some(Hint::ShebangOnly),
+                            None if may_be_script(path) => Some(Hint::ShebangOnly),
                             None => None,
                         };
                         if let Some(hint) = hint {
@@ -162,23 +162,30 @@ pub fn display_path(path: &Path, cwd: &Path) -> Arc<str> {
     relative.to_string_lossy().into()
 }
 
-fn has_no_extension(path: &Path) -> bool {
-    path.extension().is_none()
+/// Scripts often have no extension (`/usr/local/bin/etcd`, or `etcd.j2`
+/// as a template); only their shebang tells.
+fn may_be_script(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| !without_template_suffixes(n).contains('.'))
 }
 
 /// Template suffixes that wrap a real file kind: `etcd.env.j2`, `unit.service.tmpl`.
 const TEMPLATE_SUFFIXES: &[&str] = &["j2", "jinja", "jinja2", "tmpl", "tpl"];
 
-/// The kind a file name promises; `None` when only its content can tell.
-pub fn kind_from_name(path: &Path) -> Option<FileKind> {
-    let name = path.file_name()?.to_str()?;
-    let mut name = name;
+fn without_template_suffixes(mut name: &str) -> &str {
     while let Some((stem, ext)) = name.rsplit_once('.') {
         if !TEMPLATE_SUFFIXES.contains(&ext) {
             break;
         }
         name = stem;
     }
+    name
+}
+
+/// The kind a file name promises; `None` when only its content can tell.
+pub fn kind_from_name(path: &Path) -> Option<FileKind> {
+    let name = without_template_suffixes(path.file_name()?.to_str()?);
     let ext = name.rsplit_once('.').map(|(_, ext)| ext)?;
     match ext {
         "yaml" | "yml" => Some(FileKind::Yaml),
@@ -246,6 +253,8 @@ mod tests {
         assert_eq!(kind_from_name(Path::new("x/nginx.conf")), None);
         assert_eq!(kind_from_name(Path::new("etcd.j2")), None);
         assert_eq!(kind_from_name(Path::new("deploy.yaml.golden")), None);
+        assert!(may_be_script(Path::new("roles/etcd/templates/etcd.j2")));
+        assert!(!may_be_script(Path::new("README.md")));
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub fn lint(
     for outcome in outcomes {
         match outcome {
             Outcome::Checked(checked) => {
+                let checked = *checked;
                 report.files += 1;
                 report.resources += checked.resources;
                 report.findings.extend(checked.findings);
@@ -105,7 +106,7 @@ pub fn lint(
 }
 
 enum Outcome {
-    Checked(Checked),
+    Checked(Box<Checked>),
     Skipped(Skipped),
     /// Found by a walk but not a kind scar lints (a file without a shebang).
     NotOurs,
@@ -146,7 +147,7 @@ fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> O
         path: candidate.display.clone(),
         text,
     };
-    let mut checked = Checked::default();
+    let mut checked = Box::<Checked>::default();
     match kind {
         FileKind::Yaml => match lint_yaml(&file, options, registry, &mut checked) {
             YamlOutcome::Checked => {}

@@ -3,9 +3,10 @@
 //! decide. Trees are dropped after each file; only these summaries stay, so
 //! memory grows with the number of resources, not their bytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::k8s::webhook::{is_webhook_configuration, webhooks};
 use crate::k8s::{string_map, LabelSelector, Labels, Object, Replicas};
 use crate::parse::yaml::Node;
 
@@ -71,6 +72,8 @@ pub struct Index {
     services: Vec<Service>,
     budgets: Vec<DisruptionBudget>,
     autoscalers: Vec<Autoscaler>,
+    /// Services that admission webhooks or aggregated APIs call: (namespace, name).
+    api_server_backends: HashSet<(String, String)>,
     workloads_by_namespace: HashMap<String, Vec<usize>>,
 }
 
@@ -132,6 +135,22 @@ impl Index {
                     });
                 }
             }
+            "APIService" => {
+                let service = spec.and_then(|s| s.get("service"));
+                let field = |key| service.and_then(|t| t.get(key)).and_then(Node::str);
+                if let (Some(namespace), Some(name)) = (field("namespace"), field("name")) {
+                    self.api_server_backends
+                        .insert((namespace.to_string(), name.to_string()));
+                }
+            }
+            kind if is_webhook_configuration(kind) => {
+                for webhook in webhooks(object) {
+                    if let Some((namespace, name)) = webhook.service() {
+                        self.api_server_backends
+                            .insert((namespace.to_string(), name.to_string()));
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -141,6 +160,7 @@ impl Index {
         self.services.extend(other.services);
         self.budgets.extend(other.budgets);
         self.autoscalers.extend(other.autoscalers);
+        self.api_server_backends.extend(other.api_server_backends);
     }
 
     /// Sorts for deterministic answers and builds the lookup tables.
@@ -192,6 +212,13 @@ impl Index {
                     .as_ref()
                     .is_some_and(|sel| sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)))
         })
+    }
+
+    /// Whether the API server itself calls this Service (an admission
+    /// webhook's or an aggregated API's), rather than load balancers.
+    pub fn is_api_server_backend(&self, service: &Service) -> bool {
+        self.api_server_backends
+            .contains(&(service.namespace.clone(), service.name.clone()))
     }
 
     pub fn budgets_selecting<'a>(

@@ -27,8 +27,8 @@ impl Rule for MissingPrestopSleep {
         r#"# missing-prestop-sleep
 
 ## What it finds
-A workload whose Pods a load-balancing Service selects (not a headless one),
-with a serving container (one that declares `ports`, or every container when
+A workload whose Pods a load-balancing Service selects (not a headless one,
+and not one that only admission webhooks or aggregated APIs call), with a serving container (one that declares `ports`, or every container when
 none does) that has no `preStop` hook at all, or a preStop sleep shorter than
 `min_seconds`. A preStop hook that runs something else, such as a drain
 endpoint (`/wait-shutdown` of ingress-nginx, an `httpGet` to `/drain`), is a
@@ -89,7 +89,7 @@ spec:
             out.report_if(at, move |index| {
                 let service = index
                     .services_selecting(&namespace, &labels)
-                    .find(|s| !s.headless)?;
+                    .find(|s| !s.headless && !index.is_api_server_backend(s))?;
                 Some(Diagnosis {
                     message: format!(
                         "container `{name}` {problem}, and Service {namespace}/{} ({}) sends it traffic: requests fail while it shuts down during a rollout",

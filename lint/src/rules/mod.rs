@@ -99,10 +99,13 @@ pub struct Diagnosis {
     pub help: String,
 }
 
+/// Decides a pending finding once the whole run's index is built.
+type Decide = Box<dyn FnOnce(&Index) -> Option<Diagnosis> + Send>;
+
 /// A finding that waits for the whole run's index to decide.
 pub(crate) struct Pending {
     pub(crate) finding: Finding,
-    pub(crate) decide: Box<dyn FnOnce(&Index) -> Option<Diagnosis> + Send>,
+    pub(crate) decide: Decide,
 }
 
 /// Collects one file's findings for the rule that is running.

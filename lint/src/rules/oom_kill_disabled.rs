@@ -72,8 +72,8 @@ services:
         out.report(
             disable.span,
             format!(
-                "{what}: {} run with --memory={memory} and --oom-kill-disable; at the limit it hangs instead of being killed and restarted",
-                run.engine
+                "{what}: {} {} with --memory={memory} and --oom-kill-disable; at the limit it hangs instead of being killed and restarted",
+                run.engine, run.subcommand
             ),
             HELP,
         );

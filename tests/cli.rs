@@ -1,0 +1,314 @@
+//! `scar` end to end: exit codes, formats, standard input, the catalog.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn scar(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scar"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("scar runs")
+}
+
+fn scar_with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scar"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scar starts");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("scar reads stdin");
+    child.wait_with_output().expect("scar finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).expect("--format json prints JSON")
+}
+
+#[test]
+fn human_output_points_at_the_offending_token_like_a_compiler() {
+    let output = scar(&["lint", "testdata/incidents"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let expected = "testdata/incidents/1-etcd-oom-kill-disabled/etcd:9:3: error[oom-kill-disabled] etcd1: docker run with --memory=512M and --oom-kill-disable";
+    assert!(text.contains(expected), "{text}");
+    assert!(
+        text.contains("9 |   --oom-kill-disable \\\n  |   ^^^^^^^^^^^^^^^^^^\n"),
+        "{text}"
+    );
+    assert!(text.contains("  = help: "), "{text}");
+    assert!(text.contains("testdata/incidents/2-appmesh-single-replica-webhook/appmesh-controller.yaml:7:9: error[webhook-single-replica]"));
+    assert!(text.contains(
+        "testdata/incidents/4-ravelin-502-on-deploy/api.yaml:24:15: warning[missing-prestop-sleep]"
+    ));
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let output = scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/incidents",
+        "testdata/bad-input",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let doc = json(&output);
+    assert_eq!(doc["version"], 1);
+    let findings = doc["findings"].as_array().expect("findings is an array");
+    let etcd = findings
+        .iter()
+        .find(|f| f["rule"] == "oom-kill-disabled")
+        .expect("the etcd finding");
+    let keys: Vec<&str> = etcd
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = vec![
+        "rule",
+        "severity",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "message",
+        "help",
+        "resource",
+    ];
+    want.sort();
+    let mut keys_sorted = keys.clone();
+    keys_sorted.sort();
+    assert_eq!(keys_sorted, want);
+    assert_eq!(etcd["severity"], "error");
+    assert_eq!(
+        etcd["path"],
+        "testdata/incidents/1-etcd-oom-kill-disabled/etcd"
+    );
+    assert_eq!(
+        (etcd["line"].as_u64(), etcd["column"].as_u64()),
+        (Some(9), Some(3))
+    );
+    assert_eq!(
+        (etcd["end_line"].as_u64(), etcd["end_column"].as_u64()),
+        (Some(9), Some(21))
+    );
+    assert!(etcd["resource"].is_null(), "scripts have no resource");
+
+    let webhook = findings
+        .iter()
+        .find(|f| f["rule"] == "webhook-single-replica")
+        .expect("the webhook finding");
+    assert_eq!(
+        webhook["resource"],
+        serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+                           "namespace": null, "name": "appmesh-controller-mutating-webhook-configuration"})
+    );
+    let prestop = findings
+        .iter()
+        .find(|f| {
+            f["rule"] == "missing-prestop-sleep" && f["path"].as_str().unwrap().contains("ravelin")
+        })
+        .unwrap();
+    assert_eq!(prestop["resource"]["namespace"], "ravelin");
+    assert_eq!(prestop["severity"], "warning");
+
+    let summary = &doc["summary"];
+    let errors = findings.iter().filter(|f| f["severity"] == "error").count();
+    assert_eq!(summary["errors"].as_u64(), Some(errors as u64));
+    assert!(summary["files"].as_u64().unwrap() >= 12);
+    assert!(summary["resources"].as_u64().unwrap() >= 15);
+    assert_eq!(summary["infos"], 0);
+    let skipped = summary["skipped"].as_array().unwrap();
+    assert!(
+        skipped.contains(
+            &serde_json::json!({"path": "testdata/bad-input/tool.yaml", "reason": "binary"})
+        ),
+        "{skipped:?}"
+    );
+    assert!(skipped.contains(&serde_json::json!({"path": "testdata/bad-input/chart/templates/deployment.yaml", "reason": "template"})));
+}
+
+#[test]
+fn exit_status_follows_fail_on() {
+    assert_eq!(scar(&["lint", "testdata/good"]).status.code(), Some(0));
+    let ravelin = "testdata/incidents/4-ravelin-502-on-deploy";
+    assert_eq!(
+        scar(&["lint", ravelin]).status.code(),
+        Some(1),
+        "warnings fail by default"
+    );
+    assert_eq!(
+        scar(&["lint", "--fail-on", "error", ravelin]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        scar(&["lint", "--fail-on", "info", "testdata/good"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn usage_errors_and_missing_paths_exit_2() {
+    let missing = scar(&["lint", "testdata/does-not-exist"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("testdata/does-not-exist: no such file or directory"),
+        "{stderr}"
+    );
+    assert_eq!(
+        scar(&["lint", "--format", "xml", "."]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        scar(&["lint", "--fail-on", "sometimes", "."]).status.code(),
+        Some(2)
+    );
+    assert_eq!(scar(&["explain", "no-such-rule"]).status.code(), Some(2));
+}
+
+#[test]
+fn reads_yaml_from_stdin() {
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/incidents/2-appmesh-single-replica-webhook/appmesh-controller.yaml"),
+    )
+    .unwrap();
+    let output = scar_with_stdin(&["lint", "--format", "json", "-"], &manifest);
+    assert_eq!(output.status.code(), Some(1));
+    let doc = json(&output);
+    let finding = &doc["findings"][0];
+    assert_eq!(finding["path"], "<stdin>");
+    assert_eq!(finding["rule"], "webhook-single-replica");
+    assert_eq!(finding["line"], 7);
+}
+
+#[test]
+fn a_file_named_explicitly_is_classified_by_its_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = dir.path().join("deploy.yaml.golden");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/incidents/4-ravelin-502-on-deploy/api.yaml"),
+        &golden,
+    )
+    .unwrap();
+    let script = dir.path().join("etcd.manifest");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ndocker run -m 1g --oom-kill-disable etcd\n",
+    )
+    .unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "just some words\n").unwrap();
+
+    let output = scar(&[
+        "lint",
+        "--format",
+        "json",
+        golden.to_str().unwrap(),
+        script.to_str().unwrap(),
+        notes.to_str().unwrap(),
+    ]);
+    let doc = json(&output);
+    let rules: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, vec!["missing-prestop-sleep", "oom-kill-disabled"]);
+    assert_eq!(
+        doc["summary"]["skipped"][0]["reason"],
+        "not Kubernetes, compose, systemd or shell"
+    );
+
+    // Walking the same folder only picks files whose names say what they are.
+    let walked = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        dir.path().to_str().unwrap(),
+    ]));
+    assert_eq!(walked["summary"]["files"], 0);
+}
+
+#[test]
+fn walks_honour_gitignore_and_skip_hidden_folders_unless_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = "#!/bin/sh\ndocker run -m 1g --oom-kill-disable etcd\n";
+    for sub in ["scripts", "ignored", ".hidden"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        std::fs::write(dir.path().join(sub).join("run.sh"), bad).unwrap();
+    }
+    std::fs::write(dir.path().join(".gitignore"), "ignored/\n").unwrap();
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        dir.path().to_str().unwrap(),
+    ]));
+    let paths: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    assert!(paths[0].ends_with("scripts/run.sh"));
+
+    let hidden = dir.path().join(".hidden");
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        hidden.to_str().unwrap(),
+    ]));
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn rules_lists_every_rule_and_explain_prints_its_doc() {
+    let list = stdout(&scar(&["rules"]));
+    for id in [
+        "oom-kill-disabled",
+        "webhook-single-replica",
+        "missing-prestop-sleep",
+        "parse-error",
+    ] {
+        assert!(
+            list.lines().any(|l| l.starts_with(id)),
+            "{id} missing from:\n{list}"
+        );
+    }
+    let explain = scar(&["explain", "missing-prestop-sleep"]);
+    assert_eq!(explain.status.code(), Some(0));
+    let text = stdout(&explain);
+    assert!(text.starts_with("# missing-prestop-sleep\n"));
+    assert!(text.contains("Ravelin"), "tells its incident");
+    assert!(text.contains("preStop:"), "shows the fix");
+    assert!(text.contains("- `min_seconds`: 5"), "shows its parameters");
+}

@@ -75,6 +75,7 @@ pub struct Index {
     /// Services that admission webhooks or aggregated APIs call: (namespace, name).
     api_server_backends: HashSet<(String, String)>,
     workloads_by_namespace: HashMap<String, Vec<usize>>,
+    services_by_namespace: HashMap<String, Vec<usize>>,
 }
 
 impl Index {
@@ -169,13 +170,8 @@ impl Index {
             .sort_by(|a, b| (&a.at.path, a.at.line).cmp(&(&b.at.path, b.at.line)));
         self.services
             .sort_by(|a, b| (&a.at.path, a.at.line).cmp(&(&b.at.path, b.at.line)));
-        self.workloads_by_namespace.clear();
-        for (i, w) in self.workloads.iter().enumerate() {
-            self.workloads_by_namespace
-                .entry(w.namespace.clone())
-                .or_default()
-                .push(i);
-        }
+        self.workloads_by_namespace = by_namespace(self.workloads.iter().map(|w| &w.namespace));
+        self.services_by_namespace = by_namespace(self.services.iter().map(|s| &s.namespace));
         self
     }
 
@@ -184,9 +180,7 @@ impl Index {
     }
 
     pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
-        self.services
-            .iter()
-            .find(|s| s.namespace == namespace && s.name == name)
+        self.services_in(namespace).find(|s| s.name == name)
     }
 
     /// The long-running workloads whose Pods a Service sends traffic to.
@@ -245,6 +239,14 @@ impl Index {
         }
     }
 
+    fn services_in<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services_by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.services[i])
+    }
+
     fn workloads_in<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Workload> + 'a {
         self.workloads_by_namespace
             .get(namespace)
@@ -252,4 +254,13 @@ impl Index {
             .flatten()
             .map(|&i| &self.workloads[i])
     }
+}
+
+/// Positions of the items of each namespace, in order.
+fn by_namespace<'a>(namespaces: impl Iterator<Item = &'a String>) -> HashMap<String, Vec<usize>> {
+    let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, namespace) in namespaces.enumerate() {
+        map.entry(namespace.clone()).or_default().push(i);
+    }
+    map
 }

@@ -10,6 +10,9 @@ use crate::k8s::webhook::{is_webhook_configuration, webhooks};
 use crate::k8s::{string_map, LabelSelector, Labels, Object, Replicas};
 use crate::parse::yaml::Node;
 
+/// Set on every namespace by the API server since Kubernetes 1.21.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
 /// Where an object was defined, for messages that name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -31,6 +34,59 @@ pub struct Workload {
     pub at: Location,
     pub replicas: Replicas,
     pub pod_labels: Labels,
+    pub containers: Vec<ContainerSummary>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerSummary {
+    pub name: String,
+    /// Declared ports: (name, containerPort).
+    pub ports: Vec<(Option<String>, i64)>,
+    pub liveness: bool,
+    pub readiness: bool,
+}
+
+impl ContainerSummary {
+    fn of(container: &Node) -> ContainerSummary {
+        ContainerSummary {
+            name: container
+                .get("name")
+                .and_then(Node::str)
+                .unwrap_or("")
+                .to_string(),
+            ports: container
+                .get("ports")
+                .map_or(&[][..], Node::items)
+                .iter()
+                .filter_map(|p| {
+                    let number = p.get("containerPort").and_then(Node::int)?;
+                    Some((
+                        p.get("name").and_then(Node::str).map(str::to_string),
+                        number,
+                    ))
+                })
+                .collect(),
+            liveness: container.get("livenessProbe").is_some_and(|p| !p.is_null()),
+            readiness: container
+                .get("readinessProbe")
+                .is_some_and(|p| !p.is_null()),
+        }
+    }
+
+    /// Whether the container listens on a Service's `targetPort`.
+    pub fn serves(&self, target: &PortRef) -> bool {
+        self.ports.iter().any(|(name, number)| match target {
+            PortRef::Number(n) => number == n,
+            PortRef::Name(wanted) => name.as_deref() == Some(wanted.as_str()),
+        })
+    }
+}
+
+/// A Service's `targetPort` (defaulting to its `port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortRef {
+    Number(i64),
+    Name(String),
 }
 
 impl Workload {
@@ -47,6 +103,44 @@ pub struct Service {
     /// `None` for a Service without a selector: it selects no Pods.
     pub selector: Option<Labels>,
     pub headless: bool,
+    pub target_ports: Vec<PortRef>,
+}
+
+/// A Service and the workloads behind it.
+pub struct Backend<'a> {
+    pub service: &'a Service,
+    pub workloads: Vec<&'a Workload>,
+    /// `None` when a workload has no replica count (a DaemonSet).
+    pub min_replicas: Option<u32>,
+}
+
+impl Backend<'_> {
+    /// `Deployment ns/name (path:line)`, for every workload.
+    pub fn describe(&self) -> String {
+        self.workloads
+            .iter()
+            .map(|w| format!("{} ({})", w.describe(), w.at))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The containers that listen on the Service's target ports; every
+    /// container when none is declared to.
+    pub fn serving_containers(&self) -> Vec<(&Workload, &ContainerSummary)> {
+        let all = self
+            .workloads
+            .iter()
+            .flat_map(|w| w.containers.iter().map(move |c| (*w, c)));
+        let serving: Vec<_> = all
+            .clone()
+            .filter(|(_, c)| self.service.target_ports.iter().any(|t| c.serves(t)))
+            .collect();
+        if serving.is_empty() {
+            all.collect()
+        } else {
+            serving
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +168,7 @@ pub struct Index {
     autoscalers: Vec<Autoscaler>,
     /// Services that admission webhooks or aggregated APIs call: (namespace, name).
     api_server_backends: HashSet<(String, String)>,
+    namespace_labels: HashMap<String, Labels>,
     workloads_by_namespace: HashMap<String, Vec<usize>>,
     services_by_namespace: HashMap<String, Vec<usize>>,
 }
@@ -96,6 +191,11 @@ impl Index {
                 at,
                 replicas: object.replicas(),
                 pod_labels: object.pod_labels(),
+                containers: object
+                    .containers()
+                    .iter()
+                    .map(ContainerSummary::of)
+                    .collect(),
             }),
             "Service" => self.services.push(Service {
                 namespace,
@@ -106,7 +206,17 @@ impl Index {
                     .map(string_map)
                     .filter(|s| !s.is_empty()),
                 headless: spec.and_then(|s| s.get("clusterIP")).and_then(Node::str) == Some("None"),
+                target_ports: spec.map(target_ports).unwrap_or_default(),
             }),
+            "Namespace" => {
+                let mut labels = object
+                    .node
+                    .at(&["metadata", "labels"])
+                    .map(string_map)
+                    .unwrap_or_default();
+                labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
+                self.namespace_labels.insert(name, labels);
+            }
             "PodDisruptionBudget" => {
                 if let Some(selector) = spec
                     .and_then(|s| s.get("selector"))
@@ -162,6 +272,7 @@ impl Index {
         self.budgets.extend(other.budgets);
         self.autoscalers.extend(other.autoscalers);
         self.api_server_backends.extend(other.api_server_backends);
+        self.namespace_labels.extend(other.namespace_labels);
     }
 
     /// Sorts for deterministic answers and builds the lookup tables.
@@ -192,6 +303,22 @@ impl Index {
             .filter(|w| !matches!(w.kind.as_str(), "Job" | "CronJob"))
             .filter(|w| selector.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v)))
             .collect()
+    }
+
+    /// What serves a Service the API server calls: `None` when the Service
+    /// or every workload behind it is missing from the run.
+    pub fn backend(&self, namespace: &str, name: &str) -> Option<Backend<'_>> {
+        let service = self.service(namespace, name)?;
+        let workloads = self.backends(service);
+        if workloads.is_empty() {
+            return None;
+        }
+        let min_replicas = self.total_min_replicas(&workloads);
+        Some(Backend {
+            service,
+            workloads,
+            min_replicas,
+        })
     }
 
     /// Services with a selector that match these Pod labels.
@@ -228,15 +355,53 @@ impl Index {
     /// The replicas a workload keeps at the least: an autoscaler's
     /// `minReplicas` when one targets it, otherwise its own count.
     pub fn min_replicas(&self, workload: &Workload) -> Replicas {
-        let autoscaler = self.autoscalers.iter().find(|a| {
-            a.namespace == workload.namespace
-                && a.target_kind == workload.kind
-                && a.target_name == workload.name
-        });
-        match (autoscaler, workload.replicas) {
-            (Some(a), Replicas::Count(_) | Replicas::Unknown) => Replicas::Count(a.min_replicas),
+        let autoscaled = self.autoscaler_min(&workload.namespace, &workload.kind, &workload.name);
+        match (autoscaled, workload.replicas) {
+            (Some(min), Replicas::Count(_) | Replicas::Unknown) => Replicas::Count(min),
             (_, replicas) => replicas,
         }
+    }
+
+    /// The `minReplicas` of an autoscaler that targets this workload.
+    pub fn autoscaler_min(&self, namespace: &str, kind: &str, name: &str) -> Option<u32> {
+        self.autoscalers
+            .iter()
+            .find(|a| a.namespace == namespace && a.target_kind == kind && a.target_name == name)
+            .map(|a| a.min_replicas)
+    }
+
+    /// The fewest Pods these workloads keep together; `None` when one of
+    /// them has no replica count (a DaemonSet, an unrendered value).
+    pub fn total_min_replicas(&self, workloads: &[&Workload]) -> Option<u32> {
+        workloads
+            .iter()
+            .try_fold(0, |total, w| match self.min_replicas(w) {
+                Replicas::Count(n) => Some(total + n),
+                Replicas::Unknown | Replicas::NotCounted => None,
+            })
+    }
+
+    /// Long-running workloads whose Pods a PodDisruptionBudget's selector matches.
+    pub fn workloads_selected_by(
+        &self,
+        namespace: &str,
+        selector: &LabelSelector,
+    ) -> Vec<&Workload> {
+        self.workloads_in(namespace)
+            .filter(|w| !matches!(w.kind.as_str(), "Job" | "CronJob"))
+            .filter(|w| selector.matches(&w.pod_labels))
+            .collect()
+    }
+
+    /// The labels of a namespace: from a Namespace object among the linted
+    /// files, else the one label every namespace carries.
+    pub fn namespace_labels(&self, namespace: &str) -> Labels {
+        self.namespace_labels
+            .get(namespace)
+            .cloned()
+            .unwrap_or_else(|| {
+                Labels::from([(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string())])
+            })
     }
 
     fn services_in<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Service> + 'a {
@@ -263,4 +428,19 @@ fn by_namespace<'a>(namespaces: impl Iterator<Item = &'a String>) -> HashMap<Str
         map.entry(namespace.clone()).or_default().push(i);
     }
     map
+}
+
+/// A Service's `targetPort`s, each defaulting to its `port`.
+fn target_ports(spec: &Node) -> Vec<PortRef> {
+    spec.get("ports")
+        .map_or(&[][..], Node::items)
+        .iter()
+        .filter_map(|p| {
+            let target = p.get("targetPort").or_else(|| p.get("port"))?;
+            match target.int() {
+                Some(n) => Some(PortRef::Number(n)),
+                None => target.str().map(|s| PortRef::Name(s.to_string())),
+            }
+        })
+        .collect()
 }

@@ -11,6 +11,7 @@ pub mod index;
 pub mod k8s;
 pub mod parse;
 pub mod policy;
+pub mod quantity;
 pub mod report;
 pub mod rules;
 pub mod source;

@@ -28,6 +28,9 @@ pub struct Scalar {
     pub text: String,
     /// Plain scalars are the only ones that can mean null, a number or a bool.
     pub plain: bool,
+    /// A `|` block: its lines stand in the file as they are in the text,
+    /// shifted by the block's indentation.
+    pub literal: bool,
 }
 
 /// A parse failure at the position the parser reports.
@@ -99,6 +102,7 @@ impl Builder {
                     value: Value::Scalar(Scalar {
                         text: text.into_owned(),
                         plain: style == ScalarStyle::Plain,
+                        literal: style == ScalarStyle::Literal,
                     }),
                 };
                 self.complete(node, anchor);
@@ -316,6 +320,39 @@ impl Node {
         matches!(self.value, Value::Map(_))
     }
 
+    /// Parses a `|` block scalar that holds YAML (a kind cluster's
+    /// `kubeadmConfigPatches`), with positions moved to where its text
+    /// stands in the file. `None` for other scalars or unparsable text.
+    pub fn embedded_documents(&self) -> Option<Vec<Node>> {
+        let Value::Scalar(scalar) = &self.value else {
+            return None;
+        };
+        if !scalar.literal {
+            return None;
+        }
+        let mut docs = parse_documents(&scalar.text).ok()?;
+        let (line_shift, column_shift) = (self.span.line - 1, self.span.column - 1);
+        for doc in &mut docs {
+            doc.shift(line_shift, column_shift);
+        }
+        Some(docs)
+    }
+
+    fn shift(&mut self, lines: u32, columns: u32) {
+        self.span.line += lines;
+        self.span.end_line += lines;
+        self.span.column += columns;
+        self.span.end_column += columns;
+        match &mut self.value {
+            Value::Scalar(_) => {}
+            Value::Seq(items) => items.iter_mut().for_each(|i| i.shift(lines, columns)),
+            Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                k.shift(lines, columns);
+                v.shift(lines, columns);
+            }),
+        }
+    }
+
     /// Whether a mapping key is itself a mapping or sequence. Real manifests
     /// never have one; unrendered `{{ }}` templates produce them.
     pub fn has_complex_key(&self) -> bool {
@@ -389,6 +426,15 @@ mod tests {
         let err = parse_documents("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
         assert!(err.span.line >= 2, "{err:?}");
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn embedded_yaml_in_a_literal_block_keeps_file_positions() {
+        let doc = one("patches:\n- |\n  kind: ClusterConfiguration\n  apiServer:\n    extraArgs: {max: \"1\"}\n");
+        let patch = &doc.get("patches").unwrap().items()[0];
+        let inner = patch.embedded_documents().unwrap();
+        let value = inner[0].at(&["apiServer", "extraArgs", "max"]).unwrap();
+        assert_eq!((value.span.line, value.span.column), (5, 22));
     }
 
     #[test]

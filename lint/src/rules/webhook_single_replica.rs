@@ -1,6 +1,5 @@
-use crate::index::Index;
 use crate::k8s::webhook::webhooks;
-use crate::k8s::{Object, Replicas};
+use crate::k8s::Object;
 
 use super::{Diagnosis, Emitter, Rule};
 
@@ -69,13 +68,13 @@ keeps the cluster working while it is down.
             let (namespace, service) = (namespace.to_string(), service.to_string());
             let name = webhook.name.to_string();
             out.report_if(webhook.anchor().span, move |index| {
-                let backend = Backend::of(index, &namespace, &service)?;
-                (backend.replicas < min_replicas).then(|| Diagnosis {
+                let backend = index.backend(&namespace, &service)?;
+                let replicas = backend.min_replicas?;
+                (replicas < min_replicas).then(|| Diagnosis {
                     message: format!(
-                        "webhook `{name}` fails closed and its backend {} runs {} replica{}: while that Pod restarts, every request the webhook matches is rejected",
-                        backend.describe,
-                        backend.replicas,
-                        if backend.replicas == 1 { "" } else { "s" },
+                        "webhook `{name}` fails closed and its backend {} runs {replicas} replica{}: while that Pod restarts, every request the webhook matches is rejected",
+                        backend.describe(),
+                        if replicas == 1 { "" } else { "s" },
                     ),
                     help: format!(
                         "run the backend with replicas: {min_replicas} or more and a PodDisruptionBudget, or use failurePolicy: Ignore if the webhook is not a security control"
@@ -83,36 +82,5 @@ keeps the cluster working while it is down.
                 })
             });
         }
-    }
-}
-
-/// The workloads behind a Service and the replicas they keep at the least.
-struct Backend {
-    describe: String,
-    replicas: u32,
-}
-
-impl Backend {
-    /// `None` when the Service or its workloads are not in the run, or a
-    /// replica count cannot be known (a DaemonSet, an unrendered value).
-    fn of(index: &Index, namespace: &str, name: &str) -> Option<Backend> {
-        let service = index.service(namespace, name)?;
-        let workloads = index.backends(service);
-        if workloads.is_empty() {
-            return None;
-        }
-        let mut replicas = 0;
-        for workload in &workloads {
-            match index.min_replicas(workload) {
-                Replicas::Count(n) => replicas += n,
-                Replicas::Unknown | Replicas::NotCounted => return None,
-            }
-        }
-        let describe = workloads
-            .iter()
-            .map(|w| format!("{} ({})", w.describe(), w.at))
-            .collect::<Vec<_>>()
-            .join(", ");
-        Some(Backend { describe, replicas })
     }
 }

@@ -312,3 +312,20 @@ fn rules_lists_every_rule_and_explain_prints_its_doc() {
     assert!(text.contains("preStop:"), "shows the fix");
     assert!(text.contains("- `min_seconds`: 5"), "shows its parameters");
 }
+
+#[test]
+fn every_listed_rule_can_be_explained() {
+    let list = stdout(&scar(&["rules"]));
+    let ids: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(ids.len() >= 20, "{list}");
+    for id in ids {
+        let explain = scar(&["explain", id]);
+        assert_eq!(explain.status.code(), Some(0), "{id}");
+        let text = stdout(&explain);
+        assert!(text.starts_with(&format!("# {id}\n")), "{id}");
+        assert!(text.contains("## What to write instead"), "{id}");
+    }
+}

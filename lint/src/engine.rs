@@ -95,6 +95,7 @@ pub fn lint(
             Some(Finding {
                 message: diagnosis.message,
                 help: diagnosis.help,
+                severity: diagnosis.severity.unwrap_or(p.finding.severity),
                 ..p.finding
             })
         }));

@@ -335,6 +335,11 @@ impl Index {
         })
     }
 
+    /// How many headless Services (`clusterIP: None`) the run holds.
+    pub fn headless_services(&self) -> usize {
+        self.services.iter().filter(|s| s.headless).count()
+    }
+
     /// Whether the API server itself calls this Service (an admission
     /// webhook's or an aggregated API's), rather than load balancers.
     pub fn is_api_server_backend(&self, service: &Service) -> bool {

@@ -4,6 +4,7 @@
 
 pub mod compose;
 pub mod container_cli;
+pub mod control_plane;
 pub mod discover;
 pub mod engine;
 pub mod finding;

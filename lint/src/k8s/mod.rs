@@ -1,6 +1,7 @@
 //! Kubernetes objects read from YAML trees: identity, pod templates,
 //! labels and label selectors.
 
+pub mod cluster_dns;
 pub mod lifecycle;
 pub mod selector;
 pub mod webhook;
@@ -210,6 +211,35 @@ pub enum Replicas {
     Unknown,
     /// DaemonSets, Jobs and CronJobs: not a replica count.
     NotCounted,
+}
+
+/// The last path segment of an image reference, without tag or digest:
+/// `etcd` for `registry.k8s.io/etcd:3.5.15-0`.
+pub fn image_name(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last.split(':').next().unwrap_or(last)
+}
+
+/// The tag of an image reference, if it has one: `v1.17.3`.
+pub fn image_tag(image: &str) -> Option<&str> {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last.split_once(':').map(|(_, tag)| tag)
+}
+
+/// The image name of a container, or the program its command runs: what a
+/// container is, for rules about etcd or the control plane.
+pub fn container_runs(container: &Node, program: &str) -> bool {
+    let image = container.get("image").and_then(Node::str).map(image_name);
+    let command = container
+        .get("command")
+        .map_or(&[][..], Node::items)
+        .iter()
+        .take(2)
+        .filter_map(Node::str)
+        .any(|c| c.rsplit('/').next() == Some(program));
+    image == Some(program) || command
 }
 
 /// A mapping of strings, as `labels` and Service `selector` are.

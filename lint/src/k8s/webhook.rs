@@ -2,7 +2,7 @@
 
 use crate::parse::yaml::Node;
 
-use super::Object;
+use super::{LabelSelector, Object};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Webhook<'a> {
@@ -56,5 +56,85 @@ impl<'a> Webhook<'a> {
             service.get("namespace").and_then(Node::str)?,
             service.get("name").and_then(Node::str)?,
         ))
+    }
+}
+
+/// Resources the control plane and its add-ons write to recover, by API group.
+const RECOVERY_RESOURCES: &[(&str, &str)] = &[
+    ("", "pods"),
+    ("", "services"),
+    ("", "configmaps"),
+    ("", "secrets"),
+    ("", "endpoints"),
+    ("", "nodes"),
+    ("", "serviceaccounts"),
+    ("", "events"),
+    ("events.k8s.io", "events"),
+    ("coordination.k8s.io", "leases"),
+    ("discovery.k8s.io", "endpointslices"),
+];
+
+impl<'a> Webhook<'a> {
+    /// The resources among those the control plane needs to recover that
+    /// this webhook's rules intercept on create or update, as `group/resource`
+    /// (`*` when every resource is).
+    pub fn intercepted_recovery_resources(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for rule in self.node.get("rules").map_or(&[][..], Node::items) {
+            let list = |key| -> Vec<&str> {
+                rule.get(key)
+                    .map_or(&[][..], Node::items)
+                    .iter()
+                    .filter_map(Node::str)
+                    .collect()
+            };
+            let operations = list("operations");
+            if !operations
+                .iter()
+                .any(|o| matches!(*o, "*" | "CREATE" | "UPDATE"))
+            {
+                continue;
+            }
+            let groups = list("apiGroups");
+            let resources = list("resources");
+            if resources.iter().any(|r| matches!(*r, "*" | "*/*")) && groups.contains(&"*") {
+                found.push("*".to_string());
+                continue;
+            }
+            for (group, resource) in RECOVERY_RESOURCES {
+                let group_matches = groups.iter().any(|g| *g == "*" || g == group);
+                let resource_matches = resources.iter().any(|r| {
+                    let base = r.split('/').next().unwrap_or(r);
+                    base == "*" || base == *resource
+                });
+                let name = if group.is_empty() {
+                    resource.to_string()
+                } else {
+                    format!("{resource}.{group}")
+                };
+                if group_matches && resource_matches && !found.contains(&name) {
+                    found.push(name);
+                }
+            }
+        }
+        found
+    }
+
+    /// The webhook's `namespaceSelector`: `Some(None)` when there is none
+    /// (every namespace), `None` when it cannot be read.
+    pub fn namespace_selector(&self) -> Option<Option<LabelSelector>> {
+        match self.node.get("namespaceSelector").filter(|n| !n.is_null()) {
+            None => Some(None),
+            Some(node) => LabelSelector::parse(node).map(Some),
+        }
+    }
+
+    /// `timeoutSeconds`, or its default: 10 in v1, 30 in v1beta1.
+    pub fn timeout_seconds(&self, api_version: &str) -> Option<i64> {
+        match self.node.get("timeoutSeconds") {
+            Some(node) => node.int(),
+            None if api_version.ends_with("/v1beta1") => Some(30),
+            None => Some(10),
+        }
     }
 }

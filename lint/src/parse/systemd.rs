@@ -159,6 +159,41 @@ pub const EXEC_KEYS: &[&str] = &[
     "ExecCondition",
 ];
 
+/// A systemd time span in seconds (`90`, `1min 30s`, `500ms`, `2h`);
+/// `f64::INFINITY` for `infinity`. `None` when it cannot be read.
+pub fn timespan_seconds(text: &str) -> Option<f64> {
+    let text = text.trim();
+    if text == "infinity" {
+        return Some(f64::INFINITY);
+    }
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        rest = rest.trim_start();
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_end].parse().ok()?;
+        rest = rest[number_end..].trim_start();
+        let unit_end = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_end] {
+            "" | "s" | "sec" | "second" | "seconds" => 1.0,
+            "us" | "usec" => 1e-6,
+            "ms" | "msec" => 1e-3,
+            "m" | "min" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86400.0,
+            "w" | "week" | "weeks" => 604800.0,
+            _ => return None,
+        };
+        total += number * factor;
+        rest = &rest[unit_end..];
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +224,16 @@ mod tests {
         let words = &unit.exec_commands(start)[0];
         assert_eq!(words[2].text, "--memory=512M");
         assert_eq!(words[2].span, Span::on_line(8, 3, 13));
+    }
+
+    #[test]
+    fn reads_time_spans() {
+        assert_eq!(timespan_seconds("90"), Some(90.0));
+        assert_eq!(timespan_seconds("1min 30s"), Some(90.0));
+        assert_eq!(timespan_seconds("100ms"), Some(0.1));
+        assert_eq!(timespan_seconds("2h"), Some(7200.0));
+        assert_eq!(timespan_seconds("infinity"), Some(f64::INFINITY));
+        assert_eq!(timespan_seconds("soon"), None);
     }
 
     #[test]

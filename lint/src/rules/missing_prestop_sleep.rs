@@ -91,6 +91,7 @@ spec:
                     .services_selecting(&namespace, &labels)
                     .find(|s| !s.headless && !index.is_api_server_backend(s))?;
                 Some(Diagnosis {
+ severity: None,
                     message: format!(
                         "container `{name}` {problem}, and Service {namespace}/{} ({}) sends it traffic: requests fail while it shuts down during a rollout",
                         service.name, service.at

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::compose::ComposeService;
 use crate::container_cli::ContainerRun;
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity};
 use crate::index::Index;
 use crate::k8s::{Object, ResourceRef};
 use crate::parse::systemd::Unit;
@@ -97,6 +97,9 @@ impl Registry {
 pub struct Diagnosis {
     pub message: String,
     pub help: String,
+    /// Replaces the rule's severity when what other files hold makes the
+    /// finding graver (or milder) than its default.
+    pub severity: Option<Severity>,
 }
 
 /// Decides a pending finding once the whole run's index is built.

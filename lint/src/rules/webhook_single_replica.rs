@@ -71,6 +71,7 @@ keeps the cluster working while it is down.
                 let backend = index.backend(&namespace, &service)?;
                 let replicas = backend.min_replicas?;
                 (replicas < min_replicas).then(|| Diagnosis {
+ severity: None,
                     message: format!(
                         "webhook `{name}` fails closed and its backend {} runs {replicas} replica{}: while that Pod restarts, every request the webhook matches is rejected",
                         backend.describe(),

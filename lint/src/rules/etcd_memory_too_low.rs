@@ -1,0 +1,119 @@
+use crate::compose::ComposeService;
+use crate::container_cli::ContainerRun;
+use crate::k8s::{container_runs, image_name, Object};
+use crate::parse::systemd::Unit;
+use crate::parse::yaml::Node;
+use crate::quantity::{describe, docker_bytes, kubernetes_bytes, systemd_bytes};
+use crate::source::Span;
+
+use super::{Emitter, Rule};
+
+pub(crate) static RULE: &dyn Rule = &EtcdMemoryTooLow;
+
+struct EtcdMemoryTooLow;
+
+const ETCD: &str = "etcd";
+
+impl Rule for EtcdMemoryTooLow {
+    fn id(&self) -> &'static str {
+        "etcd-memory-too-low"
+    }
+
+    fn doc(&self) -> &'static str {
+        r#"# etcd-memory-too-low
+
+## What it finds
+etcd run with a memory limit below `min_memory` (default `1Gi`): docker,
+podman or nerdctl `--memory`/`-m`, compose `mem_limit` or
+`deploy.resources.limits.memory`, `resources.limits.memory` of an etcd
+container in Kubernetes YAML, or `MemoryMax=`/`MemoryLimit=` in a systemd
+unit that runs etcd.
+
+Sizes are read the way each tool reads them, and the suffixes differ:
+docker, compose and systemd take `512M`, `512m`, `512MB` and `512MiB` all as
+512 MiB; Kubernetes takes `512M` as 512,000,000 bytes, `512Mi` as 512 MiB,
+and `512m` as half a byte (milli). A bare number is bytes everywhere.
+
+## Why it matters
+etcd held a cluster's state in 512M under Docker. When a deploy pipeline
+updated 15 Deployments at once, etcd's memory reached the cap and stayed
+there, and kube-apiserver answered every request with HTTP 429 until the
+cluster was reinstalled. The fix was to give etcd 1024M: etcd's memory grows
+with write bursts, watchers and compaction, and a burst of deploys is a load
+test you run in production.
+
+## What to write instead
+```sh
+docker run --memory=2048M --name=etcd1 quay.io/coreos/etcd:v3.5.15 ...
+```
+```yaml
+resources:
+  requests: {memory: 2Gi}
+  limits: {memory: 2Gi}
+```
+"#
+    }
+
+    fn check_container_run(&self, run: &ContainerRun, out: &mut Emitter<'_>) {
+        if run.image.as_ref().is_none_or(|i| image_name(&i.text) != ETCD) {
+            return;
+        }
+        if let Some(memory) = run.option("--memory") {
+            let value = memory.value.as_deref().unwrap_or("");
+            check(out, memory.span, value, docker_bytes(value), "--memory");
+        }
+    }
+
+    fn check_compose_service(&self, service: &ComposeService<'_>, out: &mut Emitter<'_>) {
+        let image = service.node.get("image").and_then(Node::str).map(image_name);
+        if image != Some(ETCD) {
+            return;
+        }
+        if let Some(limit) = service.memory_limit() {
+            let value = limit.str().unwrap_or("");
+            check(out, limit.span, value, docker_bytes(value), "the memory limit");
+        }
+    }
+
+    fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
+        for container in object.containers().iter().filter(|c| container_runs(c, ETCD)) {
+            if let Some(limit) = container.at(&["resources", "limits", "memory"]) {
+                let value = limit.str().unwrap_or("");
+                check(out, limit.span, value, kubernetes_bytes(value), "resources.limits.memory");
+            }
+        }
+    }
+
+    fn check_unit(&self, unit: &Unit<'_>, out: &mut Emitter<'_>) {
+        let runs_etcd = unit
+            .all("Service", "ExecStart")
+            .flat_map(|e| unit.exec_commands(e))
+            .any(|words| words.first().is_some_and(|w| w.text.rsplit('/').next() == Some(ETCD)));
+        if !runs_etcd {
+            return;
+        }
+        for key in ["MemoryMax", "MemoryLimit"] {
+            if let Some(entry) = unit.last("Service", key) {
+                check(out, entry.value_span, &entry.value, systemd_bytes(&entry.value), key);
+            }
+        }
+    }
+}
+
+fn check(out: &mut Emitter<'_>, at: Span, written: &str, bytes: Option<u64>, setting: &str) {
+    let min_text = out.params().text("min_memory").to_string();
+    let Some(min) = kubernetes_bytes(&min_text) else {
+        return;
+    };
+    let Some(bytes) = bytes.filter(|b| *b > 0 && *b < min) else {
+        return;
+    };
+    out.report(
+        at,
+        format!(
+            "etcd is capped at {written} ({}) by {setting}, under {min_text}: a burst of writes takes it to the cap and the API server behind it answers 429",
+            describe(bytes)
+        ),
+        format!("give etcd at least {min_text} ({}), sized for write bursts", describe(min)),
+    );
+}

@@ -1,0 +1,87 @@
+use crate::k8s::webhook::webhooks;
+use crate::k8s::Object;
+
+use super::{Diagnosis, Emitter, Rule};
+
+pub(crate) static RULE: &dyn Rule = &WebhookBackendNoProbes;
+
+struct WebhookBackendNoProbes;
+
+impl Rule for WebhookBackendNoProbes {
+    fn id(&self) -> &'static str {
+        "webhook-backend-no-probes"
+    }
+
+    fn doc(&self) -> &'static str {
+        r#"# webhook-backend-no-probes
+
+## What it finds
+A fail-closed admission webhook whose backend containers (those listening
+on the Service's target port, or all of them when none declares it) lack a
+`livenessProbe` or a `readinessProbe`. The finding says which container
+lacks which.
+
+## Why it matters
+Without a readiness probe, a backend Pod receives webhook calls before it
+can answer them; without a liveness probe, a backend that hangs stays hung.
+Jetstack's OPA webhook stopped answering during a GKE master upgrade and was
+never restarted: the fail-closed webhook kept the new API server from
+starting, and node auto-repair recreated every node. A liveness probe would
+have restarted it.
+
+## What to write instead
+```yaml
+containers:
+- name: opa
+  readinessProbe:
+    httpGet: {path: /health, port: 8443, scheme: HTTPS}
+  livenessProbe:
+    httpGet: {path: /health, port: 8443, scheme: HTTPS}
+    periodSeconds: 10
+```
+"#
+    }
+
+    fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
+        for webhook in webhooks(object).into_iter().filter(|w| w.fails_closed) {
+            let Some((namespace, service)) = webhook.service() else {
+                continue;
+            };
+            let (namespace, service) = (namespace.to_string(), service.to_string());
+            let name = webhook.name.to_string();
+            out.report_if(webhook.anchor().span, move |index| {
+                let backend = index.backend(&namespace, &service)?;
+                let gaps: Vec<String> = backend
+                    .serving_containers()
+                    .into_iter()
+                    .filter_map(|(workload, container)| {
+                        let missing: Vec<&str> = [
+                            (!container.liveness).then_some("livenessProbe"),
+                            (!container.readiness).then_some("readinessProbe"),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                        (!missing.is_empty()).then(|| {
+                            format!(
+                                "container `{}` of {} ({}) has no {}",
+                                container.name,
+                                workload.describe(),
+                                workload.at,
+                                missing.join(" and no ")
+                            )
+                        })
+                    })
+                    .collect();
+                (!gaps.is_empty()).then(|| Diagnosis {
+ severity: None,
+                    message: format!(
+                        "webhook `{name}` fails closed and its backend cannot be restarted or taken out of rotation when it stops answering: {}",
+                        gaps.join("; ")
+                    ),
+                    help: "give the backend containers a livenessProbe and a readinessProbe on the webhook server's health endpoint".to_string(),
+                })
+            });
+        }
+    }
+}

@@ -1,0 +1,76 @@
+use crate::k8s::webhook::webhooks;
+use crate::k8s::Object;
+
+use super::{Diagnosis, Emitter, Rule};
+
+pub(crate) static RULE: &dyn Rule = &WebhookNoPdb;
+
+struct WebhookNoPdb;
+
+impl Rule for WebhookNoPdb {
+    fn id(&self) -> &'static str {
+        "webhook-no-pdb"
+    }
+
+    fn doc(&self) -> &'static str {
+        r#"# webhook-no-pdb
+
+## What it finds
+A fail-closed admission webhook whose backend (found through
+`clientConfig.service`) runs two or more replicas, but no
+PodDisruptionBudget selects its Pods. Backends with one replica are
+`webhook-single-replica`'s; backends not among the linted files are not
+reported.
+
+## Why it matters
+Replicas only keep a webhook answering if they are not all taken down at
+once. A node drain or cluster upgrade evicts Pods without regard to the
+webhook: without a budget, both replicas of a webhook backend can be evicted
+together, and every request the webhook intercepts fails until one is back,
+as every Pod creation failed when AWS App Mesh's webhook had no endpoints.
+
+## What to write instead
+A PodDisruptionBudget that keeps at least one backend Pod running:
+
+```yaml
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: webhook, namespace: policy}
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels: {app: webhook}
+```
+"#
+    }
+
+    fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
+        for webhook in webhooks(object).into_iter().filter(|w| w.fails_closed) {
+            let Some((namespace, service)) = webhook.service() else {
+                continue;
+            };
+            let (namespace, service) = (namespace.to_string(), service.to_string());
+            let name = webhook.name.to_string();
+            out.report_if(webhook.anchor().span, move |index| {
+                let backend = index.backend(&namespace, &service)?;
+                if backend.min_replicas? < 2 {
+                    return None;
+                }
+                let unbudgeted = backend.workloads.iter().any(|w| {
+                    index
+                        .budgets_selecting(&w.namespace, &w.pod_labels)
+                        .next()
+                        .is_none()
+                });
+                unbudgeted.then(|| Diagnosis {
+ severity: None,
+                    message: format!(
+                        "webhook `{name}` fails closed and no PodDisruptionBudget covers its backend {}: a drain can evict every replica at once",
+                        backend.describe()
+                    ),
+                    help: "add a PodDisruptionBudget with maxUnavailable: 1 selecting the backend's Pods".to_string(),
+                })
+            });
+        }
+    }
+}

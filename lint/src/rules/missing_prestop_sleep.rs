@@ -1,5 +1,5 @@
 use crate::k8s::lifecycle::{pre_stop, PreStop};
-use crate::k8s::Object;
+use crate::k8s::{image_name, Object};
 use crate::parse::yaml::Node;
 
 use super::{Diagnosis, Emitter, Rule};
@@ -32,7 +32,8 @@ and not one that only admission webhooks or aggregated APIs call), with a servin
 none does) that has no `preStop` hook at all, or a preStop sleep shorter than
 `min_seconds`. A preStop hook that runs something else, such as a drain
 endpoint (`/wait-shutdown` of ingress-nginx, an `httpGet` to `/drain`), is a
-deliberate choice and is not reported.
+deliberate choice and is not reported; so is CoreDNS, which drains itself
+with the health plugin's `lameduck` that every upstream Corefile sets.
 
 ## Why it matters
 When a Pod is deleted, removing its endpoint from load balancers and sending
@@ -68,7 +69,7 @@ spec:
             return;
         }
         let min_seconds = out.params().int("min_seconds") as f64;
-        for container in serving_containers(object.containers()) {
+        for container in serving_containers(object.containers()).filter(|c| !drains_itself(c)) {
             let name = container.get("name").and_then(Node::str).unwrap_or("").to_string();
             let (at, problem) = match pre_stop(container) {
                 PreStop::Missing => (
@@ -103,6 +104,15 @@ spec:
             });
         }
     }
+}
+
+/// CoreDNS keeps answering for a while after SIGTERM with the health
+/// plugin's `lameduck`, which every upstream Corefile sets.
+fn drains_itself(container: &Node) -> bool {
+    container
+        .get("image")
+        .and_then(Node::str)
+        .is_some_and(|image| image_name(image) == "coredns")
 }
 
 fn serving_containers(containers: &[Node]) -> impl Iterator<Item = &Node> {

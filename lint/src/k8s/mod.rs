@@ -141,6 +141,12 @@ impl<'a> Object<'a> {
             .unwrap_or(self.node)
     }
 
+    /// Where findings about a replica count point: `spec.replicas`, or the
+    /// object's name when it is unset.
+    pub fn replicas_anchor(&self) -> &'a Node {
+        self.node.at(&["spec", "replicas"]).unwrap_or(self.anchor())
+    }
+
     pub fn is_workload(&self) -> bool {
         WORKLOAD_KINDS.contains(&self.kind)
     }

@@ -1,6 +1,7 @@
 //! Admission webhooks of Validating/MutatingWebhookConfiguration objects.
 
 use crate::parse::yaml::Node;
+use crate::source::Span;
 
 use super::{LabelSelector, Object};
 
@@ -57,6 +58,33 @@ impl<'a> Webhook<'a> {
             service.get("name").and_then(Node::str)?,
         ))
     }
+}
+
+/// A fail-closed webhook that calls an in-cluster Service, in owned form
+/// for checks that must wait for the index to find the Service's backend.
+pub struct ServiceCall {
+    pub webhook: String,
+    pub namespace: String,
+    pub service: String,
+    /// The webhook's `name`, where findings point.
+    pub anchor: Span,
+}
+
+/// The fail-closed webhooks of an object that call a Service.
+pub fn fail_closed_service_calls(object: &Object<'_>) -> Vec<ServiceCall> {
+    webhooks(object)
+        .into_iter()
+        .filter(|w| w.fails_closed)
+        .filter_map(|w| {
+            let (namespace, service) = w.service()?;
+            Some(ServiceCall {
+                webhook: w.name.to_string(),
+                namespace: namespace.to_string(),
+                service: service.to_string(),
+                anchor: w.anchor().span,
+            })
+        })
+        .collect()
 }
 
 /// Resources the control plane and its add-ons write to recover, by API group.

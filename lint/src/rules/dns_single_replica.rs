@@ -56,11 +56,7 @@ different nodes, and a PodDisruptionBudget with `minAvailable: 1`.
             .node
             .at(&["spec", "strategy", "rollingUpdate", "maxUnavailable"])
             .map(|n| (n.span, unavailable_pods(n, replicas)));
-        let at = object
-            .node
-            .at(&["spec", "replicas"])
-            .unwrap_or(object.anchor())
-            .span;
+        let at = object.replicas_anchor().span;
         let (namespace, kind, name) = (
             object.namespace.to_string(),
             object.kind.to_string(),

@@ -67,11 +67,7 @@ or a `podAntiAffinity` term with the same selector and topology key.
             return;
         }
         let replicas = object.replicas();
-        let at = object
-            .node
-            .at(&["spec", "replicas"])
-            .unwrap_or(object.anchor())
-            .span;
+        let at = object.replicas_anchor().span;
         let (namespace, kind, name) = (
             object.namespace.to_string(),
             object.kind.to_string(),

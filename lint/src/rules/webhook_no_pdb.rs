@@ -1,4 +1,4 @@
-use crate::k8s::webhook::webhooks;
+use crate::k8s::webhook::fail_closed_service_calls;
 use crate::k8s::Object;
 
 use super::{Diagnosis, Emitter, Rule};
@@ -45,14 +45,10 @@ spec:
     }
 
     fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
-        for webhook in webhooks(object).into_iter().filter(|w| w.fails_closed) {
-            let Some((namespace, service)) = webhook.service() else {
-                continue;
-            };
-            let (namespace, service) = (namespace.to_string(), service.to_string());
-            let name = webhook.name.to_string();
-            out.report_if(webhook.anchor().span, move |index| {
-                let backend = index.backend(&namespace, &service)?;
+        for call in fail_closed_service_calls(object) {
+            let name = call.webhook;
+            out.report_if(call.anchor, move |index| {
+                let backend = index.backend(&call.namespace, &call.service)?;
                 if backend.min_replicas? < 2 {
                     return None;
                 }

@@ -1,12 +1,15 @@
 //! The `scar` command line: parses arguments and wires them to the libraries.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use scar_lint::report::{catalog, human, json};
-use scar_lint::{Input, Options, Registry, Severity};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use miette::{LabeledSpan, NamedSource};
+use scar_lint::config::{self, Config, ConfigError};
+use scar_lint::report::location::RepoPaths;
+use scar_lint::report::{catalog, github, human, json, sarif};
+use scar_lint::{baseline, Input, Options, Registry, Report, Severity};
 
 #[derive(Parser)]
 #[command(
@@ -23,8 +26,12 @@ struct Cli {
 enum Command {
     /// Check Kubernetes YAML, compose files, systemd units and shell scripts.
     Lint(LintArgs),
-    /// List every rule with its default severity.
-    Rules,
+    /// List every rule with its effective severity and parameters.
+    Rules {
+        /// Read this config file instead of the nearest .scar.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print a rule's documentation: what it finds, its incident, the fix.
     Explain {
         /// The rule id, as `scar rules` lists it.
@@ -37,20 +44,44 @@ struct LintArgs {
     /// Files and folders to check (`-` reads YAML from standard input).
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
+    /// Output format; repeat it, each followed by its own --output, to
+    /// write several in one run.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Vec<Format>,
+    /// Where the --format before it goes (default: standard output).
+    #[arg(long)]
+    output: Vec<PathBuf>,
     /// Exit 1 when a finding at or above this severity is reported.
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     fail_on: FailOn,
-    /// Namespace of namespaced objects that do not set one.
-    #[arg(long, default_value = "default")]
-    namespace: String,
+    /// Namespace of namespaced objects that do not set one (default: the
+    /// config's `namespace`, else `default`).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Read this config file instead of the nearest .scar.yaml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Ignore every suppression comment and annotation (for audits).
+    #[arg(long)]
+    no_suppressions: bool,
+    /// Report only findings not recorded in this baseline file.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Record the current findings in this file and exit 0.
+    #[arg(long)]
+    write_baseline: Option<PathBuf>,
+    /// Also read these paths for what cross-file rules need, without
+    /// reporting their own findings (a pre-commit hook passes `.`).
+    #[arg(long)]
+    context: Vec<PathBuf>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Human,
     Json,
+    Sarif,
+    Github,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,22 +105,51 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let registry = Registry::builtin();
-    match cli.command {
-        Command::Lint(args) => run_lint(args, &registry),
-        Command::Rules => print(&catalog::list(&registry)),
-        Command::Explain { rule } => match registry.get(&rule) {
-            Some(entry) => print(&catalog::explain(entry)),
-            None => {
-                eprintln!("scar: unknown rule `{rule}`; `scar rules` lists them");
-                ExitCode::from(EXIT_USAGE)
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let result = match cli.command {
+        Command::Lint(args) => {
+            let lint_matches = matches
+                .subcommand_matches("lint")
+                .expect("clap parsed the lint subcommand");
+            run_lint(args, lint_matches)
+        }
+        Command::Rules { config } => load_registry(config.as_deref())
+            .and_then(|(registry, _)| print(&catalog::list(&registry))),
+        Command::Explain { rule } => {
+            let registry = Registry::builtin();
+            match registry.get(&rule) {
+                Some(entry) => print(&catalog::explain(entry)),
+                None => Err(Failure::Usage(format!(
+                    "unknown rule `{rule}`; `scar rules` lists them"
+                ))),
             }
-        },
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(message)) => {
+            eprintln!("scar: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::Config(err)) => {
+            eprintln!("{:?}", config_report(&err));
+            ExitCode::from(EXIT_USAGE)
+        }
     }
 }
 
-fn run_lint(args: LintArgs, registry: &Registry) -> ExitCode {
+enum Failure {
+    Usage(String),
+    Config(ConfigError),
+}
+
+fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
+    let outputs = pair_outputs(&args, matches)?;
+    let (registry, config) = load_registry(args.config.as_deref())?;
     let inputs: Vec<Input> = args
         .paths
         .into_iter()
@@ -102,44 +162,172 @@ fn run_lint(args: LintArgs, registry: &Registry) -> ExitCode {
         })
         .collect();
     let options = Options {
-        namespace: args.namespace,
+        namespace: args
+            .namespace
+            .or(config.namespace.clone())
+            .unwrap_or_else(|| "default".to_string()),
+        suppressions: !args.no_suppressions,
+        context: args.context,
+        exclusions: config.exclusions(),
     };
-    let report = match scar_lint::lint(&inputs, &options, registry) {
-        Ok(report) => report,
-        Err(err) => {
-            eprintln!("{:?}", miette::miette!("{err}"));
-            return ExitCode::from(EXIT_USAGE);
+    let mut report =
+        scar_lint::lint(&inputs, &options, &registry).map_err(|e| Failure::Usage(e.to_string()))?;
+
+    if let Some(path) = &args.write_baseline {
+        baseline::write(path, &report.findings)
+            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+        eprintln!(
+            "scar: recorded {} finding(s) in {}",
+            report.findings.len(),
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(path) = &args.baseline {
+        let known = baseline::Baseline::read(path).map_err(Failure::Usage)?;
+        report.findings = known.new_findings(std::mem::take(&mut report.findings));
+    }
+
+    let repo_paths = RepoPaths::from_cwd();
+    for (format, output) in outputs {
+        let text = match format {
+            Format::Human => human::render(
+                &report,
+                human::Style {
+                    color: output.is_none() && use_color(),
+                },
+            ),
+            Format::Json => json::render(&report),
+            Format::Sarif => sarif::render(&report, &registry, &repo_paths),
+            Format::Github => github::render(&report, &repo_paths),
+        };
+        match output {
+            None => {
+                print(&text)?;
+            }
+            Some(path) => std::fs::write(&path, text)
+                .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?,
         }
-    };
-    let text = match args.format {
-        Format::Human => human::render(&report, human::Style { color: use_color() }),
-        Format::Json => json::render(&report),
-    };
-    let printed = print(&text);
-    let threshold = Severity::from(args.fail_on);
+    }
+    Ok(exit_code(&report, args.fail_on.into()))
+}
+
+fn exit_code(report: &Report, threshold: Severity) -> ExitCode {
     if report.findings.iter().any(|f| f.severity >= threshold) {
         ExitCode::from(EXIT_FINDINGS)
     } else {
-        printed
+        ExitCode::SUCCESS
     }
+}
+
+/// Each `--output` belongs to the `--format` written before it; a format
+/// without one goes to standard output, which only one format may use.
+fn pair_outputs(
+    args: &LintArgs,
+    matches: &ArgMatches,
+) -> Result<Vec<(Format, Option<PathBuf>)>, Failure> {
+    let format_positions: Vec<usize> = matches
+        .indices_of("format")
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let output_positions: Vec<usize> = matches
+        .indices_of("output")
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let explicit_formats =
+        matches.value_source("format") == Some(clap::parser::ValueSource::CommandLine);
+    let mut paired: Vec<(Format, Option<PathBuf>)> =
+        args.format.iter().map(|f| (*f, None)).collect();
+    for (output, position) in args.output.iter().zip(output_positions) {
+        let owner = if explicit_formats {
+            format_positions.iter().rposition(|&p| p < position)
+        } else {
+            Some(0)
+        };
+        let Some(owner) = owner else {
+            return Err(Failure::Usage(format!(
+                "--output {} comes before any --format; write --format FORMAT --output FILE",
+                output.display()
+            )));
+        };
+        if paired[owner].1.is_some() {
+            return Err(Failure::Usage(format!(
+                "--output {} has no --format of its own; give each --output its --format",
+                output.display()
+            )));
+        }
+        paired[owner].1 = (output.as_os_str() != "-").then(|| output.clone());
+    }
+    if paired.iter().filter(|(_, output)| output.is_none()).count() > 1 {
+        return Err(Failure::Usage(
+            "only one --format can go to standard output; give the others an --output FILE"
+                .to_string(),
+        ));
+    }
+    Ok(paired)
+}
+
+/// The built-in rules with the config file's settings, and the config.
+fn load_registry(explicit: Option<&Path>) -> Result<(Registry, Config), Failure> {
+    let builtin = Registry::builtin();
+    let path = match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|cwd| config::find(&cwd)),
+    };
+    let Some(path) = path else {
+        return Ok((builtin, Config::default()));
+    };
+    let config = Config::load(&path, &builtin).map_err(Failure::Config)?;
+    Ok((config.apply(builtin), config))
+}
+
+/// A config error with the offending line shown, as miette renders it.
+fn config_report(err: &ConfigError) -> miette::Report {
+    let text = std::fs::read_to_string(&err.path).unwrap_or_default();
+    let offset = byte_offset(&text, err.span.line, err.span.column);
+    let length = if err.span.end_line == err.span.line {
+        err.span.end_column.saturating_sub(err.span.column).max(1) as usize
+    } else {
+        1
+    };
+    let length = length.min(text.len().saturating_sub(offset));
+    miette::miette!(
+        labels = vec![LabeledSpan::at(offset..offset + length, "here")],
+        "{err}"
+    )
+    .with_source_code(NamedSource::new(err.path.display().to_string(), text))
+}
+
+/// The byte offset of a 1-based line and character column.
+fn byte_offset(text: &str, line: u32, column: u32) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(rest.len(), |(i, _)| i)
 }
 
 fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
-fn print(text: &str) -> ExitCode {
+fn print(text: &str) -> Result<ExitCode, Failure> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Ok(ExitCode::SUCCESS),
         // A closed pipe (`scar lint | head`) is not a failure of the lint.
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("scar: cannot write output: {err}");
-            ExitCode::from(EXIT_USAGE)
-        }
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(err) => Err(Failure::Usage(format!("cannot write output: {err}"))),
     }
 }

@@ -34,6 +34,9 @@ pub struct Candidate {
     pub path: Option<PathBuf>,
     pub display: Arc<str>,
     pub hint: Hint,
+    /// False for files read only for what they tell about the others
+    /// (`--context`): their own findings are not reported.
+    pub report: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -62,7 +65,31 @@ impl std::fmt::Display for MissingPath {
 
 impl std::error::Error for MissingPath {}
 
-pub fn discover(inputs: &[Input]) -> Result<Discovery, MissingPath> {
+/// Finds the files of `inputs`, then those of `context` that are not among
+/// them, marked as not reported.
+pub fn discover(inputs: &[Input], context: &[PathBuf]) -> Result<Discovery, MissingPath> {
+    let mut reported = discover_inputs(inputs)?;
+    if context.is_empty() {
+        return Ok(reported);
+    }
+    let context: Vec<Input> = context.iter().cloned().map(Input::Path).collect();
+    let mut background = discover_inputs(&context)?;
+    let named: std::collections::HashSet<Arc<str>> = reported
+        .candidates
+        .iter()
+        .map(|c| c.display.clone())
+        .collect();
+    background
+        .candidates
+        .retain(|c| !named.contains(&c.display));
+    for candidate in &mut background.candidates {
+        candidate.report = false;
+    }
+    reported.candidates.extend(background.candidates);
+    Ok(reported)
+}
+
+fn discover_inputs(inputs: &[Input]) -> Result<Discovery, MissingPath> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut discovery = Discovery {
         candidates: Vec::new(),
@@ -74,12 +101,14 @@ pub fn discover(inputs: &[Input]) -> Result<Discovery, MissingPath> {
                 path: None,
                 display: STDIN_NAME.into(),
                 hint: Hint::Known(FileKind::Yaml),
+                report: true,
             }),
             Input::Path(path) if path.is_dir() => walk(path, &cwd, &mut discovery),
             Input::Path(path) if path.exists() => discovery.candidates.push(Candidate {
                 path: Some(path.clone()),
                 display: display_path(path, &cwd),
                 hint: kind_from_name(path).map_or(Hint::Sniff, Hint::Known),
+                report: true,
             }),
             Input::Path(path) => return Err(MissingPath(path.clone())),
         }
@@ -112,6 +141,7 @@ fn walk(root: &Path, cwd: &Path, discovery: &mut Discovery) {
                                 path: Some(path.to_path_buf()),
                                 display: display_path(path, cwd),
                                 hint,
+                                report: true,
                             };
                             lock(&found).push(candidate);
                         }

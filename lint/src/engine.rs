@@ -2,11 +2,13 @@
 //! index from their summaries, then settle the findings that needed it.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::compose;
+use crate::config::Exclusions;
 use crate::container_cli::ContainerRun;
 use crate::discover::{self, Candidate, FileKind, Hint, Input, MissingPath};
 use crate::finding::Finding;
@@ -17,6 +19,7 @@ use crate::parse::systemd::{Unit, EXEC_KEYS};
 use crate::parse::yaml::{self, Node};
 use crate::rules::{Emitter, Pending, Registry, RuleEntry};
 use crate::source::{SourceFile, Span};
+use crate::suppress::{self, Suppression};
 
 pub const PARSE_ERROR: &str = "parse-error";
 
@@ -24,12 +27,22 @@ pub const PARSE_ERROR: &str = "parse-error";
 pub struct Options {
     /// The namespace of namespaced objects that do not name one.
     pub namespace: String,
+    /// Honour `scar:ignore` comments and `scar.dev/ignore` annotations.
+    pub suppressions: bool,
+    /// Paths read for what cross-file rules need to know, whose own
+    /// findings are not reported (the rest of a repository when a
+    /// pre-commit hook passes only the changed files).
+    pub context: Vec<PathBuf>,
+    pub exclusions: Option<Exclusions>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             namespace: "default".to_string(),
+            suppressions: true,
+            context: Vec::new(),
+            exclusions: None,
         }
     }
 }
@@ -57,7 +70,12 @@ pub fn lint(
     options: &Options,
     registry: &Registry,
 ) -> Result<Report, MissingPath> {
-    let discovery = discover::discover(inputs)?;
+    let mut discovery = discover::discover(inputs, &options.context)?;
+    if let Some(exclusions) = &options.exclusions {
+        discovery
+            .candidates
+            .retain(|c| c.path.as_deref().is_none_or(|p| !exclusions.excludes(p)));
+    }
     let outcomes: Vec<Outcome> = discovery
         .candidates
         .par_iter()
@@ -67,6 +85,7 @@ pub fn lint(
     let mut report = Report::default();
     let mut index = Index::default();
     let mut pending = Vec::new();
+    let mut suppressions = Vec::new();
     report.skipped.extend(
         discovery
             .unreadable
@@ -77,13 +96,20 @@ pub fn lint(
         match outcome {
             Outcome::Checked(checked) => {
                 let checked = *checked;
-                report.files += 1;
-                report.resources += checked.resources;
-                report.findings.extend(checked.findings);
-                pending.extend(checked.pending);
                 index.extend(checked.index);
+                if checked.reported {
+                    report.files += 1;
+                    report.resources += checked.resources;
+                    report.findings.extend(checked.findings);
+                    pending.extend(checked.pending);
+                    suppressions.extend(checked.suppressions);
+                }
             }
-            Outcome::Skipped(skipped) => report.skipped.push(skipped),
+            Outcome::Skipped { skipped, reported } => {
+                if reported {
+                    report.skipped.push(skipped);
+                }
+            }
             Outcome::NotOurs => {}
         }
     }
@@ -99,6 +125,13 @@ pub fn lint(
                 ..p.finding
             })
         }));
+    if options.suppressions {
+        report.findings = suppress::apply(
+            std::mem::take(&mut report.findings),
+            &suppressions,
+            registry,
+        );
+    }
     report
         .findings
         .par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -108,25 +141,32 @@ pub fn lint(
 
 enum Outcome {
     Checked(Box<Checked>),
-    Skipped(Skipped),
+    Skipped {
+        skipped: Skipped,
+        reported: bool,
+    },
     /// Found by a walk but not a kind scar lints (a file without a shebang).
     NotOurs,
 }
 
 #[derive(Default)]
 struct Checked {
+    /// False for context files: only their index part is kept.
+    reported: bool,
     findings: Vec<Finding>,
     pending: Vec<Pending>,
+    suppressions: Vec<Suppression>,
     index: Index,
     resources: usize,
 }
 
 fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> Outcome {
-    let skip = |reason: String| {
-        Outcome::Skipped(Skipped {
+    let skip = |reason: String| Outcome::Skipped {
+        skipped: Skipped {
             path: candidate.display.clone(),
             reason,
-        })
+        },
+        reported: candidate.report,
     };
     let bytes = match read(candidate) {
         Ok(bytes) => bytes,
@@ -148,7 +188,18 @@ fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> O
         path: candidate.display.clone(),
         text,
     };
-    let mut checked = Box::<Checked>::default();
+    let mut checked = Box::new(Checked {
+        reported: candidate.report,
+        ..Checked::default()
+    });
+    if candidate.report && options.suppressions {
+        let comment_starts: &[char] = if kind == FileKind::Unit {
+            &['#', ';']
+        } else {
+            &['#']
+        };
+        checked.suppressions = suppress::from_comments(&file.path, &file.text, comment_starts);
+    }
     match kind {
         FileKind::Yaml => match lint_yaml(&file, options, registry, &mut checked) {
             YamlOutcome::Checked => {}
@@ -158,6 +209,9 @@ fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> O
             }
             YamlOutcome::NotConfiguration => {}
         },
+        // Units and scripts add nothing to the index: a context file of
+        // those kinds has nothing more to give.
+        FileKind::Unit | FileKind::Script if !candidate.report => {}
         FileKind::Unit => lint_unit(&file, registry, &mut checked),
         FileKind::Script => {
             let commands = shell::commands(&file.text, Origin::FILE_START, false);
@@ -216,17 +270,27 @@ fn lint_yaml(
             for object in &objects {
                 checked.resources += 1;
                 checked.index.add(object, &file.path);
+                if !checked.reported {
+                    continue;
+                }
+                if options.suppressions {
+                    let found = suppress::from_annotations(&file.path, &file.text, object);
+                    checked.suppressions.extend(found);
+                }
                 let resource = object.resource();
-                for entry in registry.iter() {
+                for entry in registry.enabled() {
                     let mut out = emitter(file, entry, Some(&resource), checked);
                     entry.rule.check_object(object, &mut out);
                 }
             }
         } else if let Some(services) = compose::services(doc) {
             recognised = true;
+            if !checked.reported {
+                continue;
+            }
             for service in &services {
                 checked.resources += 1;
-                for entry in registry.iter() {
+                for entry in registry.enabled() {
                     let mut out = emitter(file, entry, None, checked);
                     entry.rule.check_compose_service(service, &mut out);
                 }
@@ -248,7 +312,7 @@ fn lint_unit(file: &SourceFile, registry: &Registry, checked: &mut Checked) {
             return;
         }
     };
-    for entry in registry.iter() {
+    for entry in registry.enabled() {
         let mut out = emitter(file, entry, None, checked);
         entry.rule.check_unit(&unit, &mut out);
     }
@@ -271,7 +335,7 @@ fn check_container_runs(
         .iter()
         .filter_map(|c| ContainerRun::from_command(c))
     {
-        for entry in registry.iter() {
+        for entry in registry.enabled() {
             let mut out = emitter(file, entry, None, checked);
             entry.rule.check_container_run(&run, &mut out);
         }
@@ -285,7 +349,7 @@ fn report_parse_error(
     message: &str,
     checked: &mut Checked,
 ) {
-    if let Some(entry) = registry.get(PARSE_ERROR) {
+    if let Some(entry) = registry.get(PARSE_ERROR).filter(|e| e.enabled) {
         let mut out = emitter(file, entry, None, checked);
         out.report(
             at,
@@ -313,7 +377,7 @@ fn emitter<'a>(
 /// Reads and parses the files of `inputs` without checking them: the
 /// baseline the speed benchmark compares a full run against.
 pub fn parse_only(inputs: &[Input]) -> Result<usize, MissingPath> {
-    let discovery = discover::discover(inputs)?;
+    let discovery = discover::discover(inputs, &[])?;
     Ok(discovery
         .candidates
         .par_iter()

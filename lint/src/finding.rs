@@ -67,3 +67,76 @@ impl Finding {
         (&self.path, self.span.line, self.span.column, self.rule)
     }
 }
+
+impl Finding {
+    /// The text the finding points at, with runs of white space folded.
+    pub fn offending_text(&self) -> String {
+        let start = self.span.column.saturating_sub(1) as usize;
+        let text: String = if self.span.end_line == self.span.line {
+            let len = self.span.end_column.saturating_sub(self.span.column) as usize;
+            self.source_line.chars().skip(start).take(len).collect()
+        } else {
+            self.source_line.chars().skip(start).collect()
+        };
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Identifies the finding across edits that move lines: the rule, the
+    /// file, the resource, and the offending text, not the line number.
+    pub fn fingerprint(&self) -> String {
+        let resource = self.resource.as_ref().map_or(String::new(), |r| {
+            format!(
+                "{}/{}/{}",
+                r.kind,
+                r.namespace.as_deref().unwrap_or(""),
+                r.name
+            )
+        });
+        let key = [self.rule, &self.path, &resource, &self.offending_text()].join("\u{1f}");
+        format!("{:016x}", fnv1a(key.as_bytes()))
+    }
+}
+
+/// FNV-1a, 64 bits: stable across platforms and releases, unlike the
+/// standard library's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(line: u32, source_line: &str) -> Finding {
+        Finding {
+            rule: "oom-kill-disabled",
+            severity: Severity::Error,
+            path: "scripts/etcd".into(),
+            span: Span::on_line(line, 3, 18),
+            message: String::new(),
+            help: String::new(),
+            resource: None,
+            source_line: source_line.to_string(),
+        }
+    }
+
+    #[test]
+    fn fingerprints_survive_moved_lines_and_reindentation_only() {
+        let a = finding(9, "  --oom-kill-disable \\");
+        let moved = finding(40, "  --oom-kill-disable \\");
+        assert_eq!(a.offending_text(), "--oom-kill-disable");
+        assert_eq!(a.fingerprint(), moved.fingerprint());
+        let other_rule = Finding {
+            rule: "etcd-memory-too-low",
+            ..a.clone()
+        };
+        assert_ne!(a.fingerprint(), other_rule.fingerprint());
+        let other_file = Finding {
+            path: "scripts/etcd2".into(),
+            ..a.clone()
+        };
+        assert_ne!(a.fingerprint(), other_file.fingerprint());
+    }
+}

@@ -2,7 +2,9 @@
 //! YAML, docker-compose files, systemd units, shell scripts that start
 //! containers). See `ARCHITECTURE.md` for how the modules fit together.
 
+pub mod baseline;
 pub mod compose;
+pub mod config;
 pub mod container_cli;
 pub mod control_plane;
 pub mod discover;
@@ -16,6 +18,7 @@ pub mod quantity;
 pub mod report;
 pub mod rules;
 pub mod source;
+pub mod suppress;
 
 pub use discover::{Input, MissingPath};
 pub use engine::{lint, Options, Report, Skipped};

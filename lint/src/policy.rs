@@ -62,6 +62,15 @@ impl Params {
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Param)> {
         self.0.iter()
     }
+
+    pub fn get(&self, name: &str) -> Option<&Param> {
+        self.0.get(name)
+    }
+
+    /// Overrides a parameter; the config checks its name and type first.
+    pub fn set(&mut self, name: &str, value: Param) {
+        self.0.insert(name.to_string(), value);
+    }
 }
 
 impl Policy {

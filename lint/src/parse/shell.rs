@@ -107,7 +107,12 @@ impl Lexer {
                     self.bump();
                     finish(&mut current);
                 }
-                '#' => self.skip_until("\n"),
+                '#' => {
+                    // The newline still ends the command the comment follows.
+                    while self.peek(0).is_some_and(|c| c != '\n') {
+                        self.bump();
+                    }
+                }
                 '{' if self.starts_with("{%") => self.skip_template_tag("%}"),
                 '{' if self.starts_with("{#") => self.skip_template_tag("#}"),
                 _ => {
@@ -302,6 +307,14 @@ mod tests {
         assert_eq!(
             texts("a 'b c' \"d\\\"e\" && f;g | h # comment\n"),
             vec![vec!["a", "b c", "d\"e"], vec!["f"], vec!["g"], vec!["h"]]
+        );
+    }
+
+    #[test]
+    fn a_trailing_comment_does_not_join_the_next_command() {
+        assert_eq!(
+            texts("a b # note\n# more\nc d\n"),
+            vec![vec!["a", "b"], vec!["c", "d"]]
         );
     }
 

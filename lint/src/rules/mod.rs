@@ -42,6 +42,8 @@ pub trait Rule: Sync {
 pub struct RuleEntry {
     pub rule: &'static dyn Rule,
     pub policy: Policy,
+    /// Turned off by the config file.
+    pub enabled: bool,
 }
 
 impl RuleEntry {
@@ -72,6 +74,7 @@ impl Registry {
                 RuleEntry {
                     rule: *rule,
                     policy,
+                    enabled: true,
                 }
             })
             .collect();
@@ -79,8 +82,18 @@ impl Registry {
         Registry { entries }
     }
 
+    /// Every rule, enabled or not.
     pub fn iter(&self) -> impl Iterator<Item = &RuleEntry> {
         self.entries.iter()
+    }
+
+    /// The rules that run.
+    pub fn enabled(&self) -> impl Iterator<Item = &RuleEntry> {
+        self.entries.iter().filter(|e| e.enabled)
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut RuleEntry> {
+        self.entries.iter_mut().find(|e| e.id() == id)
     }
 
     pub fn get(&self, id: &str) -> Option<&RuleEntry> {

@@ -1,0 +1,67 @@
+//! GitHub Actions workflow commands, so findings show inline on a pull
+//! request without code scanning: `::error file=…,line=…::message`.
+
+use std::fmt::Write as _;
+
+use crate::engine::Report;
+use crate::finding::Severity;
+
+use super::location::RepoPaths;
+
+pub fn render(report: &Report, paths: &RepoPaths) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let command = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "notice",
+        };
+        let mut properties = Vec::new();
+        if let Some(path) = paths.relative(&f.path) {
+            properties.push(format!("file={}", escape_property(&path)));
+            properties.push(format!("line={}", f.span.line));
+            properties.push(format!("col={}", f.span.column));
+            properties.push(format!("endLine={}", f.span.end_line));
+            properties.push(format!("endColumn={}", f.span.end_column));
+        }
+        properties.push(format!(
+            "title={}",
+            escape_property(&format!("scar {}", f.rule))
+        ));
+        let message = if f.help.is_empty() {
+            f.message.clone()
+        } else {
+            format!("{}\nhelp: {}", f.message, f.help)
+        };
+        let _ = writeln!(
+            out,
+            "::{command} {}::{}",
+            properties.join(","),
+            escape_data(&message)
+        );
+    }
+    out
+}
+
+/// Message text: `%`, CR and LF are encoded, as the runner decodes them.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Property values also encode `:` and `,`, which delimit properties.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_as_the_runner_expects() {
+        assert_eq!(escape_data("100% done\r\nnext"), "100%25 done%0D%0Anext");
+        assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
+    }
+}

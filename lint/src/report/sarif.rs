@@ -1,0 +1,108 @@
+//! SARIF 2.1.0 for GitHub code scanning: every rule with its doc, and every
+//! finding with a region and fingerprints that survive unrelated edits.
+
+use serde_json::{json, Value};
+
+use crate::engine::Report;
+use crate::finding::Severity;
+use crate::rules::{Registry, RuleEntry};
+
+use super::location::RepoPaths;
+
+const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+pub fn render(report: &Report, registry: &Registry, paths: &RepoPaths) -> String {
+    let rules: Vec<&RuleEntry> = registry.iter().collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let rule_index = rules.iter().position(|r| r.id() == f.rule);
+            let mut location = json!({
+                "region": {
+                    "startLine": f.span.line,
+                    "startColumn": f.span.column,
+                    "endLine": f.span.end_line,
+                    "endColumn": f.span.end_column,
+                    "snippet": {"text": f.source_line},
+                }
+            });
+            if let Some(uri) = paths.relative(&f.path) {
+                location["artifactLocation"] = json!({"uri": uri, "uriBaseId": "%SRCROOT%"});
+            }
+            let mut result = json!({
+                "ruleId": f.rule,
+                "level": level(f.severity),
+                "message": {"text": if f.help.is_empty() { f.message.clone() } else { format!("{}\nHelp: {}", f.message, f.help) }},
+                "locations": [{"physicalLocation": location}],
+                "partialFingerprints": {"scarFingerprint/v1": f.fingerprint()},
+            });
+            if let Some(index) = rule_index {
+                result["ruleIndex"] = json!(index);
+            }
+            result
+        })
+        .collect();
+    let document = json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "scar",
+                "informationUri": REPOSITORY,
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "rules": rules.iter().map(|r| rule(r)).collect::<Vec<_>>(),
+            }},
+            "columnKind": "unicodeCodePoints",
+            "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root"}}},
+            "results": results,
+        }],
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("a JSON value always serialises");
+    text.push('\n');
+    text
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+fn rule(entry: &RuleEntry) -> Value {
+    let doc = entry.rule.doc();
+    json!({
+        "id": entry.id(),
+        "name": pascal_case(entry.id()),
+        "shortDescription": {"text": entry.policy.summary},
+        "fullDescription": {"text": section(doc, "## What it finds")},
+        "help": {"text": doc, "markdown": doc},
+        "helpUri": format!("{REPOSITORY}/blob/main/lint/src/rules/{}.rs", entry.id().replace('-', "_")),
+        "defaultConfiguration": {"level": level(entry.policy.severity), "enabled": entry.enabled},
+    })
+}
+
+/// The text of a `## ` section of a rule's doc, folded to one paragraph.
+fn section(doc: &str, heading: &str) -> String {
+    let Some(start) = doc.find(heading) else {
+        return String::new();
+    };
+    let body = &doc[start + heading.len()..];
+    let end = body.find("\n## ").unwrap_or(body.len());
+    body[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn pascal_case(id: &str) -> String {
+    id.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}

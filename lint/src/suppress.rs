@@ -1,0 +1,250 @@
+//! Suppressions that carry a reason.
+//!
+//! - A comment in any file kind: `# scar:ignore rule-id[,rule-id] -- reason`
+//!   at the end of the finding's line, or alone on the line above it.
+//! - On a Kubernetes object (or its pod template) the annotation
+//!   `scar.dev/ignore: "rule-id[,rule-id]: reason"`, which covers the object.
+//!
+//! A suppression without a reason suppresses nothing and is reported
+//! (`suppression-without-reason`); one that matches no finding is reported
+//! too (`unused-suppression`), so stale ones do not pile up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::finding::Finding;
+use crate::k8s::Object;
+use crate::rules::Registry;
+use crate::source::{line_of, Span};
+
+pub const ANNOTATION: &str = "scar.dev/ignore";
+const COMMENT_MARKER: &str = "scar:ignore";
+pub const WITHOUT_REASON: &str = "suppression-without-reason";
+pub const UNUSED: &str = "unused-suppression";
+
+#[derive(Debug, Clone)]
+pub struct Suppression {
+    pub path: Arc<str>,
+    pub rules: Vec<String>,
+    pub reason: Option<String>,
+    /// Where the suppression is written.
+    pub at: Span,
+    source_line: String,
+    /// The lines whose findings it covers.
+    first_line: u32,
+    last_line: u32,
+}
+
+impl Suppression {
+    fn covers(&self, finding: &Finding) -> bool {
+        *finding.path == *self.path
+            && (self.first_line..=self.last_line).contains(&finding.span.line)
+            && self.rules.iter().any(|r| r == finding.rule)
+    }
+}
+
+/// `# scar:ignore …` comments of a file. `comment_starts` are the characters
+/// that open a comment in its kind (`#`, and `;` in systemd units).
+pub fn from_comments(path: &Arc<str>, text: &str, comment_starts: &[char]) -> Vec<Suppression> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let Some(marker) = line.find(COMMENT_MARKER) else {
+            continue;
+        };
+        let before = &line[..marker];
+        let Some(comment) = before.rfind(comment_starts) else {
+            continue;
+        };
+        if !before[comment + 1..].trim().is_empty() {
+            continue;
+        }
+        let line_no = index as u32 + 1;
+        let standalone = before[..comment].trim().is_empty();
+        let target = if standalone {
+            next_code_line(&lines, index, comment_starts)
+        } else {
+            line_no
+        };
+        let body = &line[marker + COMMENT_MARKER.len()..];
+        let (ids, reason) = match body.split_once("--") {
+            Some((ids, reason)) => (ids, reason),
+            None => (body, ""),
+        };
+        let column = line[..comment].chars().count() as u32 + 1;
+        found.push(Suppression {
+            path: path.clone(),
+            rules: split_ids(ids),
+            reason: non_empty(reason),
+            at: Span::on_line(
+                line_no,
+                column,
+                line[comment..].trim_end().chars().count() as u32,
+            ),
+            source_line: line.to_string(),
+            first_line: target,
+            last_line: target,
+        });
+    }
+    found
+}
+
+/// The first line after `index` that is not blank or a comment.
+fn next_code_line(lines: &[&str], index: usize, comment_starts: &[char]) -> u32 {
+    lines
+        .iter()
+        .enumerate()
+        .skip(index + 1)
+        .find(|(_, l)| {
+            let t = l.trim_start();
+            !t.is_empty() && !t.starts_with(comment_starts)
+        })
+        .map_or(index as u32 + 2, |(i, _)| i as u32 + 1)
+}
+
+/// The `scar.dev/ignore` annotations of an object and its pod template.
+pub fn from_annotations(path: &Arc<str>, text: &str, object: &Object<'_>) -> Vec<Suppression> {
+    let template = object
+        .pod_template()
+        .filter(|t| !std::ptr::eq(*t, object.node));
+    [Some(object.node), template]
+        .into_iter()
+        .flatten()
+        .filter_map(|node| node.at(&["metadata", "annotations", ANNOTATION]))
+        .map(|value| {
+            let raw = value.str().unwrap_or("");
+            let (ids, reason) = raw.split_once(':').unwrap_or((raw, ""));
+            Suppression {
+                path: path.clone(),
+                rules: split_ids(ids),
+                reason: non_empty(reason),
+                at: value.span,
+                source_line: line_of(text, value.span.line).to_string(),
+                first_line: object.node.span.line,
+                last_line: object.node.span.end_line,
+            }
+        })
+        .collect()
+}
+
+fn split_ids(ids: &str) -> Vec<String> {
+    ids.split([',', ' '])
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn non_empty(reason: &str) -> Option<String> {
+    let reason = reason.trim();
+    (!reason.is_empty()).then(|| reason.to_string())
+}
+
+/// Drops the findings that suppressions with a reason cover, and reports
+/// the suppressions that lack a reason or cover nothing.
+pub fn apply(
+    findings: Vec<Finding>,
+    suppressions: &[Suppression],
+    registry: &Registry,
+) -> Vec<Finding> {
+    let mut by_path: HashMap<&str, Vec<(usize, &Suppression)>> = HashMap::new();
+    for (i, s) in suppressions.iter().enumerate() {
+        by_path.entry(&s.path).or_default().push((i, s));
+    }
+    let mut used = vec![false; suppressions.len()];
+    let mut kept: Vec<Finding> = findings
+        .into_iter()
+        .filter(|finding| {
+            let candidates = by_path.get(&*finding.path).map_or(&[][..], Vec::as_slice);
+            let covering = candidates
+                .iter()
+                .find(|(_, s)| s.reason.is_some() && s.covers(finding));
+            if let Some((i, _)) = covering {
+                used[*i] = true;
+            }
+            covering.is_none()
+        })
+        .collect();
+    for (suppression, used) in suppressions.iter().zip(used) {
+        if suppression.reason.is_none() {
+            let id = suppression.rules.join(",");
+            kept.extend(meta_finding(
+                registry,
+                WITHOUT_REASON,
+                suppression,
+                format!("suppression of `{id}` has no reason, so it suppresses nothing"),
+                "say why: `# scar:ignore rule-id -- reason`, or `scar.dev/ignore: \"rule-id: reason\"`",
+            ));
+        } else if !used
+            && suppression
+                .rules
+                .iter()
+                .all(|r| registry.get(r).is_none_or(|e| e.enabled))
+        {
+            kept.extend(meta_finding(
+                registry,
+                UNUSED,
+                suppression,
+                format!(
+                    "suppression of `{}` matches no finding",
+                    suppression.rules.join(",")
+                ),
+                "remove it, or check the rule id and that it stands on or above the finding's line",
+            ));
+        }
+    }
+    kept
+}
+
+fn meta_finding(
+    registry: &Registry,
+    id: &str,
+    suppression: &Suppression,
+    message: String,
+    help: &str,
+) -> Option<Finding> {
+    let entry = registry.get(id).filter(|e| e.enabled)?;
+    Some(Finding {
+        rule: entry.id(),
+        severity: entry.policy.severity,
+        path: suppression.path.clone(),
+        span: suppression.at,
+        message,
+        help: help.to_string(),
+        resource: None,
+        source_line: suppression.source_line.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path() -> Arc<str> {
+        "x.sh".into()
+    }
+
+    #[test]
+    fn reads_trailing_and_standalone_comments() {
+        let text = "# scar:ignore oom-kill-disabled -- etcd is capped by design here\n# another comment\n\ndocker run x\necho y # scar:ignore a,b -- reason two\necho z # scar:ignore c\n";
+        let found = from_comments(&path(), text, &['#']);
+        assert_eq!(found.len(), 3);
+        assert_eq!(
+            (found[0].first_line, found[0].rules.clone()),
+            (4, vec!["oom-kill-disabled".to_string()])
+        );
+        assert_eq!(
+            found[0].reason.as_deref(),
+            Some("etcd is capped by design here")
+        );
+        assert_eq!((found[1].first_line, found[1].rules.len()), (5, 2));
+        assert_eq!(found[1].at.column, 8);
+        assert_eq!(found[2].reason, None);
+    }
+
+    #[test]
+    fn ignores_the_marker_outside_comments() {
+        let found = from_comments(&path(), "echo scar:ignore x -- y\n", &['#']);
+        assert!(found.is_empty());
+    }
+}

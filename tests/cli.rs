@@ -1,43 +1,10 @@
 //! `scar` end to end: exit codes, formats, standard input, the catalog.
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-fn scar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scar"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("scar runs")
-}
-
-fn scar_with_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scar"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("scar starts");
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(input.as_bytes())
-        .expect("scar reads stdin");
-    child.wait_with_output().expect("scar finishes")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).expect("--format json prints JSON")
-}
+use common::{json, scar, scar_with_stdin, stdout};
 
 #[test]
 fn human_output_points_at_the_offending_token_like_a_compiler() {

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use crate::discover::normalize;
 use crate::finding::Severity;
 use crate::parse::yaml::{parse_documents, Node, Value};
 use crate::policy::Param;
@@ -165,11 +166,10 @@ pub struct Exclusions {
 
 impl Exclusions {
     pub fn excludes(&self, path: &Path) -> bool {
-        let absolute = std::env::current_dir()
-            .map(|cwd| cwd.join(path))
-            .unwrap_or_else(|_| path.to_path_buf());
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let cwd = cwd.canonicalize().unwrap_or(cwd);
+        let absolute = normalize(&cwd.join(path));
         let relative = absolute.strip_prefix(&self.root).unwrap_or(&absolute);
-        let relative = relative.strip_prefix(".").unwrap_or(relative);
         self.globs.is_match(relative)
     }
 }
@@ -261,12 +261,14 @@ fn read_rule(id_node: &Node, node: &Node, registry: &Registry) -> Result<RuleSet
                         .push((name.to_string(), typed_like(default, param)?));
                 }
             }
-            other => return Err((
-                key.span,
-                format!(
+            other => {
+                return Err((
+                    key.span,
+                    format!(
                     "unknown key `{other}` in rules.{id} (expected enabled, severity or params)"
                 ),
-            )),
+                ))
+            }
         }
     }
     Ok(settings)

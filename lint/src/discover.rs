@@ -5,7 +5,7 @@
 //! named. A file named on the command line is always checked, whatever its
 //! extension, and classified by its content.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ignore::{WalkBuilder, WalkState};
@@ -179,6 +179,21 @@ fn error_path(err: &ignore::Error) -> Option<&Path> {
         }
         _ => None,
     }
+}
+
+/// Resolves `.` and `..` without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Relative to the current directory when under it, without a leading `./`.

@@ -1,6 +1,8 @@
 //! Paths as code-review tools want them: relative to the repository root.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
+
+use crate::discover::normalize;
 
 /// Rewrites paths that are relative to the current directory so that they
 /// are relative to the repository root (the nearest folder above with a
@@ -36,21 +38,6 @@ impl RepoPaths {
                 .join("/"),
         )
     }
-}
-
-/// Resolves `.` and `..` without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

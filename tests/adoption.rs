@@ -1,0 +1,305 @@
+//! What a team needs to adopt scar: a config file, suppressions that carry a
+//! reason, a baseline, and partial runs that still see the whole repository.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{json, repo, rules_and_lines, scar, scar_in, stderr, stdout};
+
+const WORKERS: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: workers, namespace: jobs}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: workers}}
+  template:
+    metadata: {labels: {app: workers}}
+    spec:
+      containers: [{name: worker, image: example.com/worker:1}]
+";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn config_is_found_walking_up_and_changes_rules_severities_params_and_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "k8s/workers.yaml", WORKERS);
+    write(
+        dir.path(),
+        "k8s/vendor/etcd.sh",
+        "#!/bin/sh\ndocker run -m 1g --oom-kill-disable etcd\n",
+    );
+    let prestop =
+        fs::read_to_string(repo().join("testdata/rules/missing-prestop-sleep/fires.yaml")).unwrap();
+    write(dir.path(), "k8s/shop.yaml", &prestop);
+    let sub = dir.path().join("k8s");
+
+    let before = json(&scar_in(&sub, &["lint", "--format", "json", "."]));
+    let rules: Vec<String> = rules_and_lines(&before)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    assert!(rules.contains(&"no-pod-anti-affinity".to_string()));
+    assert!(rules.contains(&"oom-kill-disabled".to_string()));
+
+    write(
+        dir.path(),
+        ".scar.yaml",
+        "exclude: [\"k8s/vendor/**\"]\nrules:\n  no-pod-anti-affinity:\n    enabled: false\n  missing-prestop-sleep:\n    severity: info\n    params: {min_seconds: 1}\n",
+    );
+    let after = scar_in(&sub, &["lint", "--format", "json", "."]);
+    let doc = json(&after);
+    let found = rules_and_lines(&doc);
+    assert!(
+        found
+            .iter()
+            .all(|(r, _)| r != "no-pod-anti-affinity" && r != "oom-kill-disabled"),
+        "{found:?}"
+    );
+    let prestop: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "missing-prestop-sleep")
+        .collect();
+    // min_seconds 1: the 2-second sleep is long enough now; the two hooks that are missing remain.
+    assert_eq!(prestop.len(), 2, "{prestop:?}");
+    assert!(prestop.iter().all(|f| f["severity"] == "info"));
+    assert_eq!(
+        after.status.code(),
+        Some(0),
+        "only infos left under --fail-on warning"
+    );
+
+    let rules = stdout(&scar_in(&sub, &["rules"]));
+    assert!(
+        rules
+            .lines()
+            .any(|l| l.starts_with("no-pod-anti-affinity") && l.contains(" off ")),
+        "{rules}"
+    );
+    assert!(
+        rules
+            .lines()
+            .any(|l| l.starts_with("missing-prestop-sleep") && l.contains(" info ")),
+        "{rules}"
+    );
+    assert!(rules.contains("min_seconds = 1"), "{rules}");
+}
+
+#[test]
+fn config_mistakes_are_errors_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "rules:\n  missing-prestop-sleep:\n    params:\n      min_seconds: soon\n",
+            ".scar.yaml:4:20",
+            "expected an integer",
+        ),
+        (
+            "rules:\n  missing-prestop-slep: {enabled: false}\n",
+            ".scar.yaml:2:3",
+            "unknown rule `missing-prestop-slep`",
+        ),
+        (
+            "namespace: prod\nfail_on: error\n",
+            ".scar.yaml:2:1",
+            "unknown key `fail_on`",
+        ),
+    ];
+    for (text, location, message) in cases {
+        write(dir.path(), ".scar.yaml", text);
+        let output = scar_in(dir.path(), &["lint", "."]);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        let err = stderr(&output);
+        assert!(
+            err.contains(location) && err.contains(message),
+            "{text}:\n{err}"
+        );
+    }
+    let explicit = dir.path().join("strict.yaml");
+    fs::write(&explicit, "rules: [oops]\n").unwrap();
+    let output = scar(&[
+        "lint",
+        "--config",
+        explicit.to_str().unwrap(),
+        "testdata/good",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("strict.yaml:1:8"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn suppressions_need_a_reason_and_no_suppressions_shows_everything() {
+    let dir = "testdata/rules/suppression-without-reason";
+    let honoured = json(&scar(&["lint", "--format", "json", dir]));
+    let audit = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "--no-suppressions",
+        dir,
+    ]));
+    let honoured = rules_and_lines(&honoured);
+    let audit = rules_and_lines(&audit);
+    // etcd.sh:6 is suppressed with a reason; without suppressions it shows, and
+    // the suppressions themselves are not reported.
+    assert!(
+        !honoured.contains(&("oom-kill-disabled".to_string(), 6)),
+        "{honoured:?}"
+    );
+    assert!(
+        audit.contains(&("oom-kill-disabled".to_string(), 6)),
+        "{audit:?}"
+    );
+    assert!(
+        honoured.contains(&("oom-kill-disabled".to_string(), 2)),
+        "no reason, no suppression"
+    );
+    assert!(audit
+        .iter()
+        .all(|(r, _)| r != "suppression-without-reason" && r != "unused-suppression"));
+    // The annotation on the pod template suppresses for the whole object.
+    assert!(!honoured
+        .iter()
+        .any(|(r, l)| r == "no-pod-anti-affinity" && *l == 22));
+    assert!(audit
+        .iter()
+        .any(|(r, l)| r == "no-pod-anti-affinity" && *l == 22));
+}
+
+#[test]
+fn a_baseline_hides_known_findings_even_after_lines_move_and_shows_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "#!/bin/sh\ndocker run -m 1g --oom-kill-disable redis:7\n";
+    write(dir.path(), "run.sh", script);
+    write(dir.path(), "workers.yaml", WORKERS);
+    let baseline = dir.path().join("scar-baseline.json");
+    let recorded = scar_in(
+        dir.path(),
+        &["lint", "--write-baseline", baseline.to_str().unwrap(), "."],
+    );
+    assert_eq!(recorded.status.code(), Some(0));
+    assert!(
+        stderr(&recorded).contains("recorded 2 finding(s)"),
+        "{}",
+        stderr(&recorded)
+    );
+
+    let clean = scar_in(
+        dir.path(),
+        &[
+            "lint",
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--format",
+            "json",
+            ".",
+        ],
+    );
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(json(&clean)["findings"].as_array().unwrap().is_empty());
+
+    write(
+        dir.path(),
+        "run.sh",
+        &format!("{script}# a new container, same mistake, other image\n\ndocker run -m 2g --oom-kill-disable postgres:16\n"),
+    );
+    write(
+        dir.path(),
+        "workers.yaml",
+        &format!("# moved down by a comment\n{WORKERS}"),
+    );
+    let fresh = scar_in(
+        dir.path(),
+        &[
+            "lint",
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--format",
+            "json",
+            ".",
+        ],
+    );
+    assert_eq!(fresh.status.code(), Some(1));
+    assert_eq!(
+        rules_and_lines(&json(&fresh)),
+        vec![("oom-kill-disabled".to_string(), 5)]
+    );
+
+    let garbage = dir.path().join("garbage.json");
+    fs::write(&garbage, "{\"version\": 1, \"findings\": [{\"rule\": 3}]}").unwrap();
+    let bad = scar_in(
+        dir.path(),
+        &["lint", "--baseline", garbage.to_str().unwrap(), "."],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("garbage.json:1:"), "{}", stderr(&bad));
+}
+
+#[test]
+fn a_partial_run_with_context_sees_the_rest_of_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let appmesh = fs::read_to_string(
+        repo().join("testdata/incidents/2-appmesh-single-replica-webhook/appmesh-controller.yaml"),
+    )
+    .unwrap();
+    write(dir.path(), "mesh/controller.yaml", &appmesh);
+    write(
+        dir.path(),
+        "mesh/autoscaler.yaml",
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: appmesh-controller, namespace: appmesh-system}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: appmesh-controller}\n  minReplicas: 2\n  maxReplicas: 4\n",
+    );
+    write(
+        dir.path(),
+        "other/etcd.sh",
+        "#!/bin/sh\ndocker run -m 1g --oom-kill-disable etcd\n",
+    );
+
+    // Only the changed file: the autoscaler that keeps two replicas is unseen.
+    let alone = json(&scar_in(
+        dir.path(),
+        &["lint", "--format", "json", "mesh/controller.yaml"],
+    ));
+    assert!(rules_and_lines(&alone)
+        .iter()
+        .any(|(r, _)| r == "webhook-single-replica"));
+
+    let with_context = json(&scar_in(
+        dir.path(),
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--context",
+            ".",
+            "mesh/controller.yaml",
+        ],
+    ));
+    let found = rules_and_lines(&with_context);
+    assert!(
+        found.iter().all(|(r, _)| r != "webhook-single-replica"),
+        "{found:?}"
+    );
+    let paths: Vec<&str> = with_context["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.iter().all(|p| *p == "mesh/controller.yaml"),
+        "context files are not reported: {paths:?}"
+    );
+    assert_eq!(with_context["summary"]["files"], 1);
+}

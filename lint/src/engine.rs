@@ -201,7 +201,13 @@ fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> O
         checked.suppressions = suppress::from_comments(&file.path, &file.text, comment_starts);
     }
     match kind {
-        FileKind::Yaml => match lint_yaml(&file, options, registry, &mut checked) {
+        FileKind::Yaml => match lint_yaml(
+            &file,
+            candidate.hint == Hint::Sniff,
+            options,
+            registry,
+            &mut checked,
+        ) {
             YamlOutcome::Checked => {}
             YamlOutcome::Template => return skip("template".to_string()),
             YamlOutcome::NotConfiguration if candidate.hint == Hint::Sniff => {
@@ -242,6 +248,7 @@ enum YamlOutcome {
 
 fn lint_yaml(
     file: &SourceFile,
+    sniffed: bool,
     options: &Options,
     registry: &Registry,
     checked: &mut Checked,
@@ -250,6 +257,9 @@ fn lint_yaml(
     let docs = match yaml::parse_documents(&file.text) {
         Ok(docs) => docs,
         Err(_) if templated => return YamlOutcome::Template,
+        // A file of unknown name that is not YAML either (a Makefile
+        // passed by a hook) is not ours, not broken.
+        Err(_) if sniffed => return YamlOutcome::NotConfiguration,
         Err(err) => {
             report_parse_error(file, registry, err.span, &err.message, checked);
             return YamlOutcome::Checked;

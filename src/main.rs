@@ -37,6 +37,56 @@ enum Command {
         /// The rule id, as `scar rules` lists it.
         rule: String,
     },
+    /// Replay deploy bursts against a Kubernetes API server.
+    Loadgen {
+        #[command(subcommand)]
+        command: LoadgenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LoadgenCommand {
+    /// Run a scenario: exit 0 when its SLOs hold, 3 when one is breached,
+    /// 2 for scenario errors, 1 when the run cannot start.
+    Run {
+        scenario: PathBuf,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Write the full report, per-second series included, as JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write each phase's histograms as HdrHistogram interval logs here.
+        #[arg(long)]
+        hdr_out: Option<PathBuf>,
+        /// Behave like a client-go controller: QPS 5, burst 10, retries
+        /// that honour Retry-After.
+        #[arg(long)]
+        client_go: bool,
+        /// Override a scenario var: --set scale=300.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// The run id to label objects with (default: a new one).
+        #[arg(long)]
+        run_id: Option<String>,
+    },
+    /// Delete what runs left behind (namespaces labelled scar.dev/run-id).
+    Cleanup {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Only this run's leftovers.
+        #[arg(long)]
+        run_id: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ClusterArgs {
+    /// Kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context).
+    #[arg(long)]
+    context: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -119,6 +169,7 @@ fn main() -> ExitCode {
         }
         Command::Rules { config } => load_registry(config.as_deref())
             .and_then(|(registry, _)| print(&catalog::list(&registry))),
+        Command::Loadgen { command } => run_loadgen(command),
         Command::Explain { rule } => {
             let registry = Registry::builtin();
             match registry.get(&rule) {
@@ -145,6 +196,72 @@ fn main() -> ExitCode {
 enum Failure {
     Usage(String),
     Config(ConfigError),
+}
+
+const EXIT_CANNOT_START: u8 = 1;
+const EXIT_SLO_BREACHED: u8 = 3;
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
+    use scar_loadgen::command::{self, CleanupArgs, Exit, RunArgs};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let exit = runtime.block_on(async {
+        let on_interrupt = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nscar loadgen: interrupted; stopping and cleaning up");
+                on_interrupt.store(true, Ordering::Relaxed);
+            }
+        });
+        match command {
+            LoadgenCommand::Run { scenario, cluster, out, hdr_out, client_go, vars, run_id } => {
+                let mut overrides = std::collections::BTreeMap::new();
+                for pair in vars {
+                    let Some((name, value)) = pair.split_once('=') else {
+                        return Exit::Usage(format!("--set {pair}: expected NAME=VALUE"));
+                    };
+                    overrides.insert(name.trim().to_string(), value.trim().to_string());
+                }
+                let args = RunArgs {
+                    scenario,
+                    kubeconfig: cluster.kubeconfig,
+                    context: cluster.context,
+                    out,
+                    hdr_out,
+                    client_go,
+                    vars: overrides,
+                    run_id,
+                    progress: true,
+                };
+                command::run(args, stop.clone()).await
+            }
+            LoadgenCommand::Cleanup { cluster, run_id } => {
+                command::cleanup(CleanupArgs {
+                    kubeconfig: cluster.kubeconfig,
+                    context: cluster.context,
+                    run_id,
+                })
+                .await
+            }
+        }
+    });
+    Ok(match exit {
+        Exit::Passed => ExitCode::SUCCESS,
+        Exit::Breached => ExitCode::from(EXIT_SLO_BREACHED),
+        Exit::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+        Exit::Usage(message) => return Err(Failure::Usage(message)),
+        Exit::CannotStart(message) => {
+            eprintln!("scar loadgen: {message}");
+            ExitCode::from(EXIT_CANNOT_START)
+        }
+    })
 }
 
 fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {

@@ -2,4 +2,4 @@
 
 pub mod shell;
 pub mod systemd;
-pub mod yaml;
+pub use scar_yaml as yaml;

@@ -1,4 +1,6 @@
-//! YAML documents as trees that keep the position of every node.
+//! YAML documents as trees that keep the position of every node, shared by
+//! the linter (manifests, compose files, policies, `.scar.yaml`) and the
+//! load generator (scenario files).
 //!
 //! Built from `saphyr-parser`'s event stream rather than a loader so that
 //! aliases, `<<` merge keys and multi-document streams resolve exactly the way
@@ -8,7 +10,46 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as YamlSpan};
 
-use crate::source::Span;
+
+/// A range in a source file. Lines and columns are 1-based and count
+/// characters; `end_column` is exclusive, as in SARIF.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+}
+
+impl Span {
+    pub fn point(line: u32, column: u32) -> Span {
+        Span {
+            line,
+            column,
+            end_line: line,
+            end_column: column + 1,
+        }
+    }
+
+    /// Covers `len` characters starting at `line:column`.
+    pub fn on_line(line: u32, column: u32, len: u32) -> Span {
+        Span {
+            line,
+            column,
+            end_line: line,
+            end_column: column + len.max(1),
+        }
+    }
+
+    /// From the start of `self` to the end of `other`.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            end_line: other.end_line,
+            end_column: other.end_column,
+            ..self
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {

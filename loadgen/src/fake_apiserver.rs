@@ -1,0 +1,506 @@
+//! A test double of the Kubernetes API server, on 127.0.0.1 only.
+//!
+//! TLS with a CA made at start (as kind makes one), a kubeconfig with
+//! client-certificate-data for it, the endpoints scenarios use with real
+//! Kubernetes JSON shapes (Status objects on errors), and the documented
+//! overload behaviour: separate in-flight limits for mutating and read-only
+//! requests answered with 429, `Retry-After` and the API Priority and
+//! Fairness headers; a slow-storage mode where latency grows with in-flight
+//! writes; and a stall mode. It counts what it served, by verb and status,
+//! so tests can check that every request the load generator sent is
+//! accounted for.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::RootCertStore;
+use serde_json::{json, Value as Json};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub const FLOW_SCHEMA_UID: &str = "3b2a1c9e-flowschema-service-accounts";
+pub const PRIORITY_LEVEL_UID: &str = "7f4e0d2a-prioritylevel-workload-low";
+pub const FLOW_SCHEMA_NAME: &str = "service-accounts";
+pub const PRIORITY_LEVEL_NAME: &str = "workload-low";
+
+/// How the double behaves under load.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// Like `--max-mutating-requests-inflight`; 0 means no limit.
+    pub max_mutating_inflight: usize,
+    /// Like `--max-requests-inflight` (read-only requests); 0 means no limit.
+    pub max_readonly_inflight: usize,
+    /// The `Retry-After` of 429s: 1 s, as the max-inflight filter sends.
+    pub retry_after_seconds: u64,
+    pub base_latency: Duration,
+    /// Slow storage: each write in flight adds this to every write's latency.
+    pub per_inflight_write: Duration,
+    /// Stall: from `after` since start, hold every request until `after + length`.
+    pub stall: Option<(Duration, Duration)>,
+    /// Whether flowcontrol objects may be listed (to resolve APF names).
+    pub allow_flowcontrol_list: bool,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            max_mutating_inflight: 0,
+            max_readonly_inflight: 0,
+            retry_after_seconds: 1,
+            base_latency: Duration::from_millis(1),
+            per_inflight_write: Duration::ZERO,
+            stall: None,
+            allow_flowcontrol_list: true,
+        }
+    }
+}
+
+/// Requests served, by verb (`create`, `patch`, `get`, `list`, `delete`,
+/// `namespace`, `other`) and status code.
+pub type Served = BTreeMap<(String, u16), u64>;
+
+struct State {
+    behaviour: Behaviour,
+    started: Instant,
+    mutating: AtomicUsize,
+    readonly: AtomicUsize,
+    namespaces: Mutex<BTreeMap<String, Json>>,
+    /// (namespace, resource, name) → object.
+    objects: Mutex<BTreeMap<(String, String, String), Json>>,
+    served: Mutex<Served>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct FakeApiServer {
+    pub url: String,
+    pub kubeconfig: PathBuf,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeApiServer {
+    /// Starts on a free port of 127.0.0.1 and writes its kubeconfig into `dir`.
+    /// Must be called inside a multi-threaded tokio runtime.
+    pub async fn start(behaviour: Behaviour, dir: &Path) -> std::io::Result<FakeApiServer> {
+        let pki = Pki::new().map_err(std::io::Error::other)?;
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let address = listener.local_addr()?;
+        let url = format!("https://{address}");
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, pki.kubeconfig(&url))?;
+
+        let acceptor = TlsAcceptor::from(Arc::new(pki.server_config().map_err(std::io::Error::other)?));
+        let state = Arc::new(State {
+            behaviour,
+            started: Instant::now(),
+            mutating: AtomicUsize::new(0),
+            readonly: AtomicUsize::new(0),
+            namespaces: Mutex::new(BTreeMap::new()),
+            objects: Mutex::new(BTreeMap::new()),
+            served: Mutex::new(BTreeMap::new()),
+        });
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = service_fn(move |request| handle(state.clone(), request));
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FakeApiServer {
+            url,
+            kubeconfig,
+            state,
+            task,
+        })
+    }
+
+    pub fn served(&self) -> Served {
+        lock(&self.state.served).clone()
+    }
+
+    /// Total served for a verb, all statuses.
+    pub fn served_for(&self, verb: &str) -> u64 {
+        self.served().iter().filter(|((v, _), _)| v == verb).map(|(_, n)| n).sum()
+    }
+
+    pub fn namespaces(&self) -> Vec<String> {
+        lock(&self.state.namespaces).keys().cloned().collect()
+    }
+
+    pub fn object_count(&self) -> usize {
+        lock(&self.state.objects).len()
+    }
+
+    /// Adds a namespace as a leftover of an earlier run would be.
+    pub fn add_namespace(&self, name: &str, labels: Json) {
+        lock(&self.state.namespaces).insert(
+            name.to_string(),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}),
+        );
+    }
+}
+
+struct Pki {
+    ca_pem: String,
+    server_der: CertificateDer<'static>,
+    server_key: Vec<u8>,
+    client_pem: String,
+    client_key_pem: String,
+    ca_der: CertificateDer<'static>,
+}
+
+impl Pki {
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate in
+    /// `system:masters`, as kind's kubeadm makes them.
+    fn new() -> Result<Pki, rcgen::Error> {
+        let ca_key = KeyPair::generate()?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "fake-kubernetes-ca");
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let issuer = Issuer::from_params(&ca_params, &ca_key);
+
+        let server_key = KeyPair::generate()?;
+        let mut server_params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+        server_params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        let server_cert = server_params.signed_by(&server_key, &issuer)?;
+
+        let client_key = KeyPair::generate()?;
+        let mut client_params = CertificateParams::new(Vec::<String>::new())?;
+        client_params.distinguished_name.push(DnType::CommonName, "loadgen-test");
+        client_params.distinguished_name.push(DnType::OrganizationName, "system:masters");
+        let client_cert = client_params.signed_by(&client_key, &issuer)?;
+
+        Ok(Pki {
+            ca_pem: ca_cert.pem(),
+            ca_der: ca_cert.der().clone(),
+            server_der: server_cert.der().clone(),
+            server_key: server_key.serialize_der(),
+            client_pem: client_cert.pem(),
+            client_key_pem: client_key.serialize_pem(),
+        })
+    }
+
+    fn server_config(&self) -> Result<rustls::ServerConfig, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca_der.clone())?;
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                vec![self.server_der.clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.clone())),
+            )?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
+    fn kubeconfig(&self, url: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {url}\n    certificate-authority-data: {}\nusers:\n- name: fake-admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: fake\n  context: {{cluster: fake, user: fake-admin}}\ncurrent-context: fake\n",
+            b64(&self.ca_pem),
+            b64(&self.client_pem),
+            b64(&self.client_key_pem)
+        )
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, body: &Json) -> Reply {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        // API Priority and Fairness marks every response it handled.
+        .header("X-Kubernetes-PF-FlowSchema-UID", FLOW_SCHEMA_UID)
+        .header("X-Kubernetes-PF-PriorityLevel-UID", PRIORITY_LEVEL_UID)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a valid response")
+}
+
+fn status(code: StatusCode, reason: &str, message: &str) -> Reply {
+    respond(
+        code,
+        &json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": message, "reason": reason, "code": code.as_u16(),
+        }),
+    )
+}
+
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Reply, std::convert::Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let route = Route::parse(&method, &path);
+    let verb = route.verb(&method);
+
+    let mutating = method != Method::GET;
+    let (counter, limit) = if mutating {
+        (&state.mutating, state.behaviour.max_mutating_inflight)
+    } else {
+        (&state.readonly, state.behaviour.max_readonly_inflight)
+    };
+    let inflight = counter.fetch_add(1, Ordering::SeqCst) + 1;
+    let _guard = InFlight(counter);
+    let reply = if limit > 0 && inflight > limit {
+        let mut reply = status(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests, please try again later.");
+        reply.headers_mut().insert("Retry-After", state.behaviour.retry_after_seconds.into());
+        reply
+    } else {
+        delay(&state, mutating, inflight).await;
+        serve(&state, &route, &method, &query, &body)
+    };
+    *lock(&state.served).entry((verb.to_string(), reply.status().as_u16())).or_default() += 1;
+    Ok(reply)
+}
+
+async fn delay(state: &State, mutating: bool, inflight: usize) {
+    let behaviour = &state.behaviour;
+    let mut wait = behaviour.base_latency;
+    if mutating {
+        wait += behaviour.per_inflight_write * inflight as u32;
+    }
+    tokio::time::sleep(wait).await;
+    if let Some((after, length)) = behaviour.stall {
+        let elapsed = state.started.elapsed();
+        if elapsed >= after && elapsed < after + length {
+            tokio::time::sleep(after + length - elapsed).await;
+        }
+    }
+}
+
+enum Route {
+    Version,
+    Namespaces,
+    Namespace(String),
+    Collection { namespace: String, resource: String },
+    Object { namespace: String, resource: String, name: String },
+    FlowControl(String),
+    Unknown,
+}
+
+impl Route {
+    fn parse(method: &Method, path: &str) -> Route {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["version"] => Route::Version,
+            ["api", "v1", "namespaces"] => Route::Namespaces,
+            ["api", "v1", "namespaces", name] => Route::Namespace(name.to_string()),
+            ["apis", "flowcontrol.apiserver.k8s.io", _, resource] if method == Method::GET => Route::FlowControl(resource.to_string()),
+            ["api", "v1", "namespaces", ns, resource] | ["apis", _, _, "namespaces", ns, resource] => Route::Collection {
+                namespace: ns.to_string(),
+                resource: resource.to_string(),
+            },
+            ["api", "v1", "namespaces", ns, resource, name] | ["apis", _, _, "namespaces", ns, resource, name] => Route::Object {
+                namespace: ns.to_string(),
+                resource: resource.to_string(),
+                name: name.to_string(),
+            },
+            _ => Route::Unknown,
+        }
+    }
+
+    /// The verb as the load generator names it, for the served counts.
+    fn verb(&self, method: &Method) -> &'static str {
+        match (self, method.clone()) {
+            (Route::Collection { .. }, Method::POST) => "create",
+            (Route::Collection { .. }, Method::GET) => "list",
+            (Route::Object { .. }, Method::GET) => "get",
+            (Route::Object { .. }, Method::PATCH) => "patch",
+            (Route::Object { .. }, Method::DELETE) => "delete",
+            (Route::Namespaces | Route::Namespace(_), _) => "namespace",
+            (Route::Version, _) => "version",
+            (Route::FlowControl(_), _) => "flowcontrol",
+            _ => "other",
+        }
+    }
+}
+
+fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]) -> Reply {
+    match (route, method.clone()) {
+        (Route::Version, Method::GET) => respond(StatusCode::OK, &json!({"major": "1", "minor": "31", "gitVersion": "v1.31.0-fake"})),
+        (Route::Namespaces, Method::POST) => {
+            let Some(object) = serde_json::from_slice::<Json>(body).ok() else {
+                return status(StatusCode::BAD_REQUEST, "BadRequest", "the body is not JSON");
+            };
+            let Some(name) = object.pointer("/metadata/name").and_then(Json::as_str).map(str::to_string) else {
+                return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "metadata.name: Required value");
+            };
+            let mut namespaces = lock(&state.namespaces);
+            if namespaces.contains_key(&name) {
+                return status(StatusCode::CONFLICT, "AlreadyExists", &format!("namespaces \"{name}\" already exists"));
+            }
+            namespaces.insert(name, object.clone());
+            respond(StatusCode::CREATED, &object)
+        }
+        (Route::Namespaces, Method::GET) => {
+            let selector = label_selector(query);
+            let items: Vec<Json> = lock(&state.namespaces).values().filter(|o| selector.matches(o)).cloned().collect();
+            respond(StatusCode::OK, &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}))
+        }
+        (Route::Namespace(name), Method::DELETE) => {
+            let removed = lock(&state.namespaces).remove(name);
+            match removed {
+                None => status(StatusCode::NOT_FOUND, "NotFound", &format!("namespaces \"{name}\" not found")),
+                Some(object) => {
+                    lock(&state.objects).retain(|(ns, _, _), _| ns != name);
+                    respond(StatusCode::OK, &object)
+                }
+            }
+        }
+        (Route::Collection { namespace, resource }, Method::POST) => {
+            if !lock(&state.namespaces).contains_key(namespace) {
+                return status(StatusCode::NOT_FOUND, "NotFound", &format!("namespaces \"{namespace}\" not found"));
+            }
+            let Some(object) = serde_json::from_slice::<Json>(body).ok() else {
+                return status(StatusCode::BAD_REQUEST, "BadRequest", "the body is not JSON");
+            };
+            let Some(name) = object.pointer("/metadata/name").and_then(Json::as_str).map(str::to_string) else {
+                return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "metadata.name: Required value");
+            };
+            let key = (namespace.clone(), resource.clone(), name.clone());
+            let mut objects = lock(&state.objects);
+            if objects.contains_key(&key) {
+                return status(StatusCode::CONFLICT, "AlreadyExists", &format!("{resource} \"{name}\" already exists"));
+            }
+            objects.insert(key, object.clone());
+            respond(StatusCode::CREATED, &object)
+        }
+        (Route::Collection { namespace, resource }, Method::GET) => {
+            let selector = label_selector(query);
+            let items: Vec<Json> = lock(&state.objects)
+                .iter()
+                .filter(|((ns, r, _), o)| ns == namespace && r == resource && selector.matches(o))
+                .map(|(_, o)| o.clone())
+                .collect();
+            respond(StatusCode::OK, &json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items}))
+        }
+        (Route::Object { namespace, resource, name }, method) => {
+            let key = (namespace.clone(), resource.clone(), name.clone());
+            let mut objects = lock(&state.objects);
+            let not_found = || status(StatusCode::NOT_FOUND, "NotFound", &format!("{resource} \"{name}\" not found"));
+            match method {
+                Method::GET => objects.get(&key).map_or_else(not_found, |o| respond(StatusCode::OK, o)),
+                Method::DELETE => objects.remove(&key).map_or_else(not_found, |o| respond(StatusCode::OK, &o)),
+                Method::PATCH => {
+                    let Some(patch) = serde_json::from_slice::<Json>(body).ok() else {
+                        return status(StatusCode::BAD_REQUEST, "BadRequest", "the patch is not JSON");
+                    };
+                    match objects.get_mut(&key) {
+                        None => not_found(),
+                        Some(object) => {
+                            merge_patch(object, &patch);
+                            respond(StatusCode::OK, object)
+                        }
+                    }
+                }
+                _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the server does not allow this method"),
+            }
+        }
+        (Route::FlowControl(resource), _) if state.behaviour.allow_flowcontrol_list => {
+            let (uid, name) = match resource.as_str() {
+                "prioritylevelconfigurations" => (PRIORITY_LEVEL_UID, PRIORITY_LEVEL_NAME),
+                _ => (FLOW_SCHEMA_UID, FLOW_SCHEMA_NAME),
+            };
+            respond(StatusCode::OK, &json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": [{"metadata": {"uid": uid, "name": name}}]}))
+        }
+        (Route::FlowControl(_), _) => status(StatusCode::FORBIDDEN, "Forbidden", "flowcontrol is forbidden for this user"),
+        _ => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
+    }
+}
+
+/// JSON merge patch (RFC 7386).
+fn merge_patch(target: &mut Json, patch: &Json) {
+    let Json::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let target = target.as_object_mut().expect("made an object above");
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge_patch(target.entry(key.clone()).or_insert(Json::Null), value);
+        }
+    }
+}
+
+/// `labelSelector=key` or `labelSelector=key=value` (URL-encoded `=`).
+struct Selector(Option<(String, Option<String>)>);
+
+fn label_selector(query: &str) -> Selector {
+    let raw = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("labelSelector="))
+        .map(|s| s.replace("%3D", "=").replace("%3d", "=").replace("%2F", "/"));
+    Selector(raw.map(|s| match s.split_once('=') {
+        Some((k, v)) => (k.to_string(), Some(v.to_string())),
+        None => (s, None),
+    }))
+}
+
+impl Selector {
+    fn matches(&self, object: &Json) -> bool {
+        let Some((key, value)) = &self.0 else {
+            return true;
+        };
+        let label = object.pointer("/metadata/labels").and_then(|l| l.get(key)).and_then(Json::as_str);
+        match value {
+            Some(v) => label == Some(v.as_str()),
+            None => label.is_some(),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! scar-loadgen: replays deploy bursts against a Kubernetes API server and
+//! measures what users feel: 429s, errors, and latency as HDR histograms.
+
+pub mod api;
+pub mod command;
+#[cfg(feature = "fake-apiserver")]
+pub mod fake_apiserver;
+pub mod manifest;
+pub mod measure;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod slo;

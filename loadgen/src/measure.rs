@@ -1,0 +1,273 @@
+//! What a run measured, kept as histograms and counters: memory stays flat
+//! however long the run, since no request is stored once counted.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::api::Outcome;
+use crate::scenario::Verb;
+
+/// One request, as the collector receives it once it completed.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub phase: usize,
+    /// When the schedule said it should be sent.
+    pub scheduled: Instant,
+    /// When it was actually sent (its first attempt, under `--client-go`).
+    pub sent: Instant,
+    pub done: Instant,
+    pub outcome: Outcome,
+    pub retry_after: Option<u64>,
+    pub flow_schema: Option<String>,
+    pub priority_level: Option<String>,
+    /// Attempts beyond the first (only `--client-go` retries).
+    pub retries: u32,
+    /// Time spent waiting for the client-side rate limiter.
+    pub throttled_for: Duration,
+}
+
+/// Counts by outcome, named as the JSON report names them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Outcomes {
+    #[serde(rename = "2xx")]
+    pub success: u64,
+    #[serde(rename = "409")]
+    pub conflict: u64,
+    #[serde(rename = "422")]
+    pub invalid: u64,
+    #[serde(rename = "429")]
+    pub too_many_requests: u64,
+    pub other_4xx: u64,
+    #[serde(rename = "500")]
+    pub internal_error: u64,
+    #[serde(rename = "503")]
+    pub unavailable: u64,
+    #[serde(rename = "504")]
+    pub gateway_timeout: u64,
+    pub other_5xx: u64,
+    pub connection_errors: u64,
+    pub timeouts: u64,
+}
+
+impl Outcomes {
+    pub fn count(&mut self, outcome: Outcome) {
+        let slot = match outcome {
+            Outcome::Status(200..=299) => &mut self.success,
+            Outcome::Status(409) => &mut self.conflict,
+            Outcome::Status(422) => &mut self.invalid,
+            Outcome::Status(429) => &mut self.too_many_requests,
+            Outcome::Status(400..=499) => &mut self.other_4xx,
+            Outcome::Status(500) => &mut self.internal_error,
+            Outcome::Status(503) => &mut self.unavailable,
+            Outcome::Status(504) => &mut self.gateway_timeout,
+            Outcome::Status(_) => &mut self.other_5xx,
+            Outcome::ConnectionError => &mut self.connection_errors,
+            Outcome::Timeout => &mut self.timeouts,
+        };
+        *slot += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.success + self.throttled_or_error()
+    }
+
+    /// Everything that is neither 2xx nor 429.
+    pub fn errors(&self) -> u64 {
+        self.throttled_or_error() - self.too_many_requests
+    }
+
+    fn throttled_or_error(&self) -> u64 {
+        self.conflict
+            + self.invalid
+            + self.too_many_requests
+            + self.other_4xx
+            + self.internal_error
+            + self.unavailable
+            + self.gateway_timeout
+            + self.other_5xx
+            + self.connection_errors
+            + self.timeouts
+    }
+}
+
+/// Counters of one second of the run.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Second {
+    pub second: u64,
+    pub sent: u64,
+    pub completed: u64,
+    pub throttled: u64,
+    pub errors: u64,
+}
+
+/// µs resolution, 3 significant digits, up to an hour.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("the bounds are valid")
+}
+
+pub fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+/// Everything one phase measured.
+#[derive(Debug, Clone)]
+pub struct PhaseStats {
+    pub name: String,
+    pub verb: Verb,
+    /// Latency from the scheduled send time: what a user waiting for the
+    /// request experiences, stalls of the sender included (wrk2's correction
+    /// for coordinated omission).
+    pub corrected: Histogram<u64>,
+    /// Latency from the actual send.
+    pub raw: Histogram<u64>,
+    /// How far behind schedule each send was.
+    pub late: Histogram<u64>,
+    pub throttle_wait: Histogram<u64>,
+    pub outcomes: Outcomes,
+    pub retry_after: BTreeMap<u64, u64>,
+    pub priority_levels: BTreeMap<String, u64>,
+    pub flow_schemas: BTreeMap<String, u64>,
+    pub retries: u64,
+    pub sent: u64,
+    pub started: Option<Instant>,
+    pub finished: Option<Instant>,
+    pub series: Vec<Second>,
+}
+
+impl PhaseStats {
+    pub fn new(name: &str, verb: Verb) -> PhaseStats {
+        PhaseStats {
+            name: name.to_string(),
+            verb,
+            corrected: latency_histogram(),
+            raw: latency_histogram(),
+            late: latency_histogram(),
+            throttle_wait: latency_histogram(),
+            outcomes: Outcomes::default(),
+            retry_after: BTreeMap::new(),
+            priority_levels: BTreeMap::new(),
+            flow_schemas: BTreeMap::new(),
+            retries: 0,
+            sent: 0,
+            started: None,
+            finished: None,
+            series: Vec::new(),
+        }
+    }
+
+    pub fn record_send(&mut self, run_start: Instant, at: Instant, late: Duration) {
+        self.sent += 1;
+        self.late.saturating_record(micros(late));
+        self.second(run_start, at).sent += 1;
+    }
+
+    pub fn record(&mut self, run_start: Instant, sample: &Sample) {
+        self.corrected
+            .saturating_record(micros(sample.done.saturating_duration_since(sample.scheduled)).max(1));
+        self.raw
+            .saturating_record(micros(sample.done.saturating_duration_since(sample.sent)).max(1));
+        self.throttle_wait.saturating_record(micros(sample.throttled_for));
+        self.outcomes.count(sample.outcome);
+        self.retries += u64::from(sample.retries);
+        if sample.outcome == Outcome::Status(429) {
+            if let Some(seconds) = sample.retry_after {
+                *self.retry_after.entry(seconds).or_default() += 1;
+            }
+        }
+        if let Some(level) = &sample.priority_level {
+            *self.priority_levels.entry(level.clone()).or_default() += 1;
+        }
+        if let Some(schema) = &sample.flow_schema {
+            *self.flow_schemas.entry(schema.clone()).or_default() += 1;
+        }
+        let second = self.second(run_start, sample.done);
+        second.completed += 1;
+        match sample.outcome {
+            Outcome::Status(200..=299) => {}
+            Outcome::Status(429) => second.throttled += 1,
+            _ => second.errors += 1,
+        }
+    }
+
+    fn second(&mut self, run_start: Instant, at: Instant) -> &mut Second {
+        let second = at.saturating_duration_since(run_start).as_secs();
+        // Samples arrive nearly in order: the slot is at or near the end.
+        let position = self.series.iter().rposition(|s| s.second <= second);
+        match position {
+            Some(i) if self.series[i].second == second => &mut self.series[i],
+            _ => {
+                let at = position.map_or(0, |i| i + 1);
+                self.series.insert(
+                    at,
+                    Second {
+                        second,
+                        ..Second::default()
+                    },
+                );
+                &mut self.series[at]
+            }
+        }
+    }
+
+    pub fn completed(&self) -> u64 {
+        self.outcomes.total()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        match (self.started, self.finished) {
+            (Some(start), Some(end)) => end.saturating_duration_since(start),
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(scheduled: Instant, sent_after_ms: u64, done_after_ms: u64, outcome: Outcome) -> Sample {
+        Sample {
+            phase: 0,
+            scheduled,
+            sent: scheduled + Duration::from_millis(sent_after_ms),
+            done: scheduled + Duration::from_millis(done_after_ms),
+            outcome,
+            retry_after: Some(1),
+            flow_schema: None,
+            priority_level: Some("uid-workload-low".to_string()),
+            retries: 0,
+            throttled_for: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn corrected_latency_counts_from_the_schedule_and_raw_from_the_send() {
+        let start = Instant::now();
+        let mut stats = PhaseStats::new("p", Verb::Patch);
+        stats.record(start, &sample(start, 900, 1000, Outcome::Status(200)));
+        assert!((995_000..=1_005_000).contains(&stats.corrected.max()), "{}", stats.corrected.max());
+        assert!((99_000..=101_000).contains(&stats.raw.max()), "{}", stats.raw.max());
+    }
+
+    #[test]
+    fn counts_outcomes_retry_after_priority_levels_and_seconds() {
+        let start = Instant::now();
+        let mut stats = PhaseStats::new("p", Verb::Create);
+        for outcome in [Outcome::Status(201), Outcome::Status(429), Outcome::Status(503), Outcome::Timeout] {
+            stats.record(start, &sample(start, 0, 10, outcome));
+        }
+        stats.record(start, &sample(start, 0, 2500, Outcome::Status(409)));
+        assert_eq!(stats.outcomes.success, 1);
+        assert_eq!(stats.outcomes.too_many_requests, 1);
+        assert_eq!(stats.outcomes.errors(), 3);
+        assert_eq!(stats.completed(), 5);
+        assert_eq!(stats.retry_after, BTreeMap::from([(1, 1)]));
+        assert_eq!(stats.priority_levels["uid-workload-low"], 5);
+        assert_eq!(stats.series.len(), 2);
+        assert_eq!((stats.series[0].completed, stats.series[0].throttled, stats.series[0].errors), (4, 1, 2));
+        assert_eq!(stats.series[1].second, 2);
+    }
+}

@@ -1,0 +1,226 @@
+//! A run's results: the summary table, the JSON report and HdrHistogram
+//! interval logs.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::Histogram;
+use serde_json::{json, Value as Json};
+
+use crate::measure::PhaseStats;
+use crate::runner::RunResult;
+use crate::scenario::{Load, Scenario};
+use crate::slo::Breach;
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+fn percentiles(h: &Histogram<u64>) -> Json {
+    if h.is_empty() {
+        return Json::Null;
+    }
+    json!({
+        "p50": ms(h.value_at_quantile(0.50)),
+        "p90": ms(h.value_at_quantile(0.90)),
+        "p99": ms(h.value_at_quantile(0.99)),
+        "p999": ms(h.value_at_quantile(0.999)),
+        "max": ms(h.max()),
+        "mean": h.mean() / 1000.0,
+    })
+}
+
+fn target_rate(scenario: &Scenario, index: usize) -> Option<f64> {
+    match scenario.phases.get(index)?.load {
+        Load::Open { rate, .. } => rate,
+        Load::Closed { .. } => None,
+    }
+}
+
+fn achieved_rate(phase: &PhaseStats) -> f64 {
+    let seconds = phase.elapsed().as_secs_f64();
+    if seconds > 0.0 {
+        phase.sent as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// The `--out` report; its shape is documented in the README.
+pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Json {
+    let name = |uid: &String| result.names.get(uid).cloned().unwrap_or_else(|| uid.clone());
+    let phases: Vec<Json> = result
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let load = &scenario.phases[i].load;
+            json!({
+                "name": p.name,
+                "verb": p.verb,
+                "model": match load { Load::Open { .. } => "open", Load::Closed { .. } => "closed" },
+                "target_rate": target_rate(scenario, i),
+                "burst": match load { Load::Open { burst, .. } => Some(*burst), Load::Closed { .. } => None },
+                "concurrency": match load { Load::Closed { concurrency } => Some(*concurrency), Load::Open { .. } => None },
+                "requests": p.sent,
+                "completed": p.completed(),
+                "duration_seconds": p.elapsed().as_secs_f64(),
+                "achieved_rate": achieved_rate(p),
+                "latency_ms": {"corrected": percentiles(&p.corrected), "raw": percentiles(&p.raw)},
+                "late_send_ms": percentiles(&p.late),
+                "client_throttle_ms": if result.client_go { percentiles(&p.throttle_wait) } else { Json::Null },
+                "retries": p.retries,
+                "outcomes": p.outcomes,
+                "retry_after_seconds": p.retry_after.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "priority_levels": p.priority_levels.iter().map(|(k, v)| (name(k), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "flow_schemas": p.flow_schemas.iter().map(|(k, v)| (name(k), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "series": p.series,
+            })
+        })
+        .collect();
+    json!({
+        "version": 1,
+        "scenario": scenario.name,
+        "run_id": result.run_id,
+        "server": result.server,
+        "namespace": result.namespace,
+        "mode": if result.client_go { "client-go" } else { "direct" },
+        "started_at_unix": result.started_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
+        "duration_seconds": result.wall.as_secs_f64(),
+        "interrupted": result.interrupted,
+        "cleanup": match &result.cleanup { Ok(()) => json!({"ok": true}), Err(e) => json!({"ok": false, "error": e}) },
+        "phases": phases,
+        "slo": {"passed": breaches.is_empty(), "breaches": breaches},
+    })
+}
+
+/// The summary table printed at the end of a run.
+pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> String {
+    let mut out = String::new();
+    let mode = if result.client_go { " (client-go: QPS 5, burst 10, retries)" } else { "" };
+    let _ = writeln!(out, "scenario {} on {}, run {}{mode}", scenario.name, result.server, result.run_id);
+    let _ = writeln!(
+        out,
+        "{:<16} {:<6} {:>7} {:>9} {:>9}  {:>38}  {:>38}",
+        "phase", "verb", "count", "target/s", "achieved", "corrected ms p50/p90/p99/p99.9/max", "raw ms p50/p90/p99/p99.9/max"
+    );
+    for (i, p) in result.phases.iter().enumerate() {
+        let target = target_rate(scenario, i).map_or("-".to_string(), |r| format!("{r:.1}"));
+        let _ = writeln!(
+            out,
+            "{:<16} {:<6} {:>7} {:>9} {:>9.1}  {:>38}  {:>38}",
+            p.name,
+            p.verb.as_str(),
+            p.completed(),
+            target,
+            achieved_rate(p),
+            quantiles(&p.corrected),
+            quantiles(&p.raw)
+        );
+        let o = &p.outcomes;
+        let _ = writeln!(
+            out,
+            "{:<16} 2xx {}  409 {}  422 {}  429 {}  4xx {}  500 {}  503 {}  504 {}  5xx {}  conn {}  timeout {}{}",
+            "",
+            o.success,
+            o.conflict,
+            o.invalid,
+            o.too_many_requests,
+            o.other_4xx,
+            o.internal_error,
+            o.unavailable,
+            o.gateway_timeout,
+            o.other_5xx,
+            o.connection_errors,
+            o.timeouts,
+            if p.retries > 0 { format!("  retries {}", p.retries) } else { String::new() }
+        );
+        if !p.retry_after.is_empty() {
+            let values: Vec<String> = p.retry_after.iter().map(|(s, n)| format!("{s}s x{n}")).collect();
+            let _ = writeln!(out, "{:<16} Retry-After: {}", "", values.join(", "));
+        }
+        if !p.priority_levels.is_empty() {
+            let levels: Vec<String> = p
+                .priority_levels
+                .iter()
+                .map(|(uid, n)| format!("{} x{n}", result.names.get(uid).unwrap_or(uid)))
+                .collect();
+            let _ = writeln!(out, "{:<16} priority levels: {}", "", levels.join(", "));
+        }
+        if !p.late.is_empty() && p.late.value_at_quantile(0.99) > 1000 {
+            let _ = writeln!(out, "{:<16} sender fell behind schedule: p99 {:.1} ms late", "", ms(p.late.value_at_quantile(0.99)));
+        }
+    }
+    if let Err(e) = &result.cleanup {
+        let _ = writeln!(out, "cleanup failed: {e}; run `scar loadgen cleanup --run-id {}`", result.run_id);
+    }
+    if breaches.is_empty() {
+        let _ = writeln!(out, "SLO: passed");
+    } else {
+        let _ = writeln!(out, "SLO: breached");
+        for breach in breaches {
+            let _ = writeln!(out, "  {}", breach.message);
+        }
+    }
+    out
+}
+
+fn quantiles(h: &Histogram<u64>) -> String {
+    if h.is_empty() {
+        return "-".to_string();
+    }
+    format!(
+        "{:.1}/{:.1}/{:.1}/{:.1}/{:.1}",
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.value_at_quantile(0.999)),
+        ms(h.max())
+    )
+}
+
+/// Writes one interval log per phase, `<phase>.hlog`, with the corrected and
+/// raw histograms tagged `corrected` and `raw`, as HdrHistogram's tools read.
+pub fn write_hdr_logs(dir: &Path, result: &RunResult) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let start = result.started_at;
+    let mut written = Vec::new();
+    for phase in &result.phases {
+        let Some(begin) = phase_offset(result, phase) else {
+            continue;
+        };
+        let path = dir.join(format!("{}.hlog", file_name(&phase.name)));
+        let mut buffer = Vec::new();
+        let mut serializer = V2DeflateSerializer::new();
+        {
+            let mut writer = IntervalLogWriterBuilder::new()
+                .add_comment(&format!("scar loadgen run {}, phase {} ({}), latency in microseconds", result.run_id, phase.name, phase.verb.as_str()))
+                .with_start_time(start)
+                .with_base_time(start)
+                .begin_log_with(&mut buffer, &mut serializer)?;
+            for (tag, histogram) in [("corrected", &phase.corrected), ("raw", &phase.raw)] {
+                writer
+                    .write_histogram(histogram, begin, phase.elapsed(), Tag::new(tag))
+                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+            }
+        }
+        std::fs::write(&path, buffer)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Seconds from the run's start to the phase's start.
+fn phase_offset(result: &RunResult, phase: &PhaseStats) -> Option<Duration> {
+    let first = result.phases.iter().filter_map(|p| p.started).min()?;
+    Some(phase.started?.saturating_duration_since(first))
+}
+
+fn file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}

@@ -1,0 +1,491 @@
+//! Runs a scenario's phases against an API server.
+//!
+//! Open-model phases send on schedule whether or not earlier requests have
+//! returned (a request late on its schedule is counted as late, and its
+//! latency counts from the schedule); closed-model phases keep a fixed
+//! number of requests in flight. `--client-go` puts client-go's defaults in
+//! between (QPS 5, burst 10, retries that honour `Retry-After`) to show what
+//! a controller experiences.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::Method;
+use serde_json::{json, Value as Json};
+use tokio::task::JoinSet;
+
+use crate::api::{Api, Outcome, Patch, Reply};
+use crate::manifest::{object_name, substitute, substitute_json, RUN_ID_LABEL};
+use crate::measure::{PhaseStats, Sample};
+use crate::scenario::{Load, Phase, Scenario, Stop, Verb};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub run_id: String,
+    pub client_go: bool,
+    /// Print a live progress line (on a terminal).
+    pub progress: bool,
+    /// Set to stop sending (Ctrl-C); the run then cleans up and returns.
+    pub stop: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+pub struct RunResult {
+    pub run_id: String,
+    pub namespace: String,
+    pub server: String,
+    pub client_go: bool,
+    pub phases: Vec<PhaseStats>,
+    pub started_at: SystemTime,
+    pub wall: Duration,
+    pub interrupted: bool,
+    /// Priority level and flow schema UIDs resolved to names, where the
+    /// server let us list them.
+    pub names: BTreeMap<String, String>,
+    /// How deleting the run's namespace went.
+    pub cleanup: Result<(), String>,
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    /// The run could not start: the server is unreachable or refused the namespace.
+    Start(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Start(message) => f.write_str(message),
+        }
+    }
+}
+
+/// client-go's default client-side limits and retry count.
+/// client-go's default client-side limits and retry count.
+const CLIENT_GO_QPS: f64 = 5.0;
+const CLIENT_GO_BURST: f64 = 10.0;
+const CLIENT_GO_MAX_RETRIES: u32 = 10;
+
+/// What every request task shares with the run.
+struct Shared {
+    api: Api,
+    scenario: Scenario,
+    run_id: String,
+    namespace: String,
+    run_start: Instant,
+    stop: Arc<AtomicBool>,
+    stats: Mutex<Vec<PhaseStats>>,
+    /// Names of the objects created, per template.
+    created: Mutex<BTreeMap<String, Vec<String>>>,
+    limiter: Option<TokenBucket>,
+}
+
+pub async fn run(api: &Api, scenario: &Scenario, options: &RunOptions) -> Result<RunResult, RunError> {
+    api.check_reachable().await.map_err(RunError::Start)?;
+    let namespace = substitute(&scenario.namespace, &|name| match name {
+        "run_id" => Some(options.run_id.clone()),
+        other => scenario.vars.get(other).cloned(),
+    });
+    create_namespace(api, &namespace, &options.run_id).await?;
+
+    let started_at = SystemTime::now();
+    let shared = Arc::new(Shared {
+        api: api.clone(),
+        scenario: scenario.clone(),
+        run_id: options.run_id.clone(),
+        namespace: namespace.clone(),
+        run_start: Instant::now(),
+        stop: options.stop.clone(),
+        stats: Mutex::new(scenario.phases.iter().map(|p| PhaseStats::new(&p.name, p.verb)).collect()),
+        created: Mutex::new(BTreeMap::new()),
+        limiter: options.client_go.then(|| TokenBucket::new(CLIENT_GO_QPS, CLIENT_GO_BURST)),
+    });
+    let progress = (options.progress && std::io::stderr().is_terminal())
+        .then(|| tokio::spawn(print_progress(shared.clone())));
+
+    for index in 0..scenario.phases.len() {
+        if options.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        run_phase(&shared, index).await;
+    }
+    if let Some(progress) = progress {
+        progress.abort();
+        eprintln!();
+    }
+    let wall = shared.run_start.elapsed();
+    let phases = lock(&shared.stats).clone();
+    let names = resolve_apf_names(api, &phases).await;
+    let cleanup = delete_namespace(api, &namespace).await;
+    Ok(RunResult {
+        run_id: options.run_id.clone(),
+        namespace,
+        server: api.server.clone(),
+        client_go: options.client_go,
+        phases,
+        started_at,
+        wall,
+        interrupted: options.stop.load(Ordering::Relaxed),
+        names,
+        cleanup,
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn create_namespace(api: &Api, namespace: &str, run_id: &str) -> Result<(), RunError> {
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {RUN_ID_LABEL: run_id}},
+    });
+    let reply = api.send(Method::POST, "/api/v1/namespaces", Some(&body), None, Duration::from_secs(30)).await;
+    match reply.outcome {
+        Outcome::Status(200..=299) => Ok(()),
+        Outcome::Status(409) => Err(RunError::Start(format!(
+            "namespace {namespace} already exists on {}; scar loadgen runs in a namespace of its own (`scar loadgen cleanup` removes leftovers)",
+            api.server
+        ))),
+        other => Err(RunError::Start(format!(
+            "cannot create namespace {namespace} on {}: {}",
+            api.server,
+            describe_reply(other, &reply)
+        ))),
+    }
+}
+
+/// Deletes the run's namespace, and with it everything the run created.
+pub async fn delete_namespace(api: &Api, namespace: &str) -> Result<(), String> {
+    let path = format!("/api/v1/namespaces/{namespace}");
+    let reply = api.send(Method::DELETE, &path, None, None, Duration::from_secs(30)).await;
+    match reply.outcome {
+        Outcome::Status(200..=299) | Outcome::Status(404) => Ok(()),
+        other => Err(format!("deleting namespace {namespace}: {}", describe_reply(other, &reply))),
+    }
+}
+
+/// Removes what runs left behind: namespaces labelled with `run_id`, or
+/// with any run id. Returns the namespaces deleted.
+pub async fn cleanup(api: &Api, run_id: Option<&str>) -> Result<Vec<String>, String> {
+    api.check_reachable().await?;
+    let selector = match run_id {
+        Some(id) => format!("{RUN_ID_LABEL}%3D{id}"),
+        None => RUN_ID_LABEL.to_string(),
+    };
+    let reply = api
+        .send(Method::GET, &format!("/api/v1/namespaces?labelSelector={selector}"), None, None, Duration::from_secs(30))
+        .await;
+    let Outcome::Status(200) = reply.outcome else {
+        return Err(format!("listing namespaces: {}", describe_reply(reply.outcome, &reply)));
+    };
+    let names: Vec<String> = reply
+        .json()
+        .and_then(|list| {
+            list["items"].as_array().map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.pointer("/metadata/name").and_then(Json::as_str).map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    for name in &names {
+        delete_namespace(api, name).await?;
+    }
+    Ok(names)
+}
+
+fn describe_reply(outcome: Outcome, reply: &Reply) -> String {
+    match outcome {
+        Outcome::Status(code) => {
+            let message = reply.json().and_then(|s| s["message"].as_str().map(str::to_string));
+            match message {
+                Some(message) => format!("HTTP {code}: {message}"),
+                None => format!("HTTP {code}"),
+            }
+        }
+        Outcome::ConnectionError => format!("connection error: {}", reply.error.as_deref().unwrap_or("unknown")),
+        Outcome::Timeout => "timed out".to_string(),
+    }
+}
+
+/// What to send for request number `index` of a phase.
+struct Call {
+    method: Method,
+    path: String,
+    body: Option<Json>,
+    patch: Option<Patch>,
+    /// The object a successful create made.
+    creates: Option<String>,
+}
+
+impl Shared {
+    fn call(&self, phase: &Phase, index: u64, objects: &[String]) -> Result<Call, String> {
+        let scenario = &self.scenario;
+        let template = &scenario.templates[&phase.template];
+        let namespace = &self.namespace;
+        let object = |i: u64| objects[(i % objects.len() as u64) as usize].clone();
+        let simple = |method: Method, path: String| Call {
+            method,
+            path,
+            body: None,
+            patch: None,
+            creates: None,
+        };
+        Ok(match phase.verb {
+            Verb::Create => {
+                let body = template.render(index, &self.run_id, namespace, &scenario.vars)?;
+                let name = object_name(&body).ok_or("the template's object has no metadata.name")?.to_string();
+                Call {
+                    method: Method::POST,
+                    path: template.collection_path(namespace),
+                    body: Some(body),
+                    patch: None,
+                    creates: Some(name),
+                }
+            }
+            Verb::Patch => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                let patch = phase.patch.as_ref().expect("validated: a patch phase has a patch");
+                let body = substitute_json(patch, &|name| match name {
+                    "now" => Some(format!("{}.{:09}", now.as_secs(), now.subsec_nanos())),
+                    "index" => Some(index.to_string()),
+                    "run_id" => Some(self.run_id.clone()),
+                    other => scenario.vars.get(other).cloned(),
+                });
+                Call {
+                    method: Method::PATCH,
+                    path: template.object_path(namespace, &object(index)),
+                    body: Some(body),
+                    patch: Some(Patch::Merge),
+                    creates: None,
+                }
+            }
+            Verb::Get => simple(Method::GET, template.object_path(namespace, &object(index))),
+            Verb::List => simple(
+                Method::GET,
+                format!("{}?labelSelector={RUN_ID_LABEL}%3D{}", template.collection_path(namespace), self.run_id),
+            ),
+            Verb::Delete => simple(Method::DELETE, template.object_path(namespace, &object(index))),
+        })
+    }
+
+    /// Sends one call (with client-go's limiter and retries when asked) and counts it.
+    async fn execute(&self, phase_index: usize, template: &str, timeout: Duration, call: Call, scheduled: Instant) {
+        let mut throttled_for = Duration::ZERO;
+        let mut retries = 0;
+        let mut first_send = None;
+        let reply = loop {
+            if let Some(limiter) = &self.limiter {
+                throttled_for += limiter.acquire().await;
+            }
+            let sent = Instant::now();
+            if first_send.is_none() {
+                first_send = Some(sent);
+                let late = sent.saturating_duration_since(scheduled);
+                lock(&self.stats)[phase_index].record_send(self.run_start, sent, late);
+            }
+            let reply = self.api.send(call.method.clone(), &call.path, call.body.as_ref(), call.patch_kind(), timeout).await;
+            let retryable = matches!(reply.outcome, Outcome::Status(429) | Outcome::Status(500..=599));
+            match reply.retry_after {
+                Some(seconds) if self.limiter.is_some() && retryable && retries < CLIENT_GO_MAX_RETRIES => {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_secs(seconds)).await;
+                }
+                _ => break reply,
+            }
+        };
+        if let (Some(name), Outcome::Status(200..=299)) = (&call.creates, reply.outcome) {
+            lock(&self.created).entry(template.to_string()).or_default().push(name.clone());
+        }
+        let sample = Sample {
+            phase: phase_index,
+            scheduled,
+            sent: first_send.unwrap_or(scheduled),
+            done: Instant::now(),
+            outcome: reply.outcome,
+            retry_after: reply.retry_after,
+            flow_schema: reply.flow_schema,
+            priority_level: reply.priority_level,
+            retries,
+            throttled_for,
+        };
+        lock(&self.stats)[phase_index].record(self.run_start, &sample);
+    }
+}
+
+impl Call {
+    fn patch_kind(&self) -> Option<Patch> {
+        self.patch.as_ref().map(|_| Patch::Merge)
+    }
+}
+
+async fn run_phase(shared: &Arc<Shared>, index: usize) {
+    let phase = &shared.scenario.phases[index];
+    let objects = lock(&shared.created).get(&phase.template).cloned().unwrap_or_default();
+    if matches!(phase.verb, Verb::Patch | Verb::Get | Verb::Delete) && objects.is_empty() {
+        eprintln!(
+            "scar loadgen: phase `{}` skipped: no {} object was created to {}",
+            phase.name,
+            phase.template,
+            phase.verb.as_str()
+        );
+        return;
+    }
+    let total = match phase.stop {
+        Stop::Count(n) => Some(n),
+        Stop::EachObject => Some(objects.len() as u64),
+        Stop::Duration(_) => None,
+    };
+    let phase_start = Instant::now();
+    let deadline = match phase.stop {
+        Stop::Duration(d) => Some(phase_start + d),
+        _ => None,
+    };
+    lock(&shared.stats)[index].started = Some(phase_start);
+    let objects = Arc::new(objects);
+
+    let mut tasks = JoinSet::new();
+    match phase.load {
+        Load::Open { rate, burst } => {
+            let interval = rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(f64::from(burst) / r));
+            let mut next = 0u64;
+            'groups: for group in 0u64.. {
+                let scheduled = phase_start + interval.mul_f64(group as f64);
+                if deadline.is_some_and(|d| scheduled >= d) {
+                    break;
+                }
+                tokio::time::sleep_until(scheduled.into()).await;
+                for _ in 0..burst {
+                    if total.is_some_and(|t| next >= t) || shared.stop.load(Ordering::Relaxed) {
+                        break 'groups;
+                    }
+                    let call = match shared.call(phase, next, &objects) {
+                        Ok(call) => call,
+                        Err(e) => {
+                            eprintln!("scar loadgen: phase `{}` stopped: {e}", phase.name);
+                            break 'groups;
+                        }
+                    };
+                    let task = shared.clone();
+                    let template = phase.template.clone();
+                    let timeout = phase.timeout;
+                    tasks.spawn(async move { task.execute(index, &template, timeout, call, scheduled).await });
+                    next += 1;
+                }
+                // Reap finished requests so that only those in flight are held.
+                while tasks.try_join_next().is_some() {}
+            }
+        }
+        Load::Closed { concurrency } => {
+            let counter = Arc::new(AtomicU64::new(0));
+            for _ in 0..concurrency {
+                let worker = shared.clone();
+                let counter = counter.clone();
+                let objects = objects.clone();
+                tasks.spawn(async move {
+                    let phase = &worker.scenario.phases[index];
+                    loop {
+                        let next = counter.fetch_add(1, Ordering::Relaxed);
+                        let finished = total.is_some_and(|t| next >= t)
+                            || deadline.is_some_and(|d| Instant::now() >= d)
+                            || worker.stop.load(Ordering::Relaxed);
+                        if finished {
+                            break;
+                        }
+                        let Ok(call) = worker.call(phase, next, &objects) else {
+                            break;
+                        };
+                        worker.execute(index, &phase.template, phase.timeout, call, Instant::now()).await;
+                    }
+                });
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    lock(&shared.stats)[index].finished = Some(Instant::now());
+}
+
+/// client-go's token bucket: `burst` requests at once, then `qps` a second.
+struct TokenBucket {
+    qps: f64,
+    burst: f64,
+    state: tokio::sync::Mutex<(f64, Instant)>,
+}
+
+impl TokenBucket {
+    fn new(qps: f64, burst: f64) -> TokenBucket {
+        TokenBucket {
+            qps,
+            burst,
+            state: tokio::sync::Mutex::new((burst, Instant::now())),
+        }
+    }
+
+    /// Takes a token, waiting for one if needed; returns how long it waited.
+    async fn acquire(&self) -> Duration {
+        let mut state = self.state.lock().await;
+        let now = Instant::now();
+        let (tokens, last) = *state;
+        let tokens = (tokens + now.saturating_duration_since(last).as_secs_f64() * self.qps).min(self.burst);
+        if tokens >= 1.0 {
+            *state = (tokens - 1.0, now);
+            return Duration::ZERO;
+        }
+        let wait = Duration::from_secs_f64((1.0 - tokens) / self.qps);
+        // Holding the lock while waiting queues requests in order, as client-go does.
+        tokio::time::sleep(wait).await;
+        *state = (0.0, Instant::now());
+        wait
+    }
+}
+
+async fn print_progress(shared: Arc<Shared>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        let elapsed = shared.run_start.elapsed().as_secs_f64();
+        let stats = lock(&shared.stats);
+        let sent: u64 = stats.iter().map(|s| s.sent).sum();
+        let throttled: u64 = stats.iter().map(|s| s.outcomes.too_many_requests).sum();
+        let errors: u64 = stats.iter().map(|s| s.outcomes.errors()).sum();
+        let current = stats.iter().rev().find(|s| s.started.is_some());
+        let p99 = current.map_or(0.0, |s| s.corrected.value_at_quantile(0.99) as f64 / 1000.0);
+        let name = current.map_or("", |s| s.name.as_str());
+        eprint!(
+            "\r{elapsed:6.1}s  {name:<16} sent {sent:>8}  {:>8.1}/s  429s {throttled:>6}  errors {errors:>6}  p99 {p99:>9.1} ms ",
+            sent as f64 / elapsed.max(0.001)
+        );
+    }
+}
+
+/// Resolves priority level and flow schema UIDs to names with one LIST
+/// each, when the server allows it.
+async fn resolve_apf_names(api: &Api, phases: &[PhaseStats]) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    if phases.iter().all(|p| p.priority_levels.is_empty() && p.flow_schemas.is_empty()) {
+        return names;
+    }
+    for resource in ["prioritylevelconfigurations", "flowschemas"] {
+        let path = format!("/apis/flowcontrol.apiserver.k8s.io/v1/{resource}");
+        let reply = api.send(Method::GET, &path, None, None, Duration::from_secs(10)).await;
+        let Some(list) = reply.json().filter(|_| reply.outcome == Outcome::Status(200)) else {
+            continue;
+        };
+        for item in list["items"].as_array().into_iter().flatten() {
+            if let (Some(uid), Some(name)) = (
+                item.pointer("/metadata/uid").and_then(Json::as_str),
+                item.pointer("/metadata/name").and_then(Json::as_str),
+            ) {
+                names.insert(uid.to_string(), name.to_string());
+            }
+        }
+    }
+    names
+}
+

@@ -1,0 +1,523 @@
+//! Scenario files: what to send, how fast, for how long, and the limits a
+//! run must stay within. Validated up front; every error names the file,
+//! the line and the field.
+//!
+//! ```yaml
+//! name: deploy-burst
+//! namespace: scar-loadgen-{{ run_id }}   # created, labelled scar.dev/run-id
+//! vars: {scale: 15}                      # `--set scale=300` overrides
+//! templates:
+//!   deployment: deployment.yaml          # relative to this file
+//! phases:
+//! - {name: create, verb: create, template: deployment, count: "${scale}", rate: 20}
+//! - {name: deploy-burst, verb: patch, template: deployment, burst: "${scale}",
+//!    patch: {spec: {template: {metadata: {annotations: {scar.dev/restarted-at: "{{ now }}"}}}}}}
+//! - {name: read, verb: get, template: deployment, concurrency: 4, duration: 10s}
+//! slo:
+//!   p99: {create: 1s, patch: 1s}
+//!   max_429_ratio: 0.01
+//!   max_error_ratio: 0.01
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use scar_yaml::{parse_documents, Node, Span, Value};
+
+use crate::manifest::Template;
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub name: String,
+    /// May hold `{{ run_id }}`.
+    pub namespace: String,
+    pub vars: BTreeMap<String, String>,
+    pub templates: BTreeMap<String, Template>,
+    pub phases: Vec<Phase>,
+    pub slo: Slo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    Create,
+    Patch,
+    Get,
+    List,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Create => "create",
+            Verb::Patch => "patch",
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Delete => "delete",
+        }
+    }
+
+    /// Mutating requests count against the API server's mutating limit.
+    pub fn is_mutating(self) -> bool {
+        matches!(self, Verb::Create | Verb::Patch | Verb::Delete)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load {
+    /// Open model: requests are sent on schedule whether or not earlier
+    /// ones returned, `burst` at the same instant; `rate` is requests per
+    /// second on average (unlimited: every burst at once).
+    Open { rate: Option<f64>, burst: u32 },
+    /// Closed model: this many requests in flight, each sent when one returns.
+    Closed { concurrency: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    Count(u64),
+    Duration(Duration),
+    /// Once per object the run created from the phase's template.
+    EachObject,
+}
+
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: String,
+    pub verb: Verb,
+    pub template: String,
+    pub load: Load,
+    pub stop: Stop,
+    /// A JSON merge patch, for `patch`; may hold `{{ now }}` and `{{ index }}`.
+    pub patch: Option<serde_json::Value>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    /// p99 latency limit per verb, measured from the scheduled send time.
+    pub p99: BTreeMap<Verb, Duration>,
+    pub max_429_ratio: f64,
+    pub max_error_ratio: f64,
+}
+
+impl Default for Slo {
+    /// The Kubernetes API call latency SLO (kubernetes/community,
+    /// sig-scalability/slos/api_call_latency.md): p99 of mutating
+    /// single-object calls within 1 s; reads of a single object also 1 s;
+    /// namespaced LISTs within 5 s.
+    fn default() -> Self {
+        Slo {
+            p99: BTreeMap::from([
+                (Verb::Create, Duration::from_secs(1)),
+                (Verb::Patch, Duration::from_secs(1)),
+                (Verb::Delete, Duration::from_secs(1)),
+                (Verb::Get, Duration::from_secs(1)),
+                (Verb::List, Duration::from_secs(5)),
+            ]),
+            max_429_ratio: 0.0,
+            max_error_ratio: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    pub span: Span,
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.path.display(),
+            self.span.line,
+            self.span.column,
+            self.field,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads and validates a scenario; `overrides` replace its `vars`.
+pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: path.to_path_buf(),
+        span: Span::point(1, 1),
+        field: "file".to_string(),
+        message: format!("cannot read: {e}"),
+    })?;
+    Parser {
+        path,
+        vars: BTreeMap::new(),
+    }
+    .scenario(&text, overrides)
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    vars: BTreeMap<String, String>,
+}
+
+impl Parser<'_> {
+    fn error(&self, node: &Node, field: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            path: self.path.to_path_buf(),
+            span: node.span,
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn scenario(mut self, text: &str, overrides: &BTreeMap<String, String>) -> Result<Scenario, ScenarioError> {
+        let docs = parse_documents(text).map_err(|e| ScenarioError {
+            path: self.path.to_path_buf(),
+            span: e.span,
+            field: "yaml".to_string(),
+            message: e.message,
+        })?;
+        let root = docs.first().ok_or_else(|| ScenarioError {
+            path: self.path.to_path_buf(),
+            span: Span::point(1, 1),
+            field: "file".to_string(),
+            message: "the scenario is empty".to_string(),
+        })?;
+        self.check_keys(root, "", &["name", "namespace", "vars", "templates", "phases", "slo"])?;
+
+        if let Some(vars) = root.get("vars") {
+            for (key, value) in self.map(vars, "vars")? {
+                let name = self.text(key, "vars")?;
+                let value = self.text(value, &format!("vars.{name}"))?;
+                self.vars.insert(name.to_string(), value.to_string());
+            }
+        }
+        for (name, value) in overrides {
+            if !self.vars.contains_key(name) {
+                let known: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+                return Err(ScenarioError {
+                    path: self.path.to_path_buf(),
+                    span: root.get("vars").map_or(root.span, |v| v.span),
+                    field: format!("vars.{name}"),
+                    message: format!("--set {name}: the scenario has no such var (it has: {})", known.join(", ")),
+                });
+            }
+            self.vars.insert(name.clone(), value.clone());
+        }
+
+        let name = match root.get("name") {
+            Some(n) => self.text(n, "name")?.to_string(),
+            None => self.path.file_stem().map_or("scenario".to_string(), |s| s.to_string_lossy().into_owned()),
+        };
+        let namespace = match root.get("namespace") {
+            Some(n) => self.text(n, "namespace")?.to_string(),
+            None => "scar-loadgen-{{ run_id }}".to_string(),
+        };
+
+        let templates_node = root
+            .get("templates")
+            .ok_or_else(|| self.error(root, "templates", "missing: name the manifest files the phases send"))?;
+        let mut templates = BTreeMap::new();
+        for (key, value) in self.map(templates_node, "templates")? {
+            let template_name = self.text(key, "templates")?.to_string();
+            let field = format!("templates.{template_name}");
+            let file = self.text(value, &field)?;
+            let manifest = self.path.parent().unwrap_or(Path::new(".")).join(file);
+            let template = Template::load(&manifest).map_err(|e| self.error(value, &field, e))?;
+            templates.insert(template_name, template);
+        }
+
+        let phases_node = root
+            .get("phases")
+            .ok_or_else(|| self.error(root, "phases", "missing: a scenario runs one or more phases"))?;
+        let Value::Seq(items) = &phases_node.value else {
+            return Err(self.error(phases_node, "phases", "must be a list"));
+        };
+        if items.is_empty() {
+            return Err(self.error(phases_node, "phases", "must not be empty"));
+        }
+        let mut phases = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            phases.push(self.phase(item, i, &templates)?);
+        }
+
+        let slo = match root.get("slo") {
+            Some(node) => self.slo(node)?,
+            None => Slo::default(),
+        };
+        Ok(Scenario {
+            path: self.path.to_path_buf(),
+            name,
+            namespace,
+            vars: self.vars,
+            templates,
+            phases,
+            slo,
+        })
+    }
+
+    fn phase(&self, node: &Node, index: usize, templates: &BTreeMap<String, Template>) -> Result<Phase, ScenarioError> {
+        let at = |field: &str| format!("phases[{index}].{field}");
+        self.check_keys(
+            node,
+            &format!("phases[{index}]."),
+            &["name", "verb", "template", "rate", "burst", "concurrency", "count", "duration", "patch", "timeout"],
+        )?;
+        let name = match node.get("name") {
+            Some(n) => self.text(n, &at("name"))?.to_string(),
+            None => format!("phase-{}", index + 1),
+        };
+        let verb_node = node.get("verb").ok_or_else(|| self.error(node, &at("verb"), "missing"))?;
+        let verb = match self.text(verb_node, &at("verb"))? {
+            "create" => Verb::Create,
+            "patch" => Verb::Patch,
+            "get" => Verb::Get,
+            "list" => Verb::List,
+            "delete" => Verb::Delete,
+            other => {
+                return Err(self.error(verb_node, &at("verb"), format!("`{other}` is not one of create, patch, get, list, delete")))
+            }
+        };
+        let template_node = node.get("template").ok_or_else(|| self.error(node, &at("template"), "missing"))?;
+        let template = self.text(template_node, &at("template"))?.to_string();
+        if !templates.contains_key(&template) {
+            let known: Vec<&str> = templates.keys().map(String::as_str).collect();
+            return Err(self.error(template_node, &at("template"), format!("no template `{template}` (templates: {})", known.join(", "))));
+        }
+
+        let rate = node.get("rate").map(|n| self.positive_number(n, &at("rate"))).transpose()?;
+        let burst = node.get("burst").map(|n| self.positive_integer(n, &at("burst"))).transpose()?;
+        let concurrency = node.get("concurrency").map(|n| self.positive_integer(n, &at("concurrency"))).transpose()?;
+        let load = match (rate, burst, concurrency) {
+            (_, _, Some(_)) if rate.is_some() || burst.is_some() => {
+                return Err(self.error(node.get("concurrency").unwrap_or(node), &at("concurrency"), "a phase is either open (rate, burst) or closed (concurrency), not both"))
+            }
+            (None, None, None) => {
+                return Err(self.error(node, &at("rate"), "set rate (requests/s), burst (requests at once) or concurrency (requests in flight)"))
+            }
+            (_, _, Some(concurrency)) => Load::Closed { concurrency: concurrency as u32 },
+            (rate, burst, None) => Load::Open {
+                rate,
+                burst: burst.map_or(1, |b| b as u32),
+            },
+        };
+
+        let count = node.get("count").map(|n| self.positive_integer(n, &at("count"))).transpose()?;
+        let duration = node.get("duration").map(|n| self.duration(n, &at("duration"))).transpose()?;
+        let stop = match (count, duration) {
+            (Some(_), Some(_)) => return Err(self.error(node.get("duration").unwrap_or(node), &at("duration"), "give count or duration, not both")),
+            (Some(count), None) => Stop::Count(count),
+            (None, Some(duration)) => Stop::Duration(duration),
+            (None, None) if verb == Verb::Create => {
+                return Err(self.error(node, &at("count"), "a create phase needs count: how many objects to create"))
+            }
+            (None, None) if verb == Verb::List => return Err(self.error(node, &at("count"), "a list phase needs count or duration")),
+            (None, None) => Stop::EachObject,
+        };
+        if let (Load::Open { rate: None, .. }, Stop::Duration(_)) = (&load, &stop) {
+            return Err(self.error(node, &at("rate"), "a phase that runs for a duration needs a rate or a concurrency"));
+        }
+
+        let patch = match (verb, node.get("patch")) {
+            (Verb::Patch, Some(p)) => Some(crate::manifest::to_json(p)),
+            (Verb::Patch, None) => return Err(self.error(node, &at("patch"), "a patch phase needs patch: the merge patch to send")),
+            (_, Some(p)) => return Err(self.error(p, &at("patch"), "only a patch phase takes a patch")),
+            (_, None) => None,
+        };
+        let timeout = match node.get("timeout") {
+            Some(n) => self.duration(n, &at("timeout"))?,
+            None => DEFAULT_TIMEOUT,
+        };
+        Ok(Phase {
+            name,
+            verb,
+            template,
+            load,
+            stop,
+            patch,
+            timeout,
+        })
+    }
+
+    fn slo(&self, node: &Node) -> Result<Slo, ScenarioError> {
+        self.check_keys(node, "slo.", &["p99", "max_429_ratio", "max_error_ratio"])?;
+        let mut slo = Slo::default();
+        if let Some(p99) = node.get("p99") {
+            for (key, value) in self.map(p99, "slo.p99")? {
+                let verb_name = self.text(key, "slo.p99")?;
+                let verb = match verb_name {
+                    "create" => Verb::Create,
+                    "patch" => Verb::Patch,
+                    "get" => Verb::Get,
+                    "list" => Verb::List,
+                    "delete" => Verb::Delete,
+                    other => return Err(self.error(key, "slo.p99", format!("`{other}` is not a verb"))),
+                };
+                slo.p99.insert(verb, self.duration(value, &format!("slo.p99.{verb_name}"))?);
+            }
+        }
+        if let Some(n) = node.get("max_429_ratio") {
+            slo.max_429_ratio = self.ratio(n, "slo.max_429_ratio")?;
+        }
+        if let Some(n) = node.get("max_error_ratio") {
+            slo.max_error_ratio = self.ratio(n, "slo.max_error_ratio")?;
+        }
+        Ok(slo)
+    }
+
+    fn check_keys(&self, node: &Node, prefix: &str, allowed: &[&str]) -> Result<(), ScenarioError> {
+        for (key, _) in self.map(node, prefix.trim_end_matches('.'))? {
+            let name = key.str().unwrap_or("");
+            if !allowed.contains(&name) {
+                return Err(self.error(key, &format!("{prefix}{name}"), format!("unknown field (expected one of: {})", allowed.join(", "))));
+            }
+        }
+        Ok(())
+    }
+
+    fn map<'n>(&self, node: &'n Node, field: &str) -> Result<&'n [(Node, Node)], ScenarioError> {
+        match &node.value {
+            Value::Map(entries) => Ok(entries),
+            _ => Err(self.error(node, if field.is_empty() { "scenario" } else { field }, "must be a mapping")),
+        }
+    }
+
+    fn text<'n>(&self, node: &'n Node, field: &str) -> Result<&'n str, ScenarioError> {
+        node.str().ok_or_else(|| self.error(node, field, "must be a string"))
+    }
+
+    /// A scalar with `${var}` replaced by the scenario's vars.
+    fn resolved(&self, node: &Node, field: &str) -> Result<String, ScenarioError> {
+        let raw = self.text(node, field)?;
+        let mut out = String::new();
+        let mut rest = raw;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').ok_or_else(|| self.error(node, field, "unclosed `${`"))? + start;
+            let name = rest[start + 2..end].trim();
+            let value = self
+                .vars
+                .get(name)
+                .ok_or_else(|| self.error(node, field, format!("no var `{name}` (define it under vars)")))?;
+            out.push_str(value);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn positive_number(&self, node: &Node, field: &str) -> Result<f64, ScenarioError> {
+        let text = self.resolved(node, field)?;
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n > 0.0)
+            .ok_or_else(|| self.error(node, field, format!("must be a positive number, not `{text}`")))
+    }
+
+    fn positive_integer(&self, node: &Node, field: &str) -> Result<u64, ScenarioError> {
+        let text = self.resolved(node, field)?;
+        text.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| self.error(node, field, format!("must be a positive integer, not `{text}`")))
+    }
+
+    fn ratio(&self, node: &Node, field: &str) -> Result<f64, ScenarioError> {
+        let text = self.resolved(node, field)?;
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| (0.0..=1.0).contains(n))
+            .ok_or_else(|| self.error(node, field, format!("must be a ratio between 0 and 1, not `{text}`")))
+    }
+
+    fn duration(&self, node: &Node, field: &str) -> Result<Duration, ScenarioError> {
+        let text = self.resolved(node, field)?;
+        parse_duration(&text).ok_or_else(|| self.error(node, field, format!("must be a duration such as 500ms, 10s or 2m, not `{text}`")))
+    }
+}
+
+/// `250ms`, `10s`, `1.5s`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let number: f64 = text[..split].parse().ok()?;
+    let seconds = match &text[split..] {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "us" | "µs" => number / 1e6,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: burst-{{ index }}\nspec:\n  replicas: 1\n";
+
+    fn write(dir: &Path, scenario: &str) -> PathBuf {
+        std::fs::write(dir.join("deployment.yaml"), DEPLOYMENT).unwrap();
+        let path = dir.join("scenario.yaml");
+        std::fs::write(&path, scenario).unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_phases_vars_and_slo() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "name: burst\nvars: {scale: 15}\ntemplates: {deployment: deployment.yaml}\nphases:\n- {verb: create, template: deployment, count: \"${scale}\", rate: 20}\n- {verb: patch, template: deployment, burst: \"${scale}\", patch: {metadata: {labels: {a: b}}}}\n- {verb: get, template: deployment, concurrency: 4, duration: 2s}\nslo:\n  p99: {patch: 2s}\n  max_429_ratio: 0.05\n",
+        );
+        let scenario = load(&path, &BTreeMap::from([("scale".to_string(), "300".to_string())])).unwrap();
+        assert_eq!(scenario.phases[0].stop, Stop::Count(300));
+        assert_eq!(scenario.phases[1].load, Load::Open { rate: None, burst: 300 });
+        assert_eq!(scenario.phases[1].stop, Stop::EachObject);
+        assert_eq!(scenario.phases[2].load, Load::Closed { concurrency: 4 });
+        assert_eq!(scenario.slo.p99[&Verb::Patch], Duration::from_secs(2));
+        assert_eq!(scenario.slo.p99[&Verb::Create], Duration::from_secs(1));
+        assert_eq!(scenario.slo.max_429_ratio, 0.05);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("templates: {deployment: deployment.yaml}\nphases:\n- {verb: create, template: deployment, count: 5, rate: fast}\n", 3, "phases[0].rate"),
+            ("templates: {deployment: deployment.yaml}\nphases:\n- verb: create\n  template: deployments\n  count: 5\n  rate: 1\n", 4, "phases[0].template"),
+            ("templates: {deployment: deployment.yaml}\nphases:\n- verb: scale\n  template: deployment\n", 3, "phases[0].verb"),
+            ("templates: {deployment: missing.yaml}\nphases: []\n", 1, "templates.deployment"),
+            ("templates: {deployment: deployment.yaml}\nphases:\n- {verb: get, template: deployment, rate: 1}\nslo: {p99: {get: soon}}\n", 4, "slo.p99.get"),
+            ("templates: {deployment: deployment.yaml}\nphase: []\n", 2, "phase"),
+        ];
+        for (text, line, field) in cases {
+            let err = load(&write(dir.path(), text), &BTreeMap::new()).unwrap_err();
+            assert_eq!((err.span.line, err.field.as_str()), (line, field), "{text}\n{err}");
+            assert!(err.to_string().contains("scenario.yaml:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_set_overrides_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "vars: {scale: 1}\ntemplates: {deployment: deployment.yaml}\nphases:\n- {verb: create, template: deployment, count: 1, rate: 1}\n");
+        let err = load(&path, &BTreeMap::from([("scael".to_string(), "3".to_string())])).unwrap_err();
+        assert!(err.message.contains("no such var"), "{err}");
+    }
+}

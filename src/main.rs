@@ -221,7 +221,15 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
             }
         });
         match command {
-            LoadgenCommand::Run { scenario, cluster, out, hdr_out, client_go, vars, run_id } => {
+            LoadgenCommand::Run {
+                scenario,
+                cluster,
+                out,
+                hdr_out,
+                client_go,
+                vars,
+                run_id,
+            } => {
                 let mut overrides = std::collections::BTreeMap::new();
                 for pair in vars {
                     let Some((name, value)) = pair.split_once('=') else {

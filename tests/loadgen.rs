@@ -49,42 +49,449 @@ fn write_scenario(dir: &Path, phases: &str, slo: &str) -> String {
     )
     .unwrap();
     let path = dir.join("scenario.yaml");
-    std::fs::write(&path, format!("name: test\nvars: {{n: 20}}\ntemplates:\n  cm: cm.yaml\nphases:\n{phases}{slo}")).unwrap();
+    std::fs::write(
+        &path,
+        format!("name: test\nvars: {{n: 20}}\ntemplates:\n  cm: cm.yaml\nphases:\n{phases}{slo}"),
+    )
+    .unwrap();
     path.to_string_lossy().into_owned()
 }
 
 fn report(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("the report was written")).expect("JSON")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the report was written"))
+        .expect("JSON")
 }
 
 fn phase<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["phases"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no phase {name}"))
+    report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no phase {name}"))
 }
 
 #[test]
 fn every_request_is_accounted_for_and_the_namespace_is_cleaned_up() {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let fake = rt.block_on(FakeApiServer::start(Behaviour::default(), dir.path())).unwrap();
+    let fake = rt
+        .block_on(FakeApiServer::start(Behaviour::default(), dir.path()))
+        .unwrap();
     let scenario = write_scenario(
         dir.path(),
         "- {name: create, verb: create, template: cm, count: \"${n}\", rate: 200}\n- {name: burst, verb: patch, template: cm, burst: \"${n}\", patch: {data: {at: \"{{ now }}\"}}}\n- {name: read, verb: get, template: cm, concurrency: 3, count: 30}\n- {name: list, verb: list, template: cm, rate: 50, count: 5}\n- {name: delete, verb: delete, template: cm, rate: 200}\n",
         "",
     );
     let out = dir.path().join("report.json");
-    let output = scar(&["loadgen", "run", &scenario, "--kubeconfig", fake.kubeconfig.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}\n{}", stdout(&output), stderr(&output));
+    let output = scar(&[
+        "loadgen",
+        "run",
+        &scenario,
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
     let report = report(&out);
-    for (name, verb, count) in [("create", "create", 20), ("burst", "patch", 20), ("read", "get", 30), ("list", "list", 5), ("delete", "delete", 20)] {
+    for (name, verb, count) in [
+        ("create", "create", 20),
+        ("burst", "patch", 20),
+        ("read", "get", 30),
+        ("list", "list", 5),
+        ("delete", "delete", 20),
+    ] {
         let p = phase(&report, name);
         assert_eq!(p["completed"], count, "{name}");
         assert_eq!(p["outcomes"]["2xx"], count, "{name}");
-        assert_eq!(fake.served_for(verb), count, "the double served exactly what {name} sent");
+        assert_eq!(
+            fake.served_for(verb),
+            count,
+            "the double served exactly what {name} sent"
+        );
     }
-    assert_eq!(phase(&report, "create")["priority_levels"]["workload-low"], 20, "APF UIDs resolved to names");
-    assert!(fake.namespaces().is_empty(), "the run's namespace is deleted: {:?}", fake.namespaces());
+    assert_eq!(
+        phase(&report, "create")["priority_levels"]["workload-low"],
+        20,
+        "APF UIDs resolved to names"
+    );
+    assert!(
+        fake.namespaces().is_empty(),
+        "the run's namespace is deleted: {:?}",
+        fake.namespaces()
+    );
     assert_eq!(fake.object_count(), 0);
     assert_eq!(report["slo"]["passed"], true);
     let summary = stdout(&output);
     assert!(summary.contains("SLO: passed"), "{summary}");
+}
+
+#[test]
+fn throttled_requests_match_what_the_server_refused_and_breach_the_slo() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let behaviour = Behaviour {
+        max_mutating_inflight: 3,
+        base_latency: Duration::from_millis(40),
+        ..Behaviour::default()
+    };
+    let fake = rt
+        .block_on(FakeApiServer::start(behaviour, dir.path()))
+        .unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: \"${n}\", rate: 100, connections: 2}\n- {name: burst, verb: patch, template: cm, burst: \"${n}\", patch: {data: {at: \"{{ now }}\"}}}\n",
+        "",
+    );
+    let out = dir.path().join("report.json");
+    let output = scar(&[
+        "loadgen",
+        "run",
+        &scenario,
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "a 429 breaches the default SLO\n{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let report = report(&out);
+    let burst = phase(&report, "burst");
+    let served = fake.served();
+    let served_429 = served
+        .get(&("patch".to_string(), 429))
+        .copied()
+        .unwrap_or(0);
+    let served_200 = served
+        .get(&("patch".to_string(), 200))
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        served_429 > 0,
+        "20 patches at once against a limit of 3 are throttled: {served:?}"
+    );
+    assert_eq!(burst["outcomes"]["429"], served_429);
+    assert_eq!(burst["outcomes"]["2xx"], served_200);
+    assert_eq!(burst["completed"], 20);
+    assert_eq!(
+        burst["retry_after_seconds"]["1"], served_429,
+        "every 429 carried Retry-After: 1"
+    );
+    assert_eq!(
+        phase(&report, "create")["outcomes"]["429"],
+        0,
+        "two connections stay under the limit"
+    );
+    let breaches = report["slo"]["breaches"].as_array().unwrap();
+    assert!(
+        breaches
+            .iter()
+            .any(|b| b["phase"] == "burst" && b["limit"] == "429_ratio"),
+        "{breaches:?}"
+    );
+    assert!(stdout(&output).contains("SLO: breached"));
+    assert!(
+        stdout(&output).contains("Retry-After: 1s x"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn corrected_latency_shows_a_server_stall_that_raw_latency_hides() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let behaviour = Behaviour {
+        stall: Some((Duration::from_millis(700), Duration::from_millis(800))),
+        ..Behaviour::default()
+    };
+    let fake = rt
+        .block_on(FakeApiServer::start(behaviour, dir.path()))
+        .unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: 1, rate: 10}\n- {name: read, verb: get, template: cm, rate: 200, connections: 2, duration: 2500ms}\n",
+        "slo:\n  p99: {get: 250ms}\n",
+    );
+    let out = dir.path().join("report.json");
+    let output = scar(&[
+        "loadgen",
+        "run",
+        &scenario,
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let report = report(&out);
+    let read = phase(&report, "read");
+    let corrected = read["latency_ms"]["corrected"]["p99"].as_f64().unwrap();
+    let raw = read["latency_ms"]["raw"]["p99"].as_f64().unwrap();
+    assert!(
+        corrected > 300.0,
+        "the stall shows from the schedule: corrected p99 {corrected} ms"
+    );
+    assert!(
+        raw < 100.0,
+        "only the two requests in flight saw it: raw p99 {raw} ms"
+    );
+    assert!(
+        read["late_send_ms"]["max"].as_f64().unwrap() > 300.0,
+        "the sender fell behind"
+    );
+    assert!(read["completed"].as_u64().unwrap() >= 400);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "the corrected p99 breaches 250ms"
+    );
+}
+
+#[test]
+fn client_go_mode_retries_throttled_requests_after_retry_after() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let behaviour = Behaviour {
+        max_mutating_inflight: 2,
+        base_latency: Duration::from_millis(100),
+        ..Behaviour::default()
+    };
+    let fake = rt
+        .block_on(FakeApiServer::start(behaviour, dir.path()))
+        .unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: 6, burst: 6}\n",
+        "slo:\n  p99: {create: 10s}\n",
+    );
+    let out = dir.path().join("report.json");
+    let output = scar(&[
+        "loadgen",
+        "run",
+        &scenario,
+        "--client-go",
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "retried until served\n{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let report = report(&out);
+    assert_eq!(report["mode"], "client-go");
+    let create = phase(&report, "create");
+    assert_eq!(
+        create["outcomes"]["2xx"], 6,
+        "what a controller finally sees"
+    );
+    let retries = create["retries"].as_u64().unwrap();
+    assert!(retries > 0);
+    let served_429 = fake
+        .served()
+        .get(&("create".to_string(), 429))
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(
+        retries, served_429,
+        "each 429 the server sent was retried once"
+    );
+    assert_eq!(fake.served_for("create"), 6 + retries);
+    assert!(
+        create["latency_ms"]["corrected"]["max"].as_f64().unwrap() >= 1000.0,
+        "a retry waits Retry-After"
+    );
+    assert!(stdout(&output).contains("client-go"));
+}
+
+#[test]
+fn scenario_errors_name_the_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "- verb: create\n  template: cm\n  count: 5\n  rate: quickly\n",
+        "",
+    );
+    let output = scar(&["loadgen", "run", &scenario]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("scenario.yaml:9:9: phases[0].rate: must be a positive number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreachable_server_exits_1_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"https://127.0.0.1:{port}\", insecure-skip-tls-verify: true}}\nusers:\n- name: u\n  user: {{token: abc}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n"),
+    )
+    .unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "- {verb: create, template: cm, count: 1, rate: 1}\n",
+        "",
+    );
+    let output = scar(&[
+        "loadgen",
+        "run",
+        &scenario,
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("cannot connect"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cleanup_removes_leftover_namespaces_of_earlier_runs() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = rt
+        .block_on(FakeApiServer::start(Behaviour::default(), dir.path()))
+        .unwrap();
+    fake.add_namespace(
+        "scar-loadgen-aaa",
+        serde_json::json!({"scar.dev/run-id": "aaa"}),
+    );
+    fake.add_namespace(
+        "scar-loadgen-bbb",
+        serde_json::json!({"scar.dev/run-id": "bbb"}),
+    );
+    fake.add_namespace("production", serde_json::json!({"team": "shop"}));
+    let kubeconfig = fake.kubeconfig.to_str().unwrap();
+    let one = scar(&[
+        "loadgen",
+        "cleanup",
+        "--kubeconfig",
+        kubeconfig,
+        "--run-id",
+        "aaa",
+    ]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(
+        fake.namespaces(),
+        vec!["production".to_string(), "scar-loadgen-bbb".to_string()]
+    );
+    let all = scar(&["loadgen", "cleanup", "--kubeconfig", kubeconfig]);
+    assert_eq!(all.status.code(), Some(0));
+    assert_eq!(fake.namespaces(), vec!["production".to_string()]);
+    assert!(stdout(&all).contains("scar-loadgen-bbb"));
+}
+
+#[test]
+fn hdr_logs_are_written_in_the_interval_log_format() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = rt
+        .block_on(FakeApiServer::start(Behaviour::default(), dir.path()))
+        .unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: 10, rate: 100}\n",
+        "",
+    );
+    let hdr = dir.path().join("hdr");
+    let output = scar(&[
+        "loadgen",
+        "run",
+        &scenario,
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--hdr-out",
+        hdr.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let log = std::fs::read_to_string(hdr.join("create.hlog")).unwrap();
+    assert!(log.contains("#[StartTime: "), "{log}");
+    let intervals: Vec<&str> = log.lines().filter(|l| l.starts_with("Tag=")).collect();
+    assert_eq!(intervals.len(), 2, "{log}");
+    assert!(
+        intervals[0].starts_with("Tag=corrected,") && intervals[1].starts_with("Tag=raw,"),
+        "{log}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = rt
+        .block_on(FakeApiServer::start(Behaviour::default(), dir.path()))
+        .unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: 5, rate: 100}\n- {name: read, verb: get, template: cm, rate: 20, duration: 60s}\n",
+        "",
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_scar"))
+        .args([
+            "loadgen",
+            "run",
+            &scenario,
+            "--kubeconfig",
+            fake.kubeconfig.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fake.served_for("get") < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read phase never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(fake.object_count(), 5);
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped promptly, not after the 60s phase"
+    );
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        fake.namespaces().is_empty() && fake.object_count() == 0,
+        "cleaned up on Ctrl-C"
+    );
+    assert!(
+        stdout(&output).contains("read"),
+        "the summary covers what ran"
+    );
 }

@@ -62,10 +62,15 @@ impl Api {
         };
         let mut config = match (kubeconfig, context) {
             (Some(path), _) => {
-                let file = Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                Config::from_custom_kubeconfig(file, &options).await.map_err(|e| format!("{}: {e}", path.display()))?
+                let file =
+                    Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                Config::from_custom_kubeconfig(file, &options)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display()))?
             }
-            (None, Some(_)) => Config::from_kubeconfig(&options).await.map_err(|e| e.to_string())?,
+            (None, Some(_)) => Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| e.to_string())?,
             (None, None) => Config::infer().await.map_err(|e| e.to_string())?,
         };
         // kube retries 429, 503 and 504 by default: a load generator that
@@ -77,12 +82,21 @@ impl Api {
     }
 
     /// One request, timed out after `timeout`, answered as the server answered.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Json>, patch: Option<Patch>, timeout: Duration) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Json>,
+        patch: Option<Patch>,
+        timeout: Duration,
+    ) -> Reply {
         let content_type = match patch {
             Some(Patch::Merge) => "application/merge-patch+json",
             None => "application/json",
         };
-        let bytes = body.map(|b| serde_json::to_vec(b).expect("a JSON value serialises")).unwrap_or_default();
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).expect("a JSON value serialises"))
+            .unwrap_or_default();
         let request = Request::builder()
             .method(method)
             .uri(path)
@@ -127,17 +141,27 @@ impl Api {
 
     /// Whether the server answers at all; the message names it and the cause.
     pub async fn check_reachable(&self) -> Result<(), String> {
-        let reply = self.send(Method::GET, "/version", None, None, Duration::from_secs(10)).await;
+        let reply = self
+            .send(Method::GET, "/version", None, None, Duration::from_secs(10))
+            .await;
         match reply.outcome {
-            Outcome::Status(code) if StatusCode::from_u16(code).is_ok_and(|s| s.is_success()) => Ok(()),
+            Outcome::Status(code) if StatusCode::from_u16(code).is_ok_and(|s| s.is_success()) => {
+                Ok(())
+            }
             Outcome::Status(401) | Outcome::Status(403) => Ok(()),
-            Outcome::Status(code) => Err(format!("the API server at {} answered /version with HTTP {code}", self.server)),
+            Outcome::Status(code) => Err(format!(
+                "the API server at {} answered /version with HTTP {code}",
+                self.server
+            )),
             Outcome::ConnectionError => Err(format!(
                 "cannot connect to the API server at {}: {}",
                 self.server,
                 reply.error.as_deref().unwrap_or("connection failed")
             )),
-            Outcome::Timeout => Err(format!("the API server at {} did not answer within 10s", self.server)),
+            Outcome::Timeout => Err(format!(
+                "the API server at {} did not answer within 10s",
+                self.server
+            )),
         }
     }
 }

@@ -41,7 +41,10 @@ pub enum Exit {
 
 /// A run id that is a valid label value and namespace suffix.
 pub fn new_run_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 40);
     format!("{:010x}", mixed & 0xff_ffff_ffff)
 }
@@ -53,7 +56,11 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
     };
     let api = match Api::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await {
         Ok(api) => api,
-        Err(e) => return Exit::CannotStart(format!("cannot load the Kubernetes client configuration: {e}")),
+        Err(e) => {
+            return Exit::CannotStart(format!(
+                "cannot load the Kubernetes client configuration: {e}"
+            ))
+        }
     };
     let options = RunOptions {
         run_id: args.run_id.clone().unwrap_or_else(new_run_id),
@@ -98,7 +105,11 @@ pub struct CleanupArgs {
 pub async fn cleanup(args: CleanupArgs) -> Exit {
     let api = match Api::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await {
         Ok(api) => api,
-        Err(e) => return Exit::CannotStart(format!("cannot load the Kubernetes client configuration: {e}")),
+        Err(e) => {
+            return Exit::CannotStart(format!(
+                "cannot load the Kubernetes client configuration: {e}"
+            ))
+        }
     };
     match runner::cleanup(&api, args.run_id.as_deref()).await {
         Ok(deleted) if deleted.is_empty() => {
@@ -106,7 +117,12 @@ pub async fn cleanup(args: CleanupArgs) -> Exit {
             Exit::Passed
         }
         Ok(deleted) => {
-            println!("deleted {} namespace(s) on {}: {}", deleted.len(), api.server, deleted.join(", "));
+            println!(
+                "deleted {} namespace(s) on {}: {}",
+                deleted.len(),
+                api.server,
+                deleted.join(", ")
+            );
             Exit::Passed
         }
         Err(e) => Exit::CannotStart(e),

@@ -112,7 +112,9 @@ impl FakeApiServer {
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(&kubeconfig, pki.kubeconfig(&url))?;
 
-        let acceptor = TlsAcceptor::from(Arc::new(pki.server_config().map_err(std::io::Error::other)?));
+        let acceptor = TlsAcceptor::from(Arc::new(
+            pki.server_config().map_err(std::io::Error::other)?,
+        ));
         let state = Arc::new(State {
             behaviour,
             started: Instant::now(),
@@ -155,7 +157,11 @@ impl FakeApiServer {
 
     /// Total served for a verb, all statuses.
     pub fn served_for(&self, verb: &str) -> u64 {
-        self.served().iter().filter(|((v, _), _)| v == verb).map(|(_, n)| n).sum()
+        self.served()
+            .iter()
+            .filter(|((v, _), _)| v == verb)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn namespaces(&self) -> Vec<String> {
@@ -191,19 +197,28 @@ impl Pki {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "fake-kubernetes-ca");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "fake-kubernetes-ca");
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let issuer = Issuer::from_params(&ca_params, &ca_key);
 
         let server_key = KeyPair::generate()?;
-        let mut server_params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
-        server_params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        let mut server_params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
         let server_cert = server_params.signed_by(&server_key, &issuer)?;
 
         let client_key = KeyPair::generate()?;
         let mut client_params = CertificateParams::new(Vec::<String>::new())?;
-        client_params.distinguished_name.push(DnType::CommonName, "loadgen-test");
-        client_params.distinguished_name.push(DnType::OrganizationName, "system:masters");
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "loadgen-test");
+        client_params
+            .distinguished_name
+            .push(DnType::OrganizationName, "system:masters");
         let client_cert = client_params.signed_by(&client_key, &issuer)?;
 
         Ok(Pki {
@@ -220,9 +235,10 @@ impl Pki {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         roots.add(self.ca_der.clone())?;
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| rustls::Error::General(e.to_string()))?;
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
@@ -276,11 +292,19 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Reply, std::convert::Infallible> {
+async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Reply, std::convert::Infallible> {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let route = Route::parse(&method, &path);
     let verb = route.verb(&method);
 
@@ -293,14 +317,22 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Reply, 
     let inflight = counter.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(counter);
     let reply = if limit > 0 && inflight > limit {
-        let mut reply = status(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests, please try again later.");
-        reply.headers_mut().insert("Retry-After", state.behaviour.retry_after_seconds.into());
+        let mut reply = status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        );
+        reply
+            .headers_mut()
+            .insert("Retry-After", state.behaviour.retry_after_seconds.into());
         reply
     } else {
         delay(&state, mutating, inflight).await;
         serve(&state, &route, &method, &query, &body)
     };
-    *lock(&state.served).entry((verb.to_string(), reply.status().as_u16())).or_default() += 1;
+    *lock(&state.served)
+        .entry((verb.to_string(), reply.status().as_u16()))
+        .or_default() += 1;
     Ok(reply)
 }
 
@@ -323,8 +355,15 @@ enum Route {
     Version,
     Namespaces,
     Namespace(String),
-    Collection { namespace: String, resource: String },
-    Object { namespace: String, resource: String, name: String },
+    Collection {
+        namespace: String,
+        resource: String,
+    },
+    Object {
+        namespace: String,
+        resource: String,
+        name: String,
+    },
     FlowControl(String),
     Unknown,
 }
@@ -336,12 +375,16 @@ impl Route {
             ["version"] => Route::Version,
             ["api", "v1", "namespaces"] => Route::Namespaces,
             ["api", "v1", "namespaces", name] => Route::Namespace(name.to_string()),
-            ["apis", "flowcontrol.apiserver.k8s.io", _, resource] if method == Method::GET => Route::FlowControl(resource.to_string()),
-            ["api", "v1", "namespaces", ns, resource] | ["apis", _, _, "namespaces", ns, resource] => Route::Collection {
+            ["apis", "flowcontrol.apiserver.k8s.io", _, resource] if method == Method::GET => {
+                Route::FlowControl(resource.to_string())
+            }
+            ["api", "v1", "namespaces", ns, resource]
+            | ["apis", _, _, "namespaces", ns, resource] => Route::Collection {
                 namespace: ns.to_string(),
                 resource: resource.to_string(),
             },
-            ["api", "v1", "namespaces", ns, resource, name] | ["apis", _, _, "namespaces", ns, resource, name] => Route::Object {
+            ["api", "v1", "namespaces", ns, resource, name]
+            | ["apis", _, _, "namespaces", ns, resource, name] => Route::Object {
                 namespace: ns.to_string(),
                 resource: resource.to_string(),
                 name: name.to_string(),
@@ -368,73 +411,159 @@ impl Route {
 
 fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]) -> Reply {
     match (route, method.clone()) {
-        (Route::Version, Method::GET) => respond(StatusCode::OK, &json!({"major": "1", "minor": "31", "gitVersion": "v1.31.0-fake"})),
+        (Route::Version, Method::GET) => respond(
+            StatusCode::OK,
+            &json!({"major": "1", "minor": "31", "gitVersion": "v1.31.0-fake"}),
+        ),
         (Route::Namespaces, Method::POST) => {
             let Some(object) = serde_json::from_slice::<Json>(body).ok() else {
-                return status(StatusCode::BAD_REQUEST, "BadRequest", "the body is not JSON");
+                return status(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "the body is not JSON",
+                );
             };
-            let Some(name) = object.pointer("/metadata/name").and_then(Json::as_str).map(str::to_string) else {
-                return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "metadata.name: Required value");
+            let Some(name) = object
+                .pointer("/metadata/name")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+            else {
+                return status(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    "metadata.name: Required value",
+                );
             };
             let mut namespaces = lock(&state.namespaces);
             if namespaces.contains_key(&name) {
-                return status(StatusCode::CONFLICT, "AlreadyExists", &format!("namespaces \"{name}\" already exists"));
+                return status(
+                    StatusCode::CONFLICT,
+                    "AlreadyExists",
+                    &format!("namespaces \"{name}\" already exists"),
+                );
             }
             namespaces.insert(name, object.clone());
             respond(StatusCode::CREATED, &object)
         }
         (Route::Namespaces, Method::GET) => {
             let selector = label_selector(query);
-            let items: Vec<Json> = lock(&state.namespaces).values().filter(|o| selector.matches(o)).cloned().collect();
-            respond(StatusCode::OK, &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}))
+            let items: Vec<Json> = lock(&state.namespaces)
+                .values()
+                .filter(|o| selector.matches(o))
+                .cloned()
+                .collect();
+            respond(
+                StatusCode::OK,
+                &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}),
+            )
         }
         (Route::Namespace(name), Method::DELETE) => {
             let removed = lock(&state.namespaces).remove(name);
             match removed {
-                None => status(StatusCode::NOT_FOUND, "NotFound", &format!("namespaces \"{name}\" not found")),
+                None => status(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    &format!("namespaces \"{name}\" not found"),
+                ),
                 Some(object) => {
                     lock(&state.objects).retain(|(ns, _, _), _| ns != name);
                     respond(StatusCode::OK, &object)
                 }
             }
         }
-        (Route::Collection { namespace, resource }, Method::POST) => {
+        (
+            Route::Collection {
+                namespace,
+                resource,
+            },
+            Method::POST,
+        ) => {
             if !lock(&state.namespaces).contains_key(namespace) {
-                return status(StatusCode::NOT_FOUND, "NotFound", &format!("namespaces \"{namespace}\" not found"));
+                return status(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    &format!("namespaces \"{namespace}\" not found"),
+                );
             }
             let Some(object) = serde_json::from_slice::<Json>(body).ok() else {
-                return status(StatusCode::BAD_REQUEST, "BadRequest", "the body is not JSON");
+                return status(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "the body is not JSON",
+                );
             };
-            let Some(name) = object.pointer("/metadata/name").and_then(Json::as_str).map(str::to_string) else {
-                return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "metadata.name: Required value");
+            let Some(name) = object
+                .pointer("/metadata/name")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+            else {
+                return status(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    "metadata.name: Required value",
+                );
             };
             let key = (namespace.clone(), resource.clone(), name.clone());
             let mut objects = lock(&state.objects);
             if objects.contains_key(&key) {
-                return status(StatusCode::CONFLICT, "AlreadyExists", &format!("{resource} \"{name}\" already exists"));
+                return status(
+                    StatusCode::CONFLICT,
+                    "AlreadyExists",
+                    &format!("{resource} \"{name}\" already exists"),
+                );
             }
             objects.insert(key, object.clone());
             respond(StatusCode::CREATED, &object)
         }
-        (Route::Collection { namespace, resource }, Method::GET) => {
+        (
+            Route::Collection {
+                namespace,
+                resource,
+            },
+            Method::GET,
+        ) => {
             let selector = label_selector(query);
             let items: Vec<Json> = lock(&state.objects)
                 .iter()
                 .filter(|((ns, r, _), o)| ns == namespace && r == resource && selector.matches(o))
                 .map(|(_, o)| o.clone())
                 .collect();
-            respond(StatusCode::OK, &json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items}))
+            respond(
+                StatusCode::OK,
+                &json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items}),
+            )
         }
-        (Route::Object { namespace, resource, name }, method) => {
+        (
+            Route::Object {
+                namespace,
+                resource,
+                name,
+            },
+            method,
+        ) => {
             let key = (namespace.clone(), resource.clone(), name.clone());
             let mut objects = lock(&state.objects);
-            let not_found = || status(StatusCode::NOT_FOUND, "NotFound", &format!("{resource} \"{name}\" not found"));
+            let not_found = || {
+                status(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    &format!("{resource} \"{name}\" not found"),
+                )
+            };
             match method {
-                Method::GET => objects.get(&key).map_or_else(not_found, |o| respond(StatusCode::OK, o)),
-                Method::DELETE => objects.remove(&key).map_or_else(not_found, |o| respond(StatusCode::OK, &o)),
+                Method::GET => objects
+                    .get(&key)
+                    .map_or_else(not_found, |o| respond(StatusCode::OK, o)),
+                Method::DELETE => objects
+                    .remove(&key)
+                    .map_or_else(not_found, |o| respond(StatusCode::OK, &o)),
                 Method::PATCH => {
                     let Some(patch) = serde_json::from_slice::<Json>(body).ok() else {
-                        return status(StatusCode::BAD_REQUEST, "BadRequest", "the patch is not JSON");
+                        return status(
+                            StatusCode::BAD_REQUEST,
+                            "BadRequest",
+                            "the patch is not JSON",
+                        );
                     };
                     match objects.get_mut(&key) {
                         None => not_found(),
@@ -444,7 +573,11 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
                         }
                     }
                 }
-                _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the server does not allow this method"),
+                _ => status(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    "the server does not allow this method",
+                ),
             }
         }
         (Route::FlowControl(resource), _) if state.behaviour.allow_flowcontrol_list => {
@@ -452,10 +585,21 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
                 "prioritylevelconfigurations" => (PRIORITY_LEVEL_UID, PRIORITY_LEVEL_NAME),
                 _ => (FLOW_SCHEMA_UID, FLOW_SCHEMA_NAME),
             };
-            respond(StatusCode::OK, &json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": [{"metadata": {"uid": uid, "name": name}}]}))
+            respond(
+                StatusCode::OK,
+                &json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": [{"metadata": {"uid": uid, "name": name}}]}),
+            )
         }
-        (Route::FlowControl(_), _) => status(StatusCode::FORBIDDEN, "Forbidden", "flowcontrol is forbidden for this user"),
-        _ => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
+        (Route::FlowControl(_), _) => status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "flowcontrol is forbidden for this user",
+        ),
+        _ => status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+        ),
     }
 }
 
@@ -485,7 +629,11 @@ fn label_selector(query: &str) -> Selector {
     let raw = query
         .split('&')
         .find_map(|pair| pair.strip_prefix("labelSelector="))
-        .map(|s| s.replace("%3D", "=").replace("%3d", "=").replace("%2F", "/"));
+        .map(|s| {
+            s.replace("%3D", "=")
+                .replace("%3d", "=")
+                .replace("%2F", "/")
+        });
     Selector(raw.map(|s| match s.split_once('=') {
         Some((k, v)) => (k.to_string(), Some(v.to_string())),
         None => (s, None),
@@ -497,7 +645,10 @@ impl Selector {
         let Some((key, value)) = &self.0 else {
             return true;
         };
-        let label = object.pointer("/metadata/labels").and_then(|l| l.get(key)).and_then(Json::as_str);
+        let label = object
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(key))
+            .and_then(Json::as_str);
         match value {
             Some(v) => label == Some(v.as_str()),
             None => label.is_some(),

@@ -46,17 +46,27 @@ const RESOURCES: &[(&str, &str)] = &[
 
 impl Template {
     pub fn load(path: &Path) -> Result<Template, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         // Substitute placeholders with a plain value to read the kind.
         let probe = substitute(&text, &|_| Some("0".to_string()));
-        let docs = parse_documents(&probe).map_err(|e| format!("{}:{}: {}", path.display(), e.span.line, e.message))?;
+        let docs = parse_documents(&probe)
+            .map_err(|e| format!("{}:{}: {}", path.display(), e.span.line, e.message))?;
         let doc = match docs.as_slice() {
             [doc] => doc,
-            _ => return Err(format!("{}: a template holds exactly one object", path.display())),
+            _ => {
+                return Err(format!(
+                    "{}: a template holds exactly one object",
+                    path.display()
+                ))
+            }
         };
         let field = |key| doc.get(key).and_then(Node::str).map(str::to_string);
         let (Some(api_version), Some(kind)) = (field("apiVersion"), field("kind")) else {
-            return Err(format!("{}: the object needs apiVersion and kind", path.display()));
+            return Err(format!(
+                "{}: the object needs apiVersion and kind",
+                path.display()
+            ));
         };
         let resource = RESOURCES
             .iter()
@@ -64,7 +74,11 @@ impl Template {
             .map(|(_, r)| r.to_string())
             .ok_or_else(|| {
                 let known: Vec<&str> = RESOURCES.iter().map(|(k, _)| *k).collect();
-                format!("{}: kind {kind} is not one loadgen sends (it sends: {})", path.display(), known.join(", "))
+                format!(
+                    "{}: kind {kind} is not one loadgen sends (it sends: {})",
+                    path.display(),
+                    known.join(", ")
+                )
             })?;
         Ok(Template {
             text,
@@ -76,8 +90,15 @@ impl Template {
 
     /// `/apis/apps/v1/namespaces/ns/deployments` (or `/api/v1/…` for the core group).
     pub fn collection_path(&self, namespace: &str) -> String {
-        let group = if self.api_version.contains('/') { "apis" } else { "api" };
-        format!("/{group}/{}/namespaces/{namespace}/{}", self.api_version, self.resource)
+        let group = if self.api_version.contains('/') {
+            "apis"
+        } else {
+            "api"
+        };
+        format!(
+            "/{group}/{}/namespaces/{namespace}/{}",
+            self.api_version, self.resource
+        )
     }
 
     pub fn object_path(&self, namespace: &str, name: &str) -> String {
@@ -85,21 +106,30 @@ impl Template {
     }
 
     /// The object number `index`, labelled with the run id, in `namespace`.
-    pub fn render(&self, index: u64, run_id: &str, namespace: &str, vars: &BTreeMap<String, String>) -> Result<Json, String> {
+    pub fn render(
+        &self,
+        index: u64,
+        run_id: &str,
+        namespace: &str,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Json, String> {
         let text = substitute(&self.text, &|name| match name {
             "index" => Some(index.to_string()),
             "run_id" => Some(run_id.to_string()),
             "namespace" => Some(namespace.to_string()),
             other => vars.get(other).cloned(),
         });
-        let docs = parse_documents(&text).map_err(|e| format!("line {}: {}", e.span.line, e.message))?;
+        let docs =
+            parse_documents(&text).map_err(|e| format!("line {}: {}", e.span.line, e.message))?;
         let mut object = docs.first().map(to_json).ok_or("empty template")?;
         let metadata = object
             .as_object_mut()
             .ok_or("the template is not a mapping")?
             .entry("metadata")
             .or_insert_with(|| json!({}));
-        let metadata = metadata.as_object_mut().ok_or("metadata is not a mapping")?;
+        let metadata = metadata
+            .as_object_mut()
+            .ok_or("metadata is not a mapping")?;
         metadata.insert("namespace".to_string(), json!(namespace));
         let labels = metadata.entry("labels").or_insert_with(|| json!({}));
         labels
@@ -139,8 +169,14 @@ pub fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String
 pub fn substitute_json(value: &Json, lookup: &dyn Fn(&str) -> Option<String>) -> Json {
     match value {
         Json::String(s) => Json::String(substitute(s, lookup)),
-        Json::Array(items) => Json::Array(items.iter().map(|i| substitute_json(i, lookup)).collect()),
-        Json::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), substitute_json(v, lookup))).collect()),
+        Json::Array(items) => {
+            Json::Array(items.iter().map(|i| substitute_json(i, lookup)).collect())
+        }
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), substitute_json(v, lookup)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -189,14 +225,23 @@ mod tests {
         assert_eq!(object["metadata"]["namespace"], "ns1");
         assert_eq!(object["data"]["size"], "15");
         assert_eq!(object["data"]["replicas"], 3);
-        assert_eq!(template.object_path("ns1", "cm-7"), "/api/v1/namespaces/ns1/configmaps/cm-7");
+        assert_eq!(
+            template.object_path("ns1", "cm-7"),
+            "/api/v1/namespaces/ns1/configmaps/cm-7"
+        );
     }
 
     #[test]
     fn refuses_kinds_it_cannot_address() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.yaml");
-        std::fs::write(&path, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n").unwrap();
-        assert!(Template::load(&path).unwrap_err().contains("not one loadgen sends"));
+        std::fs::write(
+            &path,
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+        )
+        .unwrap();
+        assert!(Template::load(&path)
+            .unwrap_err()
+            .contains("not one loadgen sends"));
     }
 }

@@ -165,11 +165,13 @@ impl PhaseStats {
     }
 
     pub fn record(&mut self, run_start: Instant, sample: &Sample) {
-        self.corrected
-            .saturating_record(micros(sample.done.saturating_duration_since(sample.scheduled)).max(1));
+        self.corrected.saturating_record(
+            micros(sample.done.saturating_duration_since(sample.scheduled)).max(1),
+        );
         self.raw
             .saturating_record(micros(sample.done.saturating_duration_since(sample.sent)).max(1));
-        self.throttle_wait.saturating_record(micros(sample.throttled_for));
+        self.throttle_wait
+            .saturating_record(micros(sample.throttled_for));
         self.outcomes.count(sample.outcome);
         self.retries += u64::from(sample.retries);
         if sample.outcome == Outcome::Status(429) {
@@ -228,7 +230,12 @@ impl PhaseStats {
 mod tests {
     use super::*;
 
-    fn sample(scheduled: Instant, sent_after_ms: u64, done_after_ms: u64, outcome: Outcome) -> Sample {
+    fn sample(
+        scheduled: Instant,
+        sent_after_ms: u64,
+        done_after_ms: u64,
+        outcome: Outcome,
+    ) -> Sample {
         Sample {
             phase: 0,
             scheduled,
@@ -248,15 +255,28 @@ mod tests {
         let start = Instant::now();
         let mut stats = PhaseStats::new("p", Verb::Patch);
         stats.record(start, &sample(start, 900, 1000, Outcome::Status(200)));
-        assert!((995_000..=1_005_000).contains(&stats.corrected.max()), "{}", stats.corrected.max());
-        assert!((99_000..=101_000).contains(&stats.raw.max()), "{}", stats.raw.max());
+        assert!(
+            (995_000..=1_005_000).contains(&stats.corrected.max()),
+            "{}",
+            stats.corrected.max()
+        );
+        assert!(
+            (99_000..=101_000).contains(&stats.raw.max()),
+            "{}",
+            stats.raw.max()
+        );
     }
 
     #[test]
     fn counts_outcomes_retry_after_priority_levels_and_seconds() {
         let start = Instant::now();
         let mut stats = PhaseStats::new("p", Verb::Create);
-        for outcome in [Outcome::Status(201), Outcome::Status(429), Outcome::Status(503), Outcome::Timeout] {
+        for outcome in [
+            Outcome::Status(201),
+            Outcome::Status(429),
+            Outcome::Status(503),
+            Outcome::Timeout,
+        ] {
             stats.record(start, &sample(start, 0, 10, outcome));
         }
         stats.record(start, &sample(start, 0, 2500, Outcome::Status(409)));
@@ -267,7 +287,14 @@ mod tests {
         assert_eq!(stats.retry_after, BTreeMap::from([(1, 1)]));
         assert_eq!(stats.priority_levels["uid-workload-low"], 5);
         assert_eq!(stats.series.len(), 2);
-        assert_eq!((stats.series[0].completed, stats.series[0].throttled, stats.series[0].errors), (4, 1, 2));
+        assert_eq!(
+            (
+                stats.series[0].completed,
+                stats.series[0].throttled,
+                stats.series[0].errors
+            ),
+            (4, 1, 2)
+        );
         assert_eq!(stats.series[1].second, 2);
     }
 }

@@ -51,7 +51,13 @@ fn achieved_rate(phase: &PhaseStats) -> f64 {
 
 /// The `--out` report; its shape is documented in the README.
 pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Json {
-    let name = |uid: &String| result.names.get(uid).cloned().unwrap_or_else(|| uid.clone());
+    let name = |uid: &String| {
+        result
+            .names
+            .get(uid)
+            .cloned()
+            .unwrap_or_else(|| uid.clone())
+    };
     let phases: Vec<Json> = result
         .phases
         .iter()
@@ -64,6 +70,7 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
                 "model": match load { Load::Open { .. } => "open", Load::Closed { .. } => "closed" },
                 "target_rate": target_rate(scenario, i),
                 "burst": match load { Load::Open { burst, .. } => Some(*burst), Load::Closed { .. } => None },
+                "connections": match load { Load::Open { connections, .. } => Some(*connections), Load::Closed { .. } => None },
                 "concurrency": match load { Load::Closed { concurrency } => Some(*concurrency), Load::Open { .. } => None },
                 "requests": p.sent,
                 "completed": p.completed(),
@@ -100,12 +107,26 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
 /// The summary table printed at the end of a run.
 pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> String {
     let mut out = String::new();
-    let mode = if result.client_go { " (client-go: QPS 5, burst 10, retries)" } else { "" };
-    let _ = writeln!(out, "scenario {} on {}, run {}{mode}", scenario.name, result.server, result.run_id);
+    let mode = if result.client_go {
+        " (client-go: QPS 5, burst 10, retries)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "scenario {} on {}, run {}{mode}",
+        scenario.name, result.server, result.run_id
+    );
     let _ = writeln!(
         out,
         "{:<16} {:<6} {:>7} {:>9} {:>9}  {:>38}  {:>38}",
-        "phase", "verb", "count", "target/s", "achieved", "corrected ms p50/p90/p99/p99.9/max", "raw ms p50/p90/p99/p99.9/max"
+        "phase",
+        "verb",
+        "count",
+        "target/s",
+        "achieved",
+        "corrected ms p50/p90/p99/p99.9/max",
+        "raw ms p50/p90/p99/p99.9/max"
     );
     for (i, p) in result.phases.iter().enumerate() {
         let target = target_rate(scenario, i).map_or("-".to_string(), |r| format!("{r:.1}"));
@@ -139,7 +160,11 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
             if p.retries > 0 { format!("  retries {}", p.retries) } else { String::new() }
         );
         if !p.retry_after.is_empty() {
-            let values: Vec<String> = p.retry_after.iter().map(|(s, n)| format!("{s}s x{n}")).collect();
+            let values: Vec<String> = p
+                .retry_after
+                .iter()
+                .map(|(s, n)| format!("{s}s x{n}"))
+                .collect();
             let _ = writeln!(out, "{:<16} Retry-After: {}", "", values.join(", "));
         }
         if !p.priority_levels.is_empty() {
@@ -151,11 +176,20 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
             let _ = writeln!(out, "{:<16} priority levels: {}", "", levels.join(", "));
         }
         if !p.late.is_empty() && p.late.value_at_quantile(0.99) > 1000 {
-            let _ = writeln!(out, "{:<16} sender fell behind schedule: p99 {:.1} ms late", "", ms(p.late.value_at_quantile(0.99)));
+            let _ = writeln!(
+                out,
+                "{:<16} sender fell behind schedule: p99 {:.1} ms late",
+                "",
+                ms(p.late.value_at_quantile(0.99))
+            );
         }
     }
     if let Err(e) = &result.cleanup {
-        let _ = writeln!(out, "cleanup failed: {e}; run `scar loadgen cleanup --run-id {}`", result.run_id);
+        let _ = writeln!(
+            out,
+            "cleanup failed: {e}; run `scar loadgen cleanup --run-id {}`",
+            result.run_id
+        );
     }
     if breaches.is_empty() {
         let _ = writeln!(out, "SLO: passed");
@@ -197,7 +231,12 @@ pub fn write_hdr_logs(dir: &Path, result: &RunResult) -> std::io::Result<Vec<Pat
         let mut serializer = V2DeflateSerializer::new();
         {
             let mut writer = IntervalLogWriterBuilder::new()
-                .add_comment(&format!("scar loadgen run {}, phase {} ({}), latency in microseconds", result.run_id, phase.name, phase.verb.as_str()))
+                .add_comment(&format!(
+                    "scar loadgen run {}, phase {} ({}), latency in microseconds",
+                    result.run_id,
+                    phase.name,
+                    phase.verb.as_str()
+                ))
                 .with_start_time(start)
                 .with_base_time(start)
                 .begin_log_with(&mut buffer, &mut serializer)?;
@@ -221,6 +260,12 @@ fn phase_offset(result: &RunResult, phase: &PhaseStats) -> Option<Duration> {
 
 fn file_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

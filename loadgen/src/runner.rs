@@ -83,7 +83,11 @@ struct Shared {
     limiter: Option<TokenBucket>,
 }
 
-pub async fn run(api: &Api, scenario: &Scenario, options: &RunOptions) -> Result<RunResult, RunError> {
+pub async fn run(
+    api: &Api,
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> Result<RunResult, RunError> {
     api.check_reachable().await.map_err(RunError::Start)?;
     let namespace = substitute(&scenario.namespace, &|name| match name {
         "run_id" => Some(options.run_id.clone()),
@@ -99,9 +103,17 @@ pub async fn run(api: &Api, scenario: &Scenario, options: &RunOptions) -> Result
         namespace: namespace.clone(),
         run_start: Instant::now(),
         stop: options.stop.clone(),
-        stats: Mutex::new(scenario.phases.iter().map(|p| PhaseStats::new(&p.name, p.verb)).collect()),
+        stats: Mutex::new(
+            scenario
+                .phases
+                .iter()
+                .map(|p| PhaseStats::new(&p.name, p.verb))
+                .collect(),
+        ),
         created: Mutex::new(BTreeMap::new()),
-        limiter: options.client_go.then(|| TokenBucket::new(CLIENT_GO_QPS, CLIENT_GO_BURST)),
+        limiter: options
+            .client_go
+            .then(|| TokenBucket::new(CLIENT_GO_QPS, CLIENT_GO_BURST)),
     });
     let progress = (options.progress && std::io::stderr().is_terminal())
         .then(|| tokio::spawn(print_progress(shared.clone())));
@@ -144,7 +156,15 @@ async fn create_namespace(api: &Api, namespace: &str, run_id: &str) -> Result<()
         "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {RUN_ID_LABEL: run_id}},
     });
-    let reply = api.send(Method::POST, "/api/v1/namespaces", Some(&body), None, Duration::from_secs(30)).await;
+    let reply = api
+        .send(
+            Method::POST,
+            "/api/v1/namespaces",
+            Some(&body),
+            None,
+            Duration::from_secs(30),
+        )
+        .await;
     match reply.outcome {
         Outcome::Status(200..=299) => Ok(()),
         Outcome::Status(409) => Err(RunError::Start(format!(
@@ -162,10 +182,15 @@ async fn create_namespace(api: &Api, namespace: &str, run_id: &str) -> Result<()
 /// Deletes the run's namespace, and with it everything the run created.
 pub async fn delete_namespace(api: &Api, namespace: &str) -> Result<(), String> {
     let path = format!("/api/v1/namespaces/{namespace}");
-    let reply = api.send(Method::DELETE, &path, None, None, Duration::from_secs(30)).await;
+    let reply = api
+        .send(Method::DELETE, &path, None, None, Duration::from_secs(30))
+        .await;
     match reply.outcome {
         Outcome::Status(200..=299) | Outcome::Status(404) => Ok(()),
-        other => Err(format!("deleting namespace {namespace}: {}", describe_reply(other, &reply))),
+        other => Err(format!(
+            "deleting namespace {namespace}: {}",
+            describe_reply(other, &reply)
+        )),
     }
 }
 
@@ -178,10 +203,19 @@ pub async fn cleanup(api: &Api, run_id: Option<&str>) -> Result<Vec<String>, Str
         None => RUN_ID_LABEL.to_string(),
     };
     let reply = api
-        .send(Method::GET, &format!("/api/v1/namespaces?labelSelector={selector}"), None, None, Duration::from_secs(30))
+        .send(
+            Method::GET,
+            &format!("/api/v1/namespaces?labelSelector={selector}"),
+            None,
+            None,
+            Duration::from_secs(30),
+        )
         .await;
     let Outcome::Status(200) = reply.outcome else {
-        return Err(format!("listing namespaces: {}", describe_reply(reply.outcome, &reply)));
+        return Err(format!(
+            "listing namespaces: {}",
+            describe_reply(reply.outcome, &reply)
+        ));
     };
     let names: Vec<String> = reply
         .json()
@@ -189,7 +223,11 @@ pub async fn cleanup(api: &Api, run_id: Option<&str>) -> Result<Vec<String>, Str
             list["items"].as_array().map(|items| {
                 items
                     .iter()
-                    .filter_map(|i| i.pointer("/metadata/name").and_then(Json::as_str).map(str::to_string))
+                    .filter_map(|i| {
+                        i.pointer("/metadata/name")
+                            .and_then(Json::as_str)
+                            .map(str::to_string)
+                    })
                     .collect()
             })
         })
@@ -203,13 +241,18 @@ pub async fn cleanup(api: &Api, run_id: Option<&str>) -> Result<Vec<String>, Str
 fn describe_reply(outcome: Outcome, reply: &Reply) -> String {
     match outcome {
         Outcome::Status(code) => {
-            let message = reply.json().and_then(|s| s["message"].as_str().map(str::to_string));
+            let message = reply
+                .json()
+                .and_then(|s| s["message"].as_str().map(str::to_string));
             match message {
                 Some(message) => format!("HTTP {code}: {message}"),
                 None => format!("HTTP {code}"),
             }
         }
-        Outcome::ConnectionError => format!("connection error: {}", reply.error.as_deref().unwrap_or("unknown")),
+        Outcome::ConnectionError => format!(
+            "connection error: {}",
+            reply.error.as_deref().unwrap_or("unknown")
+        ),
         Outcome::Timeout => "timed out".to_string(),
     }
 }
@@ -240,7 +283,9 @@ impl Shared {
         Ok(match phase.verb {
             Verb::Create => {
                 let body = template.render(index, &self.run_id, namespace, &scenario.vars)?;
-                let name = object_name(&body).ok_or("the template's object has no metadata.name")?.to_string();
+                let name = object_name(&body)
+                    .ok_or("the template's object has no metadata.name")?
+                    .to_string();
                 Call {
                     method: Method::POST,
                     path: template.collection_path(namespace),
@@ -250,8 +295,13 @@ impl Shared {
                 }
             }
             Verb::Patch => {
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-                let patch = phase.patch.as_ref().expect("validated: a patch phase has a patch");
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                let patch = phase
+                    .patch
+                    .as_ref()
+                    .expect("validated: a patch phase has a patch");
                 let body = substitute_json(patch, &|name| match name {
                     "now" => Some(format!("{}.{:09}", now.as_secs(), now.subsec_nanos())),
                     "index" => Some(index.to_string()),
@@ -269,14 +319,28 @@ impl Shared {
             Verb::Get => simple(Method::GET, template.object_path(namespace, &object(index))),
             Verb::List => simple(
                 Method::GET,
-                format!("{}?labelSelector={RUN_ID_LABEL}%3D{}", template.collection_path(namespace), self.run_id),
+                format!(
+                    "{}?labelSelector={RUN_ID_LABEL}%3D{}",
+                    template.collection_path(namespace),
+                    self.run_id
+                ),
             ),
-            Verb::Delete => simple(Method::DELETE, template.object_path(namespace, &object(index))),
+            Verb::Delete => simple(
+                Method::DELETE,
+                template.object_path(namespace, &object(index)),
+            ),
         })
     }
 
     /// Sends one call (with client-go's limiter and retries when asked) and counts it.
-    async fn execute(&self, phase_index: usize, template: &str, timeout: Duration, call: Call, scheduled: Instant) {
+    async fn execute(
+        &self,
+        phase_index: usize,
+        template: &str,
+        timeout: Duration,
+        call: Call,
+        scheduled: Instant,
+    ) {
         let mut throttled_for = Duration::ZERO;
         let mut retries = 0;
         let mut first_send = None;
@@ -290,10 +354,24 @@ impl Shared {
                 let late = sent.saturating_duration_since(scheduled);
                 lock(&self.stats)[phase_index].record_send(self.run_start, sent, late);
             }
-            let reply = self.api.send(call.method.clone(), &call.path, call.body.as_ref(), call.patch_kind(), timeout).await;
-            let retryable = matches!(reply.outcome, Outcome::Status(429) | Outcome::Status(500..=599));
+            let reply = self
+                .api
+                .send(
+                    call.method.clone(),
+                    &call.path,
+                    call.body.as_ref(),
+                    call.patch_kind(),
+                    timeout,
+                )
+                .await;
+            let retryable = matches!(
+                reply.outcome,
+                Outcome::Status(429) | Outcome::Status(500..=599)
+            );
             match reply.retry_after {
-                Some(seconds) if self.limiter.is_some() && retryable && retries < CLIENT_GO_MAX_RETRIES => {
+                Some(seconds)
+                    if self.limiter.is_some() && retryable && retries < CLIENT_GO_MAX_RETRIES =>
+                {
                     retries += 1;
                     tokio::time::sleep(Duration::from_secs(seconds)).await;
                 }
@@ -301,7 +379,10 @@ impl Shared {
             }
         };
         if let (Some(name), Outcome::Status(200..=299)) = (&call.creates, reply.outcome) {
-            lock(&self.created).entry(template.to_string()).or_default().push(name.clone());
+            lock(&self.created)
+                .entry(template.to_string())
+                .or_default()
+                .push(name.clone());
         }
         let sample = Sample {
             phase: phase_index,
@@ -327,7 +408,10 @@ impl Call {
 
 async fn run_phase(shared: &Arc<Shared>, index: usize) {
     let phase = &shared.scenario.phases[index];
-    let objects = lock(&shared.created).get(&phase.template).cloned().unwrap_or_default();
+    let objects = lock(&shared.created)
+        .get(&phase.template)
+        .cloned()
+        .unwrap_or_default();
     if matches!(phase.verb, Verb::Patch | Verb::Get | Verb::Delete) && objects.is_empty() {
         eprintln!(
             "scar loadgen: phase `{}` skipped: no {} object was created to {}",
@@ -352,8 +436,15 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
 
     let mut tasks = JoinSet::new();
     match phase.load {
-        Load::Open { rate, burst } => {
-            let interval = rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(f64::from(burst) / r));
+        Load::Open {
+            rate,
+            burst,
+            connections,
+        } => {
+            let interval = rate.map_or(Duration::ZERO, |r| {
+                Duration::from_secs_f64(f64::from(burst) / r)
+            });
+            let slots = Arc::new(tokio::sync::Semaphore::new(connections as usize));
             let mut next = 0u64;
             'groups: for group in 0u64.. {
                 let scheduled = phase_start + interval.mul_f64(group as f64);
@@ -372,10 +463,18 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
                             break 'groups;
                         }
                     };
+                    // All connections busy: the sender waits, late on its schedule.
+                    let Ok(slot) = slots.clone().acquire_owned().await else {
+                        break 'groups;
+                    };
                     let task = shared.clone();
                     let template = phase.template.clone();
                     let timeout = phase.timeout;
-                    tasks.spawn(async move { task.execute(index, &template, timeout, call, scheduled).await });
+                    tasks.spawn(async move {
+                        task.execute(index, &template, timeout, call, scheduled)
+                            .await;
+                        drop(slot);
+                    });
                     next += 1;
                 }
                 // Reap finished requests so that only those in flight are held.
@@ -401,7 +500,9 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
                         let Ok(call) = worker.call(phase, next, &objects) else {
                             break;
                         };
-                        worker.execute(index, &phase.template, phase.timeout, call, Instant::now()).await;
+                        worker
+                            .execute(index, &phase.template, phase.timeout, call, Instant::now())
+                            .await;
                     }
                 });
             }
@@ -432,7 +533,8 @@ impl TokenBucket {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         let (tokens, last) = *state;
-        let tokens = (tokens + now.saturating_duration_since(last).as_secs_f64() * self.qps).min(self.burst);
+        let tokens =
+            (tokens + now.saturating_duration_since(last).as_secs_f64() * self.qps).min(self.burst);
         if tokens >= 1.0 {
             *state = (tokens - 1.0, now);
             return Duration::ZERO;
@@ -468,13 +570,21 @@ async fn print_progress(shared: Arc<Shared>) {
 /// each, when the server allows it.
 async fn resolve_apf_names(api: &Api, phases: &[PhaseStats]) -> BTreeMap<String, String> {
     let mut names = BTreeMap::new();
-    if phases.iter().all(|p| p.priority_levels.is_empty() && p.flow_schemas.is_empty()) {
+    if phases
+        .iter()
+        .all(|p| p.priority_levels.is_empty() && p.flow_schemas.is_empty())
+    {
         return names;
     }
     for resource in ["prioritylevelconfigurations", "flowschemas"] {
         let path = format!("/apis/flowcontrol.apiserver.k8s.io/v1/{resource}");
-        let reply = api.send(Method::GET, &path, None, None, Duration::from_secs(10)).await;
-        let Some(list) = reply.json().filter(|_| reply.outcome == Outcome::Status(200)) else {
+        let reply = api
+            .send(Method::GET, &path, None, None, Duration::from_secs(10))
+            .await;
+        let Some(list) = reply
+            .json()
+            .filter(|_| reply.outcome == Outcome::Status(200))
+        else {
             continue;
         };
         for item in list["items"].as_array().into_iter().flatten() {
@@ -488,4 +598,3 @@ async fn resolve_apf_names(api: &Api, phases: &[PhaseStats]) -> BTreeMap<String,
     }
     names
 }
-

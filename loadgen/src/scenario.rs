@@ -70,8 +70,15 @@ impl Verb {
 pub enum Load {
     /// Open model: requests are sent on schedule whether or not earlier
     /// ones returned, `burst` at the same instant; `rate` is requests per
-    /// second on average (unlimited: every burst at once).
-    Open { rate: Option<f64>, burst: u32 },
+    /// second on average (unlimited: every burst at once). At most
+    /// `connections` are in flight, as with wrk2's or oha's connections: when
+    /// all are busy the sender falls behind, and that lateness counts in the
+    /// corrected latency.
+    Open {
+        rate: Option<f64>,
+        burst: u32,
+        connections: u32,
+    },
     /// Closed model: this many requests in flight, each sent when one returns.
     Closed { concurrency: u32 },
 }
@@ -149,6 +156,8 @@ impl std::fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests in flight at most in an open phase unless it says otherwise.
+pub const DEFAULT_CONNECTIONS: u32 = 1000;
 
 /// Reads and validates a scenario; `overrides` replace its `vars`.
 pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Scenario, ScenarioError> {
@@ -180,7 +189,11 @@ impl Parser<'_> {
         }
     }
 
-    fn scenario(mut self, text: &str, overrides: &BTreeMap<String, String>) -> Result<Scenario, ScenarioError> {
+    fn scenario(
+        mut self,
+        text: &str,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Scenario, ScenarioError> {
         let docs = parse_documents(text).map_err(|e| ScenarioError {
             path: self.path.to_path_buf(),
             span: e.span,
@@ -193,7 +206,11 @@ impl Parser<'_> {
             field: "file".to_string(),
             message: "the scenario is empty".to_string(),
         })?;
-        self.check_keys(root, "", &["name", "namespace", "vars", "templates", "phases", "slo"])?;
+        self.check_keys(
+            root,
+            "",
+            &["name", "namespace", "vars", "templates", "phases", "slo"],
+        )?;
 
         if let Some(vars) = root.get("vars") {
             for (key, value) in self.map(vars, "vars")? {
@@ -209,7 +226,10 @@ impl Parser<'_> {
                     path: self.path.to_path_buf(),
                     span: root.get("vars").map_or(root.span, |v| v.span),
                     field: format!("vars.{name}"),
-                    message: format!("--set {name}: the scenario has no such var (it has: {})", known.join(", ")),
+                    message: format!(
+                        "--set {name}: the scenario has no such var (it has: {})",
+                        known.join(", ")
+                    ),
                 });
             }
             self.vars.insert(name.clone(), value.clone());
@@ -217,16 +237,23 @@ impl Parser<'_> {
 
         let name = match root.get("name") {
             Some(n) => self.text(n, "name")?.to_string(),
-            None => self.path.file_stem().map_or("scenario".to_string(), |s| s.to_string_lossy().into_owned()),
+            None => self
+                .path
+                .file_stem()
+                .map_or("scenario".to_string(), |s| s.to_string_lossy().into_owned()),
         };
         let namespace = match root.get("namespace") {
             Some(n) => self.text(n, "namespace")?.to_string(),
             None => "scar-loadgen-{{ run_id }}".to_string(),
         };
 
-        let templates_node = root
-            .get("templates")
-            .ok_or_else(|| self.error(root, "templates", "missing: name the manifest files the phases send"))?;
+        let templates_node = root.get("templates").ok_or_else(|| {
+            self.error(
+                root,
+                "templates",
+                "missing: name the manifest files the phases send",
+            )
+        })?;
         let mut templates = BTreeMap::new();
         for (key, value) in self.map(templates_node, "templates")? {
             let template_name = self.text(key, "templates")?.to_string();
@@ -237,9 +264,13 @@ impl Parser<'_> {
             templates.insert(template_name, template);
         }
 
-        let phases_node = root
-            .get("phases")
-            .ok_or_else(|| self.error(root, "phases", "missing: a scenario runs one or more phases"))?;
+        let phases_node = root.get("phases").ok_or_else(|| {
+            self.error(
+                root,
+                "phases",
+                "missing: a scenario runs one or more phases",
+            )
+        })?;
         let Value::Seq(items) = &phases_node.value else {
             return Err(self.error(phases_node, "phases", "must be a list"));
         };
@@ -266,18 +297,37 @@ impl Parser<'_> {
         })
     }
 
-    fn phase(&self, node: &Node, index: usize, templates: &BTreeMap<String, Template>) -> Result<Phase, ScenarioError> {
+    fn phase(
+        &self,
+        node: &Node,
+        index: usize,
+        templates: &BTreeMap<String, Template>,
+    ) -> Result<Phase, ScenarioError> {
         let at = |field: &str| format!("phases[{index}].{field}");
         self.check_keys(
             node,
             &format!("phases[{index}]."),
-            &["name", "verb", "template", "rate", "burst", "concurrency", "count", "duration", "patch", "timeout"],
+            &[
+                "name",
+                "verb",
+                "template",
+                "rate",
+                "burst",
+                "connections",
+                "concurrency",
+                "count",
+                "duration",
+                "patch",
+                "timeout",
+            ],
         )?;
         let name = match node.get("name") {
             Some(n) => self.text(n, &at("name"))?.to_string(),
             None => format!("phase-{}", index + 1),
         };
-        let verb_node = node.get("verb").ok_or_else(|| self.error(node, &at("verb"), "missing"))?;
+        let verb_node = node
+            .get("verb")
+            .ok_or_else(|| self.error(node, &at("verb"), "missing"))?;
         let verb = match self.text(verb_node, &at("verb"))? {
             "create" => Verb::Create,
             "patch" => Verb::Patch,
@@ -285,19 +335,42 @@ impl Parser<'_> {
             "list" => Verb::List,
             "delete" => Verb::Delete,
             other => {
-                return Err(self.error(verb_node, &at("verb"), format!("`{other}` is not one of create, patch, get, list, delete")))
+                return Err(self.error(
+                    verb_node,
+                    &at("verb"),
+                    format!("`{other}` is not one of create, patch, get, list, delete"),
+                ))
             }
         };
-        let template_node = node.get("template").ok_or_else(|| self.error(node, &at("template"), "missing"))?;
+        let template_node = node
+            .get("template")
+            .ok_or_else(|| self.error(node, &at("template"), "missing"))?;
         let template = self.text(template_node, &at("template"))?.to_string();
         if !templates.contains_key(&template) {
             let known: Vec<&str> = templates.keys().map(String::as_str).collect();
-            return Err(self.error(template_node, &at("template"), format!("no template `{template}` (templates: {})", known.join(", "))));
+            return Err(self.error(
+                template_node,
+                &at("template"),
+                format!("no template `{template}` (templates: {})", known.join(", ")),
+            ));
         }
 
-        let rate = node.get("rate").map(|n| self.positive_number(n, &at("rate"))).transpose()?;
-        let burst = node.get("burst").map(|n| self.positive_integer(n, &at("burst"))).transpose()?;
-        let concurrency = node.get("concurrency").map(|n| self.positive_integer(n, &at("concurrency"))).transpose()?;
+        let rate = node
+            .get("rate")
+            .map(|n| self.positive_number(n, &at("rate")))
+            .transpose()?;
+        let burst = node
+            .get("burst")
+            .map(|n| self.positive_integer(n, &at("burst")))
+            .transpose()?;
+        let concurrency = node
+            .get("concurrency")
+            .map(|n| self.positive_integer(n, &at("concurrency")))
+            .transpose()?;
+        let connections = node
+            .get("connections")
+            .map(|n| self.positive_integer(n, &at("connections")))
+            .transpose()?;
         let load = match (rate, burst, concurrency) {
             (_, _, Some(_)) if rate.is_some() || burst.is_some() => {
                 return Err(self.error(node.get("concurrency").unwrap_or(node), &at("concurrency"), "a phase is either open (rate, burst) or closed (concurrency), not both"))
@@ -309,29 +382,67 @@ impl Parser<'_> {
             (rate, burst, None) => Load::Open {
                 rate,
                 burst: burst.map_or(1, |b| b as u32),
+                connections: connections.map_or(DEFAULT_CONNECTIONS, |c| c as u32),
             },
         };
+        if let (Load::Closed { .. }, Some(_)) = (&load, connections) {
+            return Err(self.error(
+                node.get("connections").unwrap_or(node),
+                &at("connections"),
+                "connections bounds an open phase; a closed phase has concurrency",
+            ));
+        }
 
-        let count = node.get("count").map(|n| self.positive_integer(n, &at("count"))).transpose()?;
-        let duration = node.get("duration").map(|n| self.duration(n, &at("duration"))).transpose()?;
+        let count = node
+            .get("count")
+            .map(|n| self.positive_integer(n, &at("count")))
+            .transpose()?;
+        let duration = node
+            .get("duration")
+            .map(|n| self.duration(n, &at("duration")))
+            .transpose()?;
         let stop = match (count, duration) {
-            (Some(_), Some(_)) => return Err(self.error(node.get("duration").unwrap_or(node), &at("duration"), "give count or duration, not both")),
+            (Some(_), Some(_)) => {
+                return Err(self.error(
+                    node.get("duration").unwrap_or(node),
+                    &at("duration"),
+                    "give count or duration, not both",
+                ))
+            }
             (Some(count), None) => Stop::Count(count),
             (None, Some(duration)) => Stop::Duration(duration),
             (None, None) if verb == Verb::Create => {
-                return Err(self.error(node, &at("count"), "a create phase needs count: how many objects to create"))
+                return Err(self.error(
+                    node,
+                    &at("count"),
+                    "a create phase needs count: how many objects to create",
+                ))
             }
-            (None, None) if verb == Verb::List => return Err(self.error(node, &at("count"), "a list phase needs count or duration")),
+            (None, None) if verb == Verb::List => {
+                return Err(self.error(node, &at("count"), "a list phase needs count or duration"))
+            }
             (None, None) => Stop::EachObject,
         };
         if let (Load::Open { rate: None, .. }, Stop::Duration(_)) = (&load, &stop) {
-            return Err(self.error(node, &at("rate"), "a phase that runs for a duration needs a rate or a concurrency"));
+            return Err(self.error(
+                node,
+                &at("rate"),
+                "a phase that runs for a duration needs a rate or a concurrency",
+            ));
         }
 
         let patch = match (verb, node.get("patch")) {
             (Verb::Patch, Some(p)) => Some(crate::manifest::to_json(p)),
-            (Verb::Patch, None) => return Err(self.error(node, &at("patch"), "a patch phase needs patch: the merge patch to send")),
-            (_, Some(p)) => return Err(self.error(p, &at("patch"), "only a patch phase takes a patch")),
+            (Verb::Patch, None) => {
+                return Err(self.error(
+                    node,
+                    &at("patch"),
+                    "a patch phase needs patch: the merge patch to send",
+                ))
+            }
+            (_, Some(p)) => {
+                return Err(self.error(p, &at("patch"), "only a patch phase takes a patch"))
+            }
             (_, None) => None,
         };
         let timeout = match node.get("timeout") {
@@ -361,9 +472,12 @@ impl Parser<'_> {
                     "get" => Verb::Get,
                     "list" => Verb::List,
                     "delete" => Verb::Delete,
-                    other => return Err(self.error(key, "slo.p99", format!("`{other}` is not a verb"))),
+                    other => {
+                        return Err(self.error(key, "slo.p99", format!("`{other}` is not a verb")))
+                    }
                 };
-                slo.p99.insert(verb, self.duration(value, &format!("slo.p99.{verb_name}"))?);
+                slo.p99
+                    .insert(verb, self.duration(value, &format!("slo.p99.{verb_name}"))?);
             }
         }
         if let Some(n) = node.get("max_429_ratio") {
@@ -379,7 +493,11 @@ impl Parser<'_> {
         for (key, _) in self.map(node, prefix.trim_end_matches('.'))? {
             let name = key.str().unwrap_or("");
             if !allowed.contains(&name) {
-                return Err(self.error(key, &format!("{prefix}{name}"), format!("unknown field (expected one of: {})", allowed.join(", "))));
+                return Err(self.error(
+                    key,
+                    &format!("{prefix}{name}"),
+                    format!("unknown field (expected one of: {})", allowed.join(", ")),
+                ));
             }
         }
         Ok(())
@@ -388,12 +506,17 @@ impl Parser<'_> {
     fn map<'n>(&self, node: &'n Node, field: &str) -> Result<&'n [(Node, Node)], ScenarioError> {
         match &node.value {
             Value::Map(entries) => Ok(entries),
-            _ => Err(self.error(node, if field.is_empty() { "scenario" } else { field }, "must be a mapping")),
+            _ => Err(self.error(
+                node,
+                if field.is_empty() { "scenario" } else { field },
+                "must be a mapping",
+            )),
         }
     }
 
     fn text<'n>(&self, node: &'n Node, field: &str) -> Result<&'n str, ScenarioError> {
-        node.str().ok_or_else(|| self.error(node, field, "must be a string"))
+        node.str()
+            .ok_or_else(|| self.error(node, field, "must be a string"))
     }
 
     /// A scalar with `${var}` replaced by the scenario's vars.
@@ -403,12 +526,18 @@ impl Parser<'_> {
         let mut rest = raw;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').ok_or_else(|| self.error(node, field, "unclosed `${`"))? + start;
+            let end = rest[start..]
+                .find('}')
+                .ok_or_else(|| self.error(node, field, "unclosed `${`"))?
+                + start;
             let name = rest[start + 2..end].trim();
-            let value = self
-                .vars
-                .get(name)
-                .ok_or_else(|| self.error(node, field, format!("no var `{name}` (define it under vars)")))?;
+            let value = self.vars.get(name).ok_or_else(|| {
+                self.error(
+                    node,
+                    field,
+                    format!("no var `{name}` (define it under vars)"),
+                )
+            })?;
             out.push_str(value);
             rest = &rest[end + 1..];
         }
@@ -422,7 +551,13 @@ impl Parser<'_> {
             .parse::<f64>()
             .ok()
             .filter(|n| n.is_finite() && *n > 0.0)
-            .ok_or_else(|| self.error(node, field, format!("must be a positive number, not `{text}`")))
+            .ok_or_else(|| {
+                self.error(
+                    node,
+                    field,
+                    format!("must be a positive number, not `{text}`"),
+                )
+            })
     }
 
     fn positive_integer(&self, node: &Node, field: &str) -> Result<u64, ScenarioError> {
@@ -431,7 +566,13 @@ impl Parser<'_> {
             .parse::<u64>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| self.error(node, field, format!("must be a positive integer, not `{text}`")))
+            .ok_or_else(|| {
+                self.error(
+                    node,
+                    field,
+                    format!("must be a positive integer, not `{text}`"),
+                )
+            })
     }
 
     fn ratio(&self, node: &Node, field: &str) -> Result<f64, ScenarioError> {
@@ -440,19 +581,33 @@ impl Parser<'_> {
             .parse::<f64>()
             .ok()
             .filter(|n| (0.0..=1.0).contains(n))
-            .ok_or_else(|| self.error(node, field, format!("must be a ratio between 0 and 1, not `{text}`")))
+            .ok_or_else(|| {
+                self.error(
+                    node,
+                    field,
+                    format!("must be a ratio between 0 and 1, not `{text}`"),
+                )
+            })
     }
 
     fn duration(&self, node: &Node, field: &str) -> Result<Duration, ScenarioError> {
         let text = self.resolved(node, field)?;
-        parse_duration(&text).ok_or_else(|| self.error(node, field, format!("must be a duration such as 500ms, 10s or 2m, not `{text}`")))
+        parse_duration(&text).ok_or_else(|| {
+            self.error(
+                node,
+                field,
+                format!("must be a duration such as 500ms, 10s or 2m, not `{text}`"),
+            )
+        })
     }
 }
 
 /// `250ms`, `10s`, `1.5s`, `2m`, `1h`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let number: f64 = text[..split].parse().ok()?;
     let seconds = match &text[split..] {
         "" | "s" => number,
@@ -485,9 +640,20 @@ mod tests {
             dir.path(),
             "name: burst\nvars: {scale: 15}\ntemplates: {deployment: deployment.yaml}\nphases:\n- {verb: create, template: deployment, count: \"${scale}\", rate: 20}\n- {verb: patch, template: deployment, burst: \"${scale}\", patch: {metadata: {labels: {a: b}}}}\n- {verb: get, template: deployment, concurrency: 4, duration: 2s}\nslo:\n  p99: {patch: 2s}\n  max_429_ratio: 0.05\n",
         );
-        let scenario = load(&path, &BTreeMap::from([("scale".to_string(), "300".to_string())])).unwrap();
+        let scenario = load(
+            &path,
+            &BTreeMap::from([("scale".to_string(), "300".to_string())]),
+        )
+        .unwrap();
         assert_eq!(scenario.phases[0].stop, Stop::Count(300));
-        assert_eq!(scenario.phases[1].load, Load::Open { rate: None, burst: 300 });
+        assert_eq!(
+            scenario.phases[1].load,
+            Load::Open {
+                rate: None,
+                burst: 300,
+                connections: DEFAULT_CONNECTIONS
+            }
+        );
         assert_eq!(scenario.phases[1].stop, Stop::EachObject);
         assert_eq!(scenario.phases[2].load, Load::Closed { concurrency: 4 });
         assert_eq!(scenario.slo.p99[&Verb::Patch], Duration::from_secs(2));
@@ -508,7 +674,11 @@ mod tests {
         ];
         for (text, line, field) in cases {
             let err = load(&write(dir.path(), text), &BTreeMap::new()).unwrap_err();
-            assert_eq!((err.span.line, err.field.as_str()), (line, field), "{text}\n{err}");
+            assert_eq!(
+                (err.span.line, err.field.as_str()),
+                (line, field),
+                "{text}\n{err}"
+            );
             assert!(err.to_string().contains("scenario.yaml:"), "{err}");
         }
     }
@@ -517,7 +687,11 @@ mod tests {
     fn unknown_set_overrides_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "vars: {scale: 1}\ntemplates: {deployment: deployment.yaml}\nphases:\n- {verb: create, template: deployment, count: 1, rate: 1}\n");
-        let err = load(&path, &BTreeMap::from([("scael".to_string(), "3".to_string())])).unwrap_err();
+        let err = load(
+            &path,
+            &BTreeMap::from([("scael".to_string(), "3".to_string())]),
+        )
+        .unwrap_err();
         assert!(err.message.contains("no such var"), "{err}");
     }
 }

@@ -33,13 +33,28 @@ pub fn evaluate(phases: &[PhaseStats], slo: &Slo) -> Vec<Breach> {
                     limit: "p99",
                     allowed: limit.as_secs_f64(),
                     measured: p99.as_secs_f64(),
-                    message: format!("{}: {verb} p99 {:.3}s is above {:.3}s", phase.name, p99.as_secs_f64(), limit.as_secs_f64()),
+                    message: format!(
+                        "{}: {verb} p99 {:.3}s is above {:.3}s",
+                        phase.name,
+                        p99.as_secs_f64(),
+                        limit.as_secs_f64()
+                    ),
                 });
             }
         }
         let ratios = [
-            ("429_ratio", phase.outcomes.too_many_requests, slo.max_429_ratio, "429s"),
-            ("error_ratio", phase.outcomes.errors(), slo.max_error_ratio, "errors"),
+            (
+                "429_ratio",
+                phase.outcomes.too_many_requests,
+                slo.max_429_ratio,
+                "429s",
+            ),
+            (
+                "error_ratio",
+                phase.outcomes.errors(),
+                slo.max_error_ratio,
+                "errors",
+            ),
         ];
         for (limit, count, allowed, what) in ratios {
             let ratio = count as f64 / completed;

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as YamlSpan};
 
-
 /// A range in a source file. Lines and columns are 1-based and count
 /// characters; `end_column` is exclusive, as in SARIF.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -57,9 +57,26 @@ fn write_scenario(dir: &Path, phases: &str, slo: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn report(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("the report was written"))
-        .expect("JSON")
+/// Runs a scenario against the double, returning scar's output and its `--out` report.
+fn run_against(fake: &FakeApiServer, scenario: &str, extra: &[&str]) -> (Output, Value) {
+    let out = Path::new(scenario).with_file_name("report.json");
+    let mut args = vec![
+        "loadgen",
+        "run",
+        scenario,
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let output = scar(&args);
+    let text = std::fs::read_to_string(&out)
+        .unwrap_or_else(|e| panic!("no report ({e}): {}\n{}", stdout(&output), stderr(&output)));
+    (
+        output,
+        serde_json::from_str(&text).expect("the report is JSON"),
+    )
 }
 
 fn phase<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -83,16 +100,7 @@ fn every_request_is_accounted_for_and_the_namespace_is_cleaned_up() {
         "- {name: create, verb: create, template: cm, count: \"${n}\", rate: 200}\n- {name: burst, verb: patch, template: cm, burst: \"${n}\", patch: {data: {at: \"{{ now }}\"}}}\n- {name: read, verb: get, template: cm, concurrency: 3, count: 30}\n- {name: list, verb: list, template: cm, rate: 50, count: 5}\n- {name: delete, verb: delete, template: cm, rate: 200}\n",
         "",
     );
-    let out = dir.path().join("report.json");
-    let output = scar(&[
-        "loadgen",
-        "run",
-        &scenario,
-        "--kubeconfig",
-        fake.kubeconfig.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (output, report) = run_against(&fake, &scenario, &[]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -100,7 +108,6 @@ fn every_request_is_accounted_for_and_the_namespace_is_cleaned_up() {
         stdout(&output),
         stderr(&output)
     );
-    let report = report(&out);
     for (name, verb, count) in [
         ("create", "create", 20),
         ("burst", "patch", 20),
@@ -150,16 +157,7 @@ fn throttled_requests_match_what_the_server_refused_and_breach_the_slo() {
         "- {name: create, verb: create, template: cm, count: \"${n}\", rate: 100, connections: 2}\n- {name: burst, verb: patch, template: cm, burst: \"${n}\", patch: {data: {at: \"{{ now }}\"}}}\n",
         "",
     );
-    let out = dir.path().join("report.json");
-    let output = scar(&[
-        "loadgen",
-        "run",
-        &scenario,
-        "--kubeconfig",
-        fake.kubeconfig.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (output, report) = run_against(&fake, &scenario, &[]);
     assert_eq!(
         output.status.code(),
         Some(3),
@@ -167,7 +165,6 @@ fn throttled_requests_match_what_the_server_refused_and_breach_the_slo() {
         stdout(&output),
         stderr(&output)
     );
-    let report = report(&out);
     let burst = phase(&report, "burst");
     let served = fake.served();
     let served_429 = served
@@ -225,17 +222,7 @@ fn corrected_latency_shows_a_server_stall_that_raw_latency_hides() {
         "- {name: create, verb: create, template: cm, count: 1, rate: 10}\n- {name: read, verb: get, template: cm, rate: 200, connections: 2, duration: 2500ms}\n",
         "slo:\n  p99: {get: 250ms}\n",
     );
-    let out = dir.path().join("report.json");
-    let output = scar(&[
-        "loadgen",
-        "run",
-        &scenario,
-        "--kubeconfig",
-        fake.kubeconfig.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let report = report(&out);
+    let (output, report) = run_against(&fake, &scenario, &[]);
     let read = phase(&report, "read");
     let corrected = read["latency_ms"]["corrected"]["p99"].as_f64().unwrap();
     let raw = read["latency_ms"]["raw"]["p99"].as_f64().unwrap();
@@ -276,17 +263,7 @@ fn client_go_mode_retries_throttled_requests_after_retry_after() {
         "- {name: create, verb: create, template: cm, count: 6, burst: 6}\n",
         "slo:\n  p99: {create: 10s}\n",
     );
-    let out = dir.path().join("report.json");
-    let output = scar(&[
-        "loadgen",
-        "run",
-        &scenario,
-        "--client-go",
-        "--kubeconfig",
-        fake.kubeconfig.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (output, report) = run_against(&fake, &scenario, &["--client-go"]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -294,7 +271,6 @@ fn client_go_mode_retries_throttled_requests_after_retry_after() {
         stdout(&output),
         stderr(&output)
     );
-    let report = report(&out);
     assert_eq!(report["mode"], "client-go");
     let create = phase(&report, "create");
     assert_eq!(

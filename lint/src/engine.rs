@@ -64,6 +64,16 @@ pub struct Report {
     pub skipped: Vec<Skipped>,
 }
 
+impl Report {
+    /// How many findings have this severity.
+    pub fn count(&self, severity: crate::finding::Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+}
+
 /// Lints `inputs` with the rules of `registry`.
 pub fn lint(
     inputs: &[Input],

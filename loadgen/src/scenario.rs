@@ -545,49 +545,42 @@ impl Parser<'_> {
         Ok(out)
     }
 
-    fn positive_number(&self, node: &Node, field: &str) -> Result<f64, ScenarioError> {
+    /// A value of type `T` that `accept` allows, `${var}`s resolved.
+    fn parsed<T: std::str::FromStr>(
+        &self,
+        node: &Node,
+        field: &str,
+        accept: impl Fn(&T) -> bool,
+        what: &str,
+    ) -> Result<T, ScenarioError> {
         let text = self.resolved(node, field)?;
         text.trim()
-            .parse::<f64>()
+            .parse::<T>()
             .ok()
-            .filter(|n| n.is_finite() && *n > 0.0)
-            .ok_or_else(|| {
-                self.error(
-                    node,
-                    field,
-                    format!("must be a positive number, not `{text}`"),
-                )
-            })
+            .filter(accept)
+            .ok_or_else(|| self.error(node, field, format!("must be {what}, not `{text}`")))
+    }
+
+    fn positive_number(&self, node: &Node, field: &str) -> Result<f64, ScenarioError> {
+        self.parsed(
+            node,
+            field,
+            |n: &f64| n.is_finite() && *n > 0.0,
+            "a positive number",
+        )
     }
 
     fn positive_integer(&self, node: &Node, field: &str) -> Result<u64, ScenarioError> {
-        let text = self.resolved(node, field)?;
-        text.trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                self.error(
-                    node,
-                    field,
-                    format!("must be a positive integer, not `{text}`"),
-                )
-            })
+        self.parsed(node, field, |n: &u64| *n > 0, "a positive integer")
     }
 
     fn ratio(&self, node: &Node, field: &str) -> Result<f64, ScenarioError> {
-        let text = self.resolved(node, field)?;
-        text.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| (0.0..=1.0).contains(n))
-            .ok_or_else(|| {
-                self.error(
-                    node,
-                    field,
-                    format!("must be a ratio between 0 and 1, not `{text}`"),
-                )
-            })
+        self.parsed(
+            node,
+            field,
+            |n: &f64| (0.0..=1.0).contains(n),
+            "a ratio between 0 and 1",
+        )
     }
 
     fn duration(&self, node: &Node, field: &str) -> Result<Duration, ScenarioError> {

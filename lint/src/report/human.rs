@@ -102,13 +102,7 @@ fn count(n: usize, what: &str) -> String {
 }
 
 fn render_summary(out: &mut String, report: &Report, style: Style) {
-    let tally = |severity| {
-        report
-            .findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
-    };
+    let tally = |severity| report.count(severity);
     let line = format!(
         "{}, {}, {} in {} ({})",
         count(tally(Severity::Error), "error"),

@@ -45,13 +45,7 @@ struct SkippedFile<'a> {
 }
 
 pub fn render(report: &Report) -> String {
-    let tally = |severity| {
-        report
-            .findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
-    };
+    let tally = |severity| report.count(severity);
     let document = Document {
         version: 1,
         findings: report.findings.iter().map(json_finding).collect(),

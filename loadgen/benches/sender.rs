@@ -1,0 +1,223 @@
+//! `cargo bench -p scar-loadgen --bench sender -- [throughput|lateness|memory] [SECONDS]`
+//!
+//! Against a trivial HTTP/1.1 endpoint on 127.0.0.1 (every request answered
+//! 200 `{}` at once), in one process:
+//! - throughput: the open-model sender with 50 connections and no rate
+//!   limit, then `oha -c 50` (if `OHA` or `oha` is on the PATH) for the same
+//!   time, side by side; prints the ratio.
+//! - lateness: the open-model sender at 10,000 requests/s; prints p99 of how
+//!   late sends were.
+//! - memory: the sender at 2,000 requests/s; prints resident memory after
+//!   the first minute and at the end (default 600 s).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use scar_loadgen::api::Api;
+use scar_loadgen::runner::{self, RunOptions};
+use scar_loadgen::scenario;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+
+/// Answers every request on a kept-alive connection with 200 `{}`.
+async fn trivial_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let address = listener.local_addr().expect("bound");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buffer = Vec::with_capacity(4096);
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    // Answer each complete request (headers, then any body).
+                    while let Some(end) = find(&buffer, b"\r\n\r\n") {
+                        let headers = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                        let length: usize = headers
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if buffer.len() < end + 4 + length {
+                            break;
+                        }
+                        buffer.drain(..end + 4 + length);
+                        if stream.write_all(RESPONSE).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn write_setup(
+    dir: &Path,
+    address: SocketAddr,
+    phase: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"http://{address}\"}}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n"),
+    )
+    .expect("writable temp dir");
+    std::fs::write(
+        dir.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{{ index }}\n",
+    )
+    .expect("writable");
+    let scenario = dir.join("bench.yaml");
+    std::fs::write(&scenario, format!("name: bench\nnamespace: bench\ntemplates: {{cm: cm.yaml}}\nphases:\n- {phase}\nslo:\n  max_429_ratio: 1\n  max_error_ratio: 1\n")).expect("writable");
+    (kubeconfig, scenario)
+}
+
+async fn run_sender(address: SocketAddr, phase: &str) -> (f64, u64, u64, Duration) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (kubeconfig, scenario_path) = write_setup(dir.path(), address, phase);
+    let scenario = scenario::load(&scenario_path, &BTreeMap::new()).expect("a valid scenario");
+    let api = Api::connect(Some(&kubeconfig), None)
+        .await
+        .expect("a client");
+    let options = RunOptions {
+        run_id: "bench".to_string(),
+        client_go: false,
+        progress: false,
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let started = Instant::now();
+    let result = runner::run(&api, &scenario, &options)
+        .await
+        .expect("the run starts");
+    let phase = &result.phases[0];
+    let rate = phase.completed() as f64 / phase.elapsed().as_secs_f64();
+    (
+        rate,
+        phase.late.value_at_quantile(0.99),
+        phase.outcomes.success,
+        started.elapsed(),
+    )
+}
+
+fn oha(address: SocketAddr, connections: u32, seconds: u64) -> Option<f64> {
+    let program = std::env::var("OHA").unwrap_or_else(|_| "oha".to_string());
+    let output = Command::new(program)
+        .args([
+            "-c",
+            &connections.to_string(),
+            "-z",
+            &format!("{seconds}s"),
+            "--no-tui",
+            "--output-format",
+            "json",
+            &format!("http://{address}/api/v1/namespaces/bench/configmaps"),
+        ])
+        .output()
+        .ok()?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    report["summary"]["requestsPerSec"].as_f64()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let mode = args
+        .first()
+        .map_or("throughput", String::as_str)
+        .to_string();
+    let seconds: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(match mode.as_str() {
+            "memory" => 600,
+            _ => 10,
+        });
+    // The endpoint gets a runtime of its own, so that its work does not
+    // queue behind the sender's tasks (it still shares the two cores).
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let address = server_runtime.block_on(trivial_server());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    match mode.as_str() {
+        "throughput" => {
+            let connections = 50;
+            let phase = format!("{{verb: list, template: cm, rate: 1000000, connections: {connections}, duration: {seconds}s}}");
+            let (ours, _, ok, _) = runtime.block_on(run_sender(address, &phase));
+            println!("scar loadgen, open model, {connections} connections: {ours:.0} requests/s ({ok} answered 2xx)");
+            match oha(address, connections, seconds) {
+                Some(theirs) => println!(
+                    "oha -c {connections}: {theirs:.0} requests/s\nratio scar/oha: {:.2} (target: at least 0.80)",
+                    ours / theirs
+                ),
+                None => println!("oha not found: install it with `cargo install oha` (or set OHA=path)"),
+            }
+        }
+        "lateness" => {
+            let phase = format!(
+                "{{verb: list, template: cm, rate: 10000, connections: 500, duration: {seconds}s}}"
+            );
+            let (rate, late_p99, _, _) = runtime.block_on(run_sender(address, &phase));
+            println!("open model at 10,000 requests/s: achieved {rate:.0}/s, p99 send lateness {:.3} ms (target: under 1 ms)", late_p99 as f64 / 1000.0);
+        }
+        "memory" => {
+            let sampler = std::thread::spawn(|| {
+                std::thread::sleep(Duration::from_secs(60));
+                rss_kib()
+            });
+            let phase = format!(
+                "{{verb: list, template: cm, rate: 2000, connections: 200, duration: {seconds}s}}"
+            );
+            let (rate, _, ok, wall) = runtime.block_on(run_sender(address, &phase));
+            let after_one_minute = sampler.join().expect("the sampler runs");
+            let at_end = rss_kib();
+            println!(
+                "{ok} requests at {rate:.0}/s over {:.0}s: RSS {after_one_minute} KiB after 1 min, {at_end} KiB at the end (ratio {:.3}; target within 10%)",
+                wall.as_secs_f64(),
+                at_end as f64 / after_one_minute.max(1) as f64
+            );
+        }
+        other => eprintln!("unknown mode {other}: throughput, lateness or memory"),
+    }
+}

@@ -77,6 +77,8 @@ struct Shared {
     namespace: String,
     run_start: Instant,
     stop: Arc<AtomicBool>,
+    /// Turns true when `stop` is set, to wake workers waiting for their slot.
+    stopped: tokio::sync::watch::Receiver<bool>,
     stats: Mutex<Vec<PhaseStats>>,
     /// Names of the objects created, per template.
     created: Mutex<BTreeMap<String, Vec<String>>>,
@@ -96,6 +98,15 @@ pub async fn run(
     create_namespace(api, &namespace, &options.run_id).await?;
 
     let started_at = SystemTime::now();
+    let (stop_sender, stopped) = tokio::sync::watch::channel(false);
+    let stop_flag = options.stop.clone();
+    let stop_watcher = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(50));
+        while !stop_flag.load(Ordering::Relaxed) {
+            ticker.tick().await;
+        }
+        let _ = stop_sender.send(true);
+    });
     let shared = Arc::new(Shared {
         api: api.clone(),
         scenario: scenario.clone(),
@@ -103,6 +114,7 @@ pub async fn run(
         namespace: namespace.clone(),
         run_start: Instant::now(),
         stop: options.stop.clone(),
+        stopped,
         stats: Mutex::new(
             scenario
                 .phases
@@ -124,6 +136,7 @@ pub async fn run(
         }
         run_phase(&shared, index).await;
     }
+    stop_watcher.abort();
     if let Some(progress) = progress {
         progress.abort();
         eprintln!();
@@ -434,79 +447,68 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
     lock(&shared.stats)[index].started = Some(phase_start);
     let objects = Arc::new(objects);
 
-    let mut tasks = JoinSet::new();
-    match phase.load {
+    // Every phase runs as workers taking request numbers in turn. Open
+    // model: `connections` workers, request i is due at its scheduled time
+    // (a worker that is free waits for it; when all are busy the request
+    // goes late, and its latency counts from the schedule). Closed model:
+    // `concurrency` workers, each request due as soon as a worker is free.
+    let (workers, interval, burst) = match phase.load {
         Load::Open {
             rate,
             burst,
             connections,
-        } => {
-            let interval = rate.map_or(Duration::ZERO, |r| {
+        } => (
+            connections,
+            Some(rate.map_or(Duration::ZERO, |r| {
                 Duration::from_secs_f64(f64::from(burst) / r)
-            });
-            let slots = Arc::new(tokio::sync::Semaphore::new(connections as usize));
-            let mut next = 0u64;
-            'groups: for group in 0u64.. {
-                let scheduled = phase_start + interval.mul_f64(group as f64);
-                if deadline.is_some_and(|d| scheduled >= d) {
+            })),
+            u64::from(burst),
+        ),
+        Load::Closed { concurrency } => (concurrency, None, 1),
+    };
+    let counter = Arc::new(AtomicU64::new(0));
+    // Set when a request cannot be built: the phase ends, the run goes on.
+    let halted = Arc::new(AtomicBool::new(false));
+    let mut tasks = JoinSet::new();
+    for _ in 0..workers {
+        let worker = shared.clone();
+        let counter = counter.clone();
+        let halted = halted.clone();
+        let objects = objects.clone();
+        tasks.spawn(async move {
+            let phase = &worker.scenario.phases[index];
+            loop {
+                let next = counter.fetch_add(1, Ordering::Relaxed);
+                let scheduled = match interval {
+                    Some(interval) => phase_start + interval.mul_f64((next / burst) as f64),
+                    None => Instant::now(),
+                };
+                let finished = total.is_some_and(|t| next >= t)
+                    || deadline.is_some_and(|d| scheduled >= d || Instant::now() >= d)
+                    || worker.stop.load(Ordering::Relaxed)
+                    || halted.load(Ordering::Relaxed);
+                if finished {
                     break;
                 }
-                wait_until(scheduled).await;
-                for _ in 0..burst {
-                    if total.is_some_and(|t| next >= t) || shared.stop.load(Ordering::Relaxed) {
-                        break 'groups;
-                    }
-                    let call = match shared.call(phase, next, &objects) {
-                        Ok(call) => call,
-                        Err(e) => {
+                let call = match worker.call(phase, next, &objects) {
+                    Ok(call) => call,
+                    Err(e) => {
+                        if !halted.swap(true, Ordering::Relaxed) {
                             eprintln!("scar loadgen: phase `{}` stopped: {e}", phase.name);
-                            break 'groups;
                         }
-                    };
-                    // All connections busy: the sender waits, late on its schedule.
-                    let Ok(slot) = slots.clone().acquire_owned().await else {
-                        break 'groups;
-                    };
-                    let task = shared.clone();
-                    let template = phase.template.clone();
-                    let timeout = phase.timeout;
-                    tasks.spawn(async move {
-                        task.execute(index, &template, timeout, call, scheduled)
-                            .await;
-                        drop(slot);
-                    });
-                    next += 1;
-                }
-                // Reap finished requests so that only those in flight are held.
-                while tasks.try_join_next().is_some() {}
-            }
-        }
-        Load::Closed { concurrency } => {
-            let counter = Arc::new(AtomicU64::new(0));
-            for _ in 0..concurrency {
-                let worker = shared.clone();
-                let counter = counter.clone();
-                let objects = objects.clone();
-                tasks.spawn(async move {
-                    let phase = &worker.scenario.phases[index];
-                    loop {
-                        let next = counter.fetch_add(1, Ordering::Relaxed);
-                        let finished = total.is_some_and(|t| next >= t)
-                            || deadline.is_some_and(|d| Instant::now() >= d)
-                            || worker.stop.load(Ordering::Relaxed);
-                        if finished {
-                            break;
-                        }
-                        let Ok(call) = worker.call(phase, next, &objects) else {
-                            break;
-                        };
-                        worker
-                            .execute(index, &phase.template, phase.timeout, call, Instant::now())
-                            .await;
+                        break;
                     }
-                });
+                };
+                let mut stopped = worker.stopped.clone();
+                tokio::select! {
+                    () = wait_until(scheduled) => {}
+                    _ = stopped.wait_for(|stopped| *stopped) => break,
+                }
+                worker
+                    .execute(index, &phase.template, phase.timeout, call, scheduled)
+                    .await;
             }
-        }
+        });
     }
     while tasks.join_next().await.is_some() {}
     lock(&shared.stats)[index].finished = Some(Instant::now());

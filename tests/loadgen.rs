@@ -58,8 +58,13 @@ fn write_scenario(dir: &Path, phases: &str, slo: &str) -> String {
 }
 
 /// Runs a scenario against the double, returning scar's output and its `--out` report.
-fn run_against(fake: &FakeApiServer, scenario: &str, extra: &[&str]) -> (Output, Value) {
-    let out = Path::new(scenario).with_file_name("report.json");
+fn run_against(
+    fake: &FakeApiServer,
+    scenario: &str,
+    out_dir: &Path,
+    extra: &[&str],
+) -> (Output, Value) {
+    let out = out_dir.join("report.json");
     let mut args = vec![
         "loadgen",
         "run",
@@ -100,7 +105,7 @@ fn every_request_is_accounted_for_and_the_namespace_is_cleaned_up() {
         "- {name: create, verb: create, template: cm, count: \"${n}\", rate: 200}\n- {name: burst, verb: patch, template: cm, burst: \"${n}\", patch: {data: {at: \"{{ now }}\"}}}\n- {name: read, verb: get, template: cm, concurrency: 3, count: 30}\n- {name: list, verb: list, template: cm, rate: 50, count: 5}\n- {name: delete, verb: delete, template: cm, rate: 200}\n",
         "",
     );
-    let (output, report) = run_against(&fake, &scenario, &[]);
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &[]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -157,7 +162,7 @@ fn throttled_requests_match_what_the_server_refused_and_breach_the_slo() {
         "- {name: create, verb: create, template: cm, count: \"${n}\", rate: 100, connections: 2}\n- {name: burst, verb: patch, template: cm, burst: \"${n}\", patch: {data: {at: \"{{ now }}\"}}}\n",
         "",
     );
-    let (output, report) = run_against(&fake, &scenario, &[]);
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &[]);
     assert_eq!(
         output.status.code(),
         Some(3),
@@ -222,7 +227,7 @@ fn corrected_latency_shows_a_server_stall_that_raw_latency_hides() {
         "- {name: create, verb: create, template: cm, count: 1, rate: 10}\n- {name: read, verb: get, template: cm, rate: 200, connections: 2, duration: 2500ms}\n",
         "slo:\n  p99: {get: 250ms}\n",
     );
-    let (output, report) = run_against(&fake, &scenario, &[]);
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &[]);
     let read = phase(&report, "read");
     let corrected = read["latency_ms"]["corrected"]["p99"].as_f64().unwrap();
     let raw = read["latency_ms"]["raw"]["p99"].as_f64().unwrap();
@@ -263,7 +268,7 @@ fn client_go_mode_retries_throttled_requests_after_retry_after() {
         "- {name: create, verb: create, template: cm, count: 6, burst: 6}\n",
         "slo:\n  p99: {create: 10s}\n",
     );
-    let (output, report) = run_against(&fake, &scenario, &["--client-go"]);
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &["--client-go"]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -470,4 +475,35 @@ fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
         stdout(&output).contains("read"),
         "the summary covers what ran"
     );
+}
+
+#[test]
+fn the_shipped_deploy_burst_finds_the_burst_a_small_server_throttles() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let behaviour = Behaviour {
+        max_mutating_inflight: 10,
+        base_latency: Duration::from_millis(50),
+        ..Behaviour::default()
+    };
+    let fake = rt
+        .block_on(FakeApiServer::start(behaviour, dir.path()))
+        .unwrap();
+    let scenario = repo().join("loadgen/scenarios/deploy-burst.yaml");
+    let (output, report) = run_against(&fake, scenario.to_str().unwrap(), dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert_eq!(
+        phase(&report, "create")["outcomes"]["2xx"],
+        15,
+        "20/s stays under the limit"
+    );
+    let burst = phase(&report, "deploy-burst");
+    let throttled = burst["outcomes"]["429"].as_u64().unwrap();
+    assert!(
+        throttled >= 5,
+        "15 rollouts at once against 10 in flight: {burst}"
+    );
+    assert_eq!(burst["outcomes"]["2xx"].as_u64().unwrap() + throttled, 15);
+    assert_eq!(fake.served_for("patch"), 15);
+    assert!(fake.namespaces().is_empty());
 }

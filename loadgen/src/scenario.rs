@@ -677,6 +677,33 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_scenarios_validate_and_scale() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let burst = load(&dir.join("deploy-burst.yaml"), &BTreeMap::new()).unwrap();
+        let patch = burst.phases.iter().find(|p| p.verb == Verb::Patch).unwrap();
+        assert!(
+            matches!(
+                patch.load,
+                Load::Open {
+                    rate: None,
+                    burst: 15,
+                    ..
+                }
+            ),
+            "15 Deployments updated at once"
+        );
+        let scaled = load(
+            &dir.join("deploy-burst.yaml"),
+            &BTreeMap::from([("scale".to_string(), "300".to_string())]),
+        )
+        .unwrap();
+        assert_eq!(scaled.phases[0].stop, Stop::Count(300));
+        let storm = load(&dir.join("configmap-storm.yaml"), &BTreeMap::new()).unwrap();
+        assert_eq!(storm.phases.len(), 4);
+        assert_eq!(storm.templates["configmap"].resource, "configmaps");
+    }
+
+    #[test]
     fn unknown_set_overrides_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "vars: {scale: 1}\ntemplates: {deployment: deployment.yaml}\nphases:\n- {verb: create, template: deployment, count: 1, rate: 1}\n");

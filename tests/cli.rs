@@ -297,3 +297,33 @@ fn every_listed_rule_can_be_explained() {
         assert!(text.contains("## What to write instead"), "{id}");
     }
 }
+
+#[test]
+fn objects_without_a_namespace_are_in_the_one_namespace_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/incidents/2-appmesh-single-replica-webhook/appmesh-controller.yaml"),
+    )
+    .unwrap()
+    .replace("  namespace: appmesh-system\nspec:", "spec:");
+    std::fs::write(dir.path().join("mesh.yaml"), manifest).unwrap();
+    let path = dir.path().join("mesh.yaml");
+    let rules = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["lint", "--format", "json"];
+        all.extend_from_slice(args);
+        all.push(path.to_str().unwrap());
+        json(&scar(&all))["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // The webhook calls appmesh-system/…; its Service and Deployment now
+    // omit the namespace and land in `default` unless told otherwise.
+    assert!(!rules(&[]).contains(&"webhook-single-replica".to_string()));
+    assert!(
+        rules(&["--namespace", "appmesh-system"]).contains(&"webhook-single-replica".to_string())
+    );
+}

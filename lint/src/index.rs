@@ -286,10 +286,6 @@ impl Index {
         self
     }
 
-    pub fn resources(&self) -> usize {
-        self.workloads.len() + self.services.len() + self.budgets.len() + self.autoscalers.len()
-    }
-
     pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
         self.services_in(namespace).find(|s| s.name == name)
     }

@@ -202,16 +202,24 @@ fn main() {
             println!("open model at 10,000 requests/s: achieved {rate:.0}/s, p99 send lateness {:.3} ms (target: under 1 ms)", late_p99 as f64 / 1000.0);
         }
         "memory" => {
-            let sampler = std::thread::spawn(|| {
-                std::thread::sleep(Duration::from_secs(60));
-                rss_kib()
+            // Samples each minute, to tell a leak (steady growth) from the
+            // allocator settling at a high-water mark.
+            let sampler = std::thread::spawn(move || {
+                (1..=seconds / 60)
+                    .map(|_| {
+                        std::thread::sleep(Duration::from_secs(60));
+                        rss_kib()
+                    })
+                    .collect::<Vec<u64>>()
             });
             let phase = format!(
                 "{{verb: list, template: cm, rate: 2000, connections: 200, duration: {seconds}s}}"
             );
             let (rate, _, ok, wall) = runtime.block_on(run_sender(address, &phase));
-            let after_one_minute = sampler.join().expect("the sampler runs");
             let at_end = rss_kib();
+            let minutes = sampler.join().expect("the sampler runs");
+            let after_one_minute = minutes.first().copied().unwrap_or(at_end);
+            println!("RSS each minute (KiB): {minutes:?}");
             println!(
                 "{ok} requests at {rate:.0}/s over {:.0}s: RSS {after_one_minute} KiB after 1 min, {at_end} KiB at the end (ratio {:.3}; target within 10%)",
                 wall.as_secs_f64(),

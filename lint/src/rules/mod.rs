@@ -5,8 +5,6 @@
 //! summary and parameters live in `policies/<rule-id>.yaml`. `build.rs`
 //! registers both, so nothing else needs touching.
 
-use std::sync::Arc;
-
 use crate::compose::ComposeService;
 use crate::container_cli::ContainerRun;
 use crate::finding::{Finding, Severity};
@@ -152,10 +150,6 @@ impl<'a> Emitter<'a> {
 
     pub fn params(&self) -> &Params {
         &self.entry.policy.params
-    }
-
-    pub fn path(&self) -> &Arc<str> {
-        &self.file.path
     }
 
     pub fn report(&mut self, at: Span, message: impl Into<String>, help: impl Into<String>) {

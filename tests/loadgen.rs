@@ -20,6 +20,17 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
+/// The double on a runtime of its own, with a folder for its kubeconfig
+/// and the test's files; the runtime must outlive the test's requests.
+fn start(behaviour: Behaviour) -> (tokio::runtime::Runtime, tempfile::TempDir, FakeApiServer) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = rt
+        .block_on(FakeApiServer::start(behaviour, dir.path()))
+        .expect("the double starts");
+    (rt, dir, fake)
+}
+
 /// Runs `scar` with a wall-clock bound while the double serves on the runtime.
 fn scar(args: &[&str]) -> Output {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scar"))
@@ -95,11 +106,7 @@ fn phase<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn every_request_is_accounted_for_and_the_namespace_is_cleaned_up() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let fake = rt
-        .block_on(FakeApiServer::start(Behaviour::default(), dir.path()))
-        .unwrap();
+    let (_rt, dir, fake) = start(Behaviour::default());
     let scenario = write_scenario(
         dir.path(),
         "- {name: create, verb: create, template: cm, count: \"${n}\", rate: 200}\n- {name: burst, verb: patch, template: cm, burst: \"${n}\", patch: {data: {at: \"{{ now }}\"}}}\n- {name: read, verb: get, template: cm, concurrency: 3, count: 30}\n- {name: list, verb: list, template: cm, rate: 50, count: 5}\n- {name: delete, verb: delete, template: cm, rate: 200}\n",
@@ -147,16 +154,12 @@ fn every_request_is_accounted_for_and_the_namespace_is_cleaned_up() {
 
 #[test]
 fn throttled_requests_match_what_the_server_refused_and_breach_the_slo() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
     let behaviour = Behaviour {
         max_mutating_inflight: 3,
         base_latency: Duration::from_millis(40),
         ..Behaviour::default()
     };
-    let fake = rt
-        .block_on(FakeApiServer::start(behaviour, dir.path()))
-        .unwrap();
+    let (_rt, dir, fake) = start(behaviour);
     let scenario = write_scenario(
         dir.path(),
         "- {name: create, verb: create, template: cm, count: \"${n}\", rate: 100, connections: 2}\n- {name: burst, verb: patch, template: cm, burst: \"${n}\", patch: {data: {at: \"{{ now }}\"}}}\n",
@@ -213,15 +216,11 @@ fn throttled_requests_match_what_the_server_refused_and_breach_the_slo() {
 
 #[test]
 fn corrected_latency_shows_a_server_stall_that_raw_latency_hides() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
     let behaviour = Behaviour {
         stall: Some((Duration::from_millis(700), Duration::from_millis(800))),
         ..Behaviour::default()
     };
-    let fake = rt
-        .block_on(FakeApiServer::start(behaviour, dir.path()))
-        .unwrap();
+    let (_rt, dir, fake) = start(behaviour);
     let scenario = write_scenario(
         dir.path(),
         "- {name: create, verb: create, template: cm, count: 1, rate: 10}\n- {name: read, verb: get, template: cm, rate: 200, connections: 2, duration: 2500ms}\n",
@@ -253,16 +252,12 @@ fn corrected_latency_shows_a_server_stall_that_raw_latency_hides() {
 
 #[test]
 fn client_go_mode_retries_throttled_requests_after_retry_after() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
     let behaviour = Behaviour {
         max_mutating_inflight: 2,
         base_latency: Duration::from_millis(100),
         ..Behaviour::default()
     };
-    let fake = rt
-        .block_on(FakeApiServer::start(behaviour, dir.path()))
-        .unwrap();
+    let (_rt, dir, fake) = start(behaviour);
     let scenario = write_scenario(
         dir.path(),
         "- {name: create, verb: create, template: cm, count: 6, burst: 6}\n",
@@ -355,11 +350,7 @@ fn an_unreachable_server_exits_1_naming_it() {
 
 #[test]
 fn cleanup_removes_leftover_namespaces_of_earlier_runs() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let fake = rt
-        .block_on(FakeApiServer::start(Behaviour::default(), dir.path()))
-        .unwrap();
+    let (_rt, dir, fake) = start(Behaviour::default());
     fake.add_namespace(
         "scar-loadgen-aaa",
         serde_json::json!({"scar.dev/run-id": "aaa"}),
@@ -391,11 +382,7 @@ fn cleanup_removes_leftover_namespaces_of_earlier_runs() {
 
 #[test]
 fn hdr_logs_are_written_in_the_interval_log_format() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let fake = rt
-        .block_on(FakeApiServer::start(Behaviour::default(), dir.path()))
-        .unwrap();
+    let (_rt, dir, fake) = start(Behaviour::default());
     let scenario = write_scenario(
         dir.path(),
         "- {name: create, verb: create, template: cm, count: 10, rate: 100}\n",
@@ -424,11 +411,7 @@ fn hdr_logs_are_written_in_the_interval_log_format() {
 
 #[test]
 fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let fake = rt
-        .block_on(FakeApiServer::start(Behaviour::default(), dir.path()))
-        .unwrap();
+    let (_rt, dir, fake) = start(Behaviour::default());
     let scenario = write_scenario(
         dir.path(),
         "- {name: create, verb: create, template: cm, count: 5, rate: 100}\n- {name: read, verb: get, template: cm, rate: 20, duration: 60s}\n",
@@ -479,16 +462,12 @@ fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
 
 #[test]
 fn the_shipped_deploy_burst_finds_the_burst_a_small_server_throttles() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
     let behaviour = Behaviour {
         max_mutating_inflight: 10,
         base_latency: Duration::from_millis(50),
         ..Behaviour::default()
     };
-    let fake = rt
-        .block_on(FakeApiServer::start(behaviour, dir.path()))
-        .unwrap();
+    let (_rt, dir, fake) = start(behaviour);
     let scenario = repo().join("loadgen/scenarios/deploy-burst.yaml");
     let (output, report) = run_against(&fake, scenario.to_str().unwrap(), dir.path(), &[]);
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));

@@ -416,23 +416,9 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
             &json!({"major": "1", "minor": "31", "gitVersion": "v1.31.0-fake"}),
         ),
         (Route::Namespaces, Method::POST) => {
-            let Some(object) = serde_json::from_slice::<Json>(body).ok() else {
-                return status(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    "the body is not JSON",
-                );
-            };
-            let Some(name) = object
-                .pointer("/metadata/name")
-                .and_then(Json::as_str)
-                .map(str::to_string)
-            else {
-                return status(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Invalid",
-                    "metadata.name: Required value",
-                );
+            let (object, name) = match named_object(body) {
+                Ok(named) => named,
+                Err(reply) => return reply,
             };
             let mut namespaces = lock(&state.namespaces);
             if namespaces.contains_key(&name) {
@@ -485,23 +471,9 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
                     &format!("namespaces \"{namespace}\" not found"),
                 );
             }
-            let Some(object) = serde_json::from_slice::<Json>(body).ok() else {
-                return status(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    "the body is not JSON",
-                );
-            };
-            let Some(name) = object
-                .pointer("/metadata/name")
-                .and_then(Json::as_str)
-                .map(str::to_string)
-            else {
-                return status(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Invalid",
-                    "metadata.name: Required value",
-                );
+            let (object, name) = match named_object(body) {
+                Ok(named) => named,
+                Err(reply) => return reply,
             };
             let key = (namespace.clone(), resource.clone(), name.clone());
             let mut objects = lock(&state.objects);
@@ -601,6 +573,30 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
             "the server could not find the requested resource",
         ),
     }
+}
+
+/// A posted object and its `metadata.name`, or the Status the API server
+/// would answer.
+fn named_object(body: &[u8]) -> Result<(Json, String), Reply> {
+    let object: Json = serde_json::from_slice(body).map_err(|_| {
+        status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "the body is not JSON",
+        )
+    })?;
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid",
+                "metadata.name: Required value",
+            )
+        })?;
+    Ok((object, name))
 }
 
 /// JSON merge patch (RFC 7386).

@@ -355,22 +355,20 @@ impl Parser<'_> {
             ));
         }
 
-        let rate = node
-            .get("rate")
-            .map(|n| self.positive_number(n, &at("rate")))
-            .transpose()?;
-        let burst = node
-            .get("burst")
-            .map(|n| self.positive_integer(n, &at("burst")))
-            .transpose()?;
-        let concurrency = node
-            .get("concurrency")
-            .map(|n| self.positive_integer(n, &at("concurrency")))
-            .transpose()?;
-        let connections = node
-            .get("connections")
-            .map(|n| self.positive_integer(n, &at("connections")))
-            .transpose()?;
+        let rate = self.optional(node, "rate", &at("rate"), Self::positive_number)?;
+        let burst = self.optional(node, "burst", &at("burst"), Self::positive_integer)?;
+        let concurrency = self.optional(
+            node,
+            "concurrency",
+            &at("concurrency"),
+            Self::positive_integer,
+        )?;
+        let connections = self.optional(
+            node,
+            "connections",
+            &at("connections"),
+            Self::positive_integer,
+        )?;
         let load = match (rate, burst, concurrency) {
             (_, _, Some(_)) if rate.is_some() || burst.is_some() => {
                 return Err(self.error(node.get("concurrency").unwrap_or(node), &at("concurrency"), "a phase is either open (rate, burst) or closed (concurrency), not both"))
@@ -393,14 +391,8 @@ impl Parser<'_> {
             ));
         }
 
-        let count = node
-            .get("count")
-            .map(|n| self.positive_integer(n, &at("count")))
-            .transpose()?;
-        let duration = node
-            .get("duration")
-            .map(|n| self.duration(n, &at("duration")))
-            .transpose()?;
+        let count = self.optional(node, "count", &at("count"), Self::positive_integer)?;
+        let duration = self.optional(node, "duration", &at("duration"), Self::duration)?;
         let stop = match (count, duration) {
             (Some(_), Some(_)) => {
                 return Err(self.error(
@@ -543,6 +535,17 @@ impl Parser<'_> {
         }
         out.push_str(rest);
         Ok(out)
+    }
+
+    /// The field `key` of `node` read by `read`, if it is there.
+    fn optional<T>(
+        &self,
+        node: &Node,
+        key: &str,
+        field: &str,
+        read: impl Fn(&Self, &Node, &str) -> Result<T, ScenarioError>,
+    ) -> Result<Option<T>, ScenarioError> {
+        node.get(key).map(|n| read(self, n, field)).transpose()
     }
 
     /// A value of type `T` that `accept` allows, `${var}`s resolved.

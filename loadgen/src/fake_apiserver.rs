@@ -418,7 +418,7 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
         (Route::Namespaces, Method::POST) => {
             let (object, name) = match named_object(body) {
                 Ok(named) => named,
-                Err(reply) => return reply,
+                Err((code, reason, message)) => return status(code, reason, message),
             };
             let mut namespaces = lock(&state.namespaces);
             if namespaces.contains_key(&name) {
@@ -473,7 +473,7 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
             }
             let (object, name) = match named_object(body) {
                 Ok(named) => named,
-                Err(reply) => return reply,
+                Err((code, reason, message)) => return status(code, reason, message),
             };
             let key = (namespace.clone(), resource.clone(), name.clone());
             let mut objects = lock(&state.objects);
@@ -575,11 +575,13 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
     }
 }
 
-/// A posted object and its `metadata.name`, or the Status the API server
-/// would answer.
-fn named_object(body: &[u8]) -> Result<(Json, String), Reply> {
+/// Why a posted object is refused: status, reason, message.
+type Refusal = (StatusCode, &'static str, &'static str);
+
+/// A posted object and its `metadata.name`, or why the API server would refuse it.
+fn named_object(body: &[u8]) -> Result<(Json, String), Refusal> {
     let object: Json = serde_json::from_slice(body).map_err(|_| {
-        status(
+        (
             StatusCode::BAD_REQUEST,
             "BadRequest",
             "the body is not JSON",
@@ -589,13 +591,11 @@ fn named_object(body: &[u8]) -> Result<(Json, String), Reply> {
         .pointer("/metadata/name")
         .and_then(Json::as_str)
         .map(str::to_string)
-        .ok_or_else(|| {
-            status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Invalid",
-                "metadata.name: Required value",
-            )
-        })?;
+        .ok_or((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "metadata.name: Required value",
+        ))?;
     Ok((object, name))
 }
 

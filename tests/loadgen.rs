@@ -350,7 +350,7 @@ fn an_unreachable_server_exits_1_naming_it() {
 
 #[test]
 fn cleanup_removes_leftover_namespaces_of_earlier_runs() {
-    let (_rt, dir, fake) = start(Behaviour::default());
+    let (_rt, _dir, fake) = start(Behaviour::default());
     fake.add_namespace(
         "scar-loadgen-aaa",
         serde_json::json!({"scar.dev/run-id": "aaa"}),

@@ -47,6 +47,7 @@ impl Reply {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Patch {
     Merge,
 }

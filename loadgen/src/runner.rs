@@ -373,7 +373,7 @@ impl Shared {
                     call.method.clone(),
                     &call.path,
                     call.body.as_ref(),
-                    call.patch_kind(),
+                    call.patch,
                     timeout,
                 )
                 .await;
@@ -410,12 +410,6 @@ impl Shared {
             throttled_for,
         };
         lock(&self.stats)[phase_index].record(self.run_start, &sample);
-    }
-}
-
-impl Call {
-    fn patch_kind(&self) -> Option<Patch> {
-        self.patch.as_ref().map(|_| Patch::Merge)
     }
 }
 

@@ -60,9 +60,17 @@ impl Verb {
         }
     }
 
-    /// Mutating requests count against the API server's mutating limit.
-    pub fn is_mutating(self) -> bool {
-        matches!(self, Verb::Create | Verb::Patch | Verb::Delete)
+    /// A verb by the name scenarios give it.
+    pub fn parse(name: &str) -> Option<Verb> {
+        [
+            Verb::Create,
+            Verb::Patch,
+            Verb::Get,
+            Verb::List,
+            Verb::Delete,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == name)
     }
 }
 
@@ -328,20 +336,14 @@ impl Parser<'_> {
         let verb_node = node
             .get("verb")
             .ok_or_else(|| self.error(node, &at("verb"), "missing"))?;
-        let verb = match self.text(verb_node, &at("verb"))? {
-            "create" => Verb::Create,
-            "patch" => Verb::Patch,
-            "get" => Verb::Get,
-            "list" => Verb::List,
-            "delete" => Verb::Delete,
-            other => {
-                return Err(self.error(
-                    verb_node,
-                    &at("verb"),
-                    format!("`{other}` is not one of create, patch, get, list, delete"),
-                ))
-            }
-        };
+        let verb_name = self.text(verb_node, &at("verb"))?;
+        let verb = Verb::parse(verb_name).ok_or_else(|| {
+            self.error(
+                verb_node,
+                &at("verb"),
+                format!("`{verb_name}` is not one of create, patch, get, list, delete"),
+            )
+        })?;
         let template_node = node
             .get("template")
             .ok_or_else(|| self.error(node, &at("template"), "missing"))?;
@@ -458,16 +460,9 @@ impl Parser<'_> {
         if let Some(p99) = node.get("p99") {
             for (key, value) in self.map(p99, "slo.p99")? {
                 let verb_name = self.text(key, "slo.p99")?;
-                let verb = match verb_name {
-                    "create" => Verb::Create,
-                    "patch" => Verb::Patch,
-                    "get" => Verb::Get,
-                    "list" => Verb::List,
-                    "delete" => Verb::Delete,
-                    other => {
-                        return Err(self.error(key, "slo.p99", format!("`{other}` is not a verb")))
-                    }
-                };
+                let verb = Verb::parse(verb_name).ok_or_else(|| {
+                    self.error(key, "slo.p99", format!("`{verb_name}` is not a verb"))
+                })?;
                 slo.p99
                     .insert(verb, self.duration(value, &format!("slo.p99.{verb_name}"))?);
             }

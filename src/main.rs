@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use miette::{LabeledSpan, NamedSource};
 use scar_lint::config::{self, Config, ConfigError};
+use scar_lint::render::helm::{SetValue, ValueSet};
 use scar_lint::report::location::RepoPaths;
 use scar_lint::report::{catalog, github, human, json, sarif};
 use scar_lint::{baseline, Input, Options, Registry, Report, Severity};
@@ -120,10 +121,27 @@ struct LintArgs {
     /// Record the current findings in this file and exit 0.
     #[arg(long)]
     write_baseline: Option<PathBuf>,
-    /// Also read these paths for what cross-file rules need, without
-    /// reporting their own findings (a pre-commit hook passes `.`).
+    /// Also read these paths for what cross-file rules need; a finding is
+    /// reported only when a file it depends on is among PATHS (a
+    /// pre-commit hook passes `.`, and the changed files as PATHS).
     #[arg(long)]
     context: Vec<PathBuf>,
+    /// The helm binary that renders charts (default: `helm.path` in
+    /// .scar.yaml, else helm on PATH).
+    #[arg(long, value_name = "PATH")]
+    helm: Option<PathBuf>,
+    /// Render the charts of this run with this values file (repeat it),
+    /// instead of the values sets of .scar.yaml: for a run on one chart.
+    #[arg(long = "helm-values", value_name = "FILE")]
+    helm_values: Vec<PathBuf>,
+    /// Render the charts of this run with this value (repeat it), as
+    /// `helm --set` does: --helm-set replicaCount=3.
+    #[arg(long = "helm-set", value_name = "KEY=VALUE")]
+    helm_set: Vec<String>,
+    /// The Kubernetes version charts render for (default: `helm.kube_version`
+    /// in .scar.yaml, else a current release).
+    #[arg(long, value_name = "VERSION")]
+    kube_version: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -286,6 +304,15 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
             }
         })
         .collect();
+    let mut render = config.render_settings();
+    if let Some(helm) = args.helm {
+        render.kustomize.helm = Some(helm.clone());
+        render.helm.program = Some(helm);
+    }
+    if let Some(version) = args.kube_version {
+        render.helm.kube_version = version;
+    }
+    render.command_line = command_line_values(&args.helm_values, &args.helm_set)?;
     let options = Options {
         namespace: args
             .namespace
@@ -294,6 +321,7 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         suppressions: !args.no_suppressions,
         context: args.context,
         exclusions: config.exclusions(),
+        render,
     };
     let mut report =
         scar_lint::lint(&inputs, &options, &registry).map_err(|e| Failure::Usage(e.to_string()))?;
@@ -335,6 +363,41 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         }
     }
     Ok(exit_code(&report, args.fail_on.into()))
+}
+
+/// `--helm-values` and `--helm-set` as one values set; `None` when neither is given.
+fn command_line_values(files: &[PathBuf], sets: &[String]) -> Result<Option<ValueSet>, Failure> {
+    if files.is_empty() && sets.is_empty() {
+        return Ok(None);
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut values = ValueSet {
+        name: "command line".to_string(),
+        files: Vec::new(),
+        set: Vec::new(),
+    };
+    for file in files {
+        if !file.is_file() {
+            return Err(Failure::Usage(format!(
+                "--helm-values {}: no such file",
+                file.display()
+            )));
+        }
+        values.files.push(cwd.join(file));
+    }
+    for pair in sets {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(Failure::Usage(format!(
+                "--helm-set {pair}: expected KEY=VALUE"
+            )));
+        };
+        values.set.push(SetValue {
+            key: key.trim().to_string(),
+            value: value.to_string(),
+            written_at: None,
+        });
+    }
+    Ok(Some(values))
 }
 
 fn exit_code(report: &Report, threshold: Severity) -> ExitCode {

@@ -62,6 +62,9 @@ fn json_output_has_the_documented_shape() {
         "message",
         "help",
         "resource",
+        "unit",
+        "rendered",
+        "related",
     ];
     want.sort();
     let mut keys_sorted = keys.clone();
@@ -81,6 +84,11 @@ fn json_output_has_the_documented_shape() {
         (Some(9), Some(21))
     );
     assert!(etcd["resource"].is_null(), "scripts have no resource");
+    assert_eq!(
+        etcd["unit"],
+        serde_json::json!({"kind": "file", "path": "testdata/incidents/1-etcd-oom-kill-disabled/etcd"})
+    );
+    assert!(etcd["rendered"].is_null(), "plain files are not rendered");
 
     let webhook = findings
         .iter()
@@ -90,6 +98,15 @@ fn json_output_has_the_documented_shape() {
         webhook["resource"],
         serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
                            "namespace": null, "name": "appmesh-controller-mutating-webhook-configuration"})
+    );
+    let backend = &webhook["related"][0];
+    assert_eq!(
+        (backend["path"].as_str(), backend["line"].as_u64()),
+        (
+            Some("testdata/incidents/2-appmesh-single-replica-webhook/appmesh-controller.yaml"),
+            Some(40)
+        ),
+        "the backend, which sets no replicas: {backend}"
     );
     let prestop = findings
         .iter()

@@ -1,5 +1,6 @@
 //! `.scar.yaml`: which rules run, at what severity, with which parameters;
-//! which paths are left out; the default namespace.
+//! which paths are left out; the default namespace; how Helm charts and
+//! kustomizations are rendered.
 //!
 //! ```yaml
 //! namespace: prod
@@ -10,21 +11,39 @@
 //!     params: {min_seconds: 10}
 //!   unit-start-timeout-infinite:
 //!     enabled: false
+//! helm:
+//!   path: /usr/local/bin/helm      # default: helm on PATH
+//!   kube_version: "1.34.0"
+//!   timeout_seconds: 60
+//!   charts:
+//!     deploy/charts/shop:          # relative to this file's folder
+//!       prod:                      # a values set: one more render
+//!         values: [values-prod.yaml]   # relative to the chart
+//!         set: {replicaCount: 3}
+//! kustomize:
+//!   timeout_seconds: 60
+//!   allow_remote: false            # remote bases reach the network
+//!   enable_helm: false             # helmCharts: runs helm
 //! ```
 //!
 //! Every mistake is an error naming the file and line: unknown keys,
-//! unknown rule ids, parameters a rule does not have, values of the wrong type.
+//! unknown rule ids, parameters a rule does not have, values of the wrong
+//! type, charts and values files that do not exist.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::discover::normalize;
+use crate::discover::{display_path, normalize};
 use crate::finding::Severity;
 use crate::parse::yaml::{parse_documents, Node, Value};
 use crate::policy::Param;
+use crate::render::helm::{SetValue, ValueSet};
+use crate::rendered::RenderSettings;
 use crate::rules::Registry;
-use crate::source::Span;
+use crate::source::{LineIndex, SourceRef, Span};
+use crate::units::chart::CHART_FILE;
 
 pub const FILE_NAME: &str = ".scar.yaml";
 
@@ -35,6 +54,20 @@ pub struct Config {
     pub namespace: Option<String>,
     exclude: Option<GlobSet>,
     rules: Vec<RuleSettings>,
+    render: RenderConfig,
+}
+
+/// The `helm:` and `kustomize:` sections.
+#[derive(Debug, Default)]
+struct RenderConfig {
+    helm_path: Option<PathBuf>,
+    kube_version: Option<String>,
+    helm_timeout: Option<Duration>,
+    /// Values sets by chart folder (absolute).
+    value_sets: Vec<(PathBuf, ValueSet)>,
+    kustomize_timeout: Option<Duration>,
+    allow_remote: Option<bool>,
+    enable_helm: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -118,15 +151,43 @@ impl Config {
                         config.rules.push(rule);
                     }
                 }
+                "helm" => {
+                    read_helm(value, path, &text, &mut config.render)
+                        .map_err(|(s, m)| error(s, m))?;
+                }
+                "kustomize" => {
+                    read_kustomize(value, &mut config.render).map_err(|(s, m)| error(s, m))?;
+                }
                 other => {
                     return Err(error(
                         key.span,
-                        format!("unknown key `{other}` (expected namespace, exclude or rules)"),
+                        format!("unknown key `{other}` (expected namespace, exclude, rules, helm or kustomize)"),
                     ))
                 }
             }
         }
         Ok(config)
+    }
+
+    /// The default render settings with this config's applied.
+    pub fn render_settings(&self) -> RenderSettings {
+        let mut settings = RenderSettings::default();
+        let render = &self.render;
+        settings.helm.program.clone_from(&render.helm_path);
+        if let Some(version) = &render.kube_version {
+            settings.helm.kube_version.clone_from(version);
+        }
+        if let Some(timeout) = render.helm_timeout {
+            settings.helm.timeout = timeout;
+        }
+        if let Some(timeout) = render.kustomize_timeout {
+            settings.kustomize.timeout = timeout;
+        }
+        settings.kustomize.allow_remote = render.allow_remote.unwrap_or(false);
+        settings.kustomize.enable_helm = render.enable_helm.unwrap_or(false);
+        settings.kustomize.helm.clone_from(&render.helm_path);
+        settings.value_sets.clone_from(&render.value_sets);
+        settings
     }
 
     /// The built-in rules with this config's settings applied.
@@ -207,6 +268,175 @@ fn exclude_globs(node: &Node) -> Result<GlobSet, Failure> {
     builder
         .build()
         .map_err(|e| (node.span, format!("bad exclude patterns: {e}")))
+}
+
+fn read_helm(
+    node: &Node,
+    config: &Path,
+    text: &str,
+    render: &mut RenderConfig,
+) -> Result<(), Failure> {
+    let base = config_folder(config);
+    for (key, value) in expect_map(node, "helm")? {
+        match key.str().unwrap_or("") {
+            "path" => render.helm_path = Some(base.join(expect_str(value, "helm.path")?)),
+            "kube_version" => {
+                render.kube_version = Some(expect_str(value, "helm.kube_version")?.to_string());
+            }
+            "timeout_seconds" => render.helm_timeout = Some(seconds(value)?),
+            "charts" => {
+                for (chart_key, sets) in expect_map(value, "helm.charts")? {
+                    let chart = normalize(&base.join(expect_str(chart_key, "chart folder")?));
+                    if !chart.join(CHART_FILE).is_file() {
+                        return Err((
+                            chart_key.span,
+                            format!("no {CHART_FILE} in {}", chart.display()),
+                        ));
+                    }
+                    for (name, set) in expect_map(sets, "a chart's values sets")? {
+                        let set = read_value_set(name, set, &chart, config, text)?;
+                        render.value_sets.push((chart.clone(), set));
+                    }
+                }
+            }
+            other => {
+                return Err((
+                    key.span,
+                    format!("unknown key `{other}` in helm (expected path, kube_version, timeout_seconds or charts)"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A named values set: `values` files relative to the chart, `set` values.
+fn read_value_set(
+    name: &Node,
+    node: &Node,
+    chart: &Path,
+    config: &Path,
+    text: &str,
+) -> Result<ValueSet, Failure> {
+    let name_text = expect_str(name, "values set name")?;
+    if name_text == "default" {
+        return Err((
+            name.span,
+            "`default` is the chart's own values.yaml; name this set otherwise".to_string(),
+        ));
+    }
+    let mut set = ValueSet {
+        name: name_text.to_string(),
+        files: Vec::new(),
+        set: Vec::new(),
+    };
+    let lines = LineIndex::new(text);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for (key, value) in expect_map(node, &format!("values set `{name_text}`"))? {
+        match key.str().unwrap_or("") {
+            "values" => {
+                let Value::Seq(items) = &value.value else {
+                    return Err((value.span, "`values` must be a list of files".to_string()));
+                };
+                for item in items {
+                    let file = normalize(&chart.join(expect_str(item, "values file")?));
+                    if !file.is_file() {
+                        return Err((item.span, format!("no values file {}", file.display())));
+                    }
+                    set.files.push(file);
+                }
+            }
+            "set" => {
+                let mut flat = Vec::new();
+                flatten_values(value, "", &mut flat)?;
+                for (dotted, scalar) in flat {
+                    set.set.push(SetValue {
+                        key: dotted,
+                        value: scalar.str().unwrap_or("").to_string(),
+                        written_at: Some(SourceRef {
+                            path: display_path(config, &cwd),
+                            span: scalar.span,
+                            line_text: lines.line(text, scalar.span.line).to_string(),
+                        }),
+                    });
+                }
+            }
+            other => {
+                return Err((
+                    key.span,
+                    format!(
+                    "unknown key `{other}` in values set `{name_text}` (expected values or set)"
+                ),
+                ))
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// `{image: {tag: x}}` as `image.tag` = x, as helm's `--set` writes it.
+fn flatten_values<'a>(
+    node: &'a Node,
+    prefix: &str,
+    out: &mut Vec<(String, &'a Node)>,
+) -> Result<(), Failure> {
+    for (key, value) in expect_map(node, "set")? {
+        let name = expect_str(key, "value name")?;
+        let dotted = if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match &value.value {
+            Value::Map(_) => flatten_values(value, &dotted, out)?,
+            Value::Scalar(_) => out.push((dotted, value)),
+            Value::Seq(_) => {
+                return Err((
+                    value.span,
+                    "lists cannot be set here; put them in a values file".to_string(),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_kustomize(node: &Node, render: &mut RenderConfig) -> Result<(), Failure> {
+    for (key, value) in expect_map(node, "kustomize")? {
+        let flag = || {
+            value
+                .bool()
+                .ok_or((value.span, "expected true or false".to_string()))
+        };
+        match key.str().unwrap_or("") {
+            "timeout_seconds" => render.kustomize_timeout = Some(seconds(value)?),
+            "allow_remote" => render.allow_remote = Some(flag()?),
+            "enable_helm" => render.enable_helm = Some(flag()?),
+            other => {
+                return Err((
+                    key.span,
+                    format!("unknown key `{other}` in kustomize (expected timeout_seconds, allow_remote or enable_helm)"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn seconds(node: &Node) -> Result<Duration, Failure> {
+    node.int()
+        .filter(|n| *n > 0)
+        .map(|n| Duration::from_secs(n.unsigned_abs()))
+        .ok_or((
+            node.span,
+            "expected a number of seconds above 0".to_string(),
+        ))
+}
+
+/// The folder paths in the config are relative to.
+fn config_folder(config: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    normalize(&cwd.join(config.parent().unwrap_or(Path::new(""))))
 }
 
 fn read_rule(id_node: &Node, node: &Node, registry: &Registry) -> Result<RuleSettings, Failure> {
@@ -348,6 +578,14 @@ mod tests {
                 "unknown key `enable`",
             ),
             ("exclude: vendor\n", 1, "must be a list"),
+            (
+                "helm:\n  kube_versions: 1.30\n",
+                2,
+                "unknown key `kube_versions`",
+            ),
+            ("helm:\n  charts:\n    nowhere: {}\n", 3, "no Chart.yaml"),
+            ("helm:\n  timeout_seconds: soon\n", 2, "number of seconds"),
+            ("kustomize:\n  allow_remote: maybe\n", 2, "true or false"),
         ];
         for (text, line, message) in cases {
             let err = load(text).unwrap_err();
@@ -355,6 +593,43 @@ mod tests {
             assert!(err.message.contains(message), "{text}: {err}");
             assert!(err.to_string().contains(".scar.yaml:"), "{err}");
         }
+    }
+
+    #[test]
+    fn reads_values_sets_and_render_settings_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("deploy/shop");
+        std::fs::create_dir_all(&chart).unwrap();
+        std::fs::write(chart.join(CHART_FILE), "name: shop\n").unwrap();
+        std::fs::write(chart.join("values-prod.yaml"), "replicaCount: 3\n").unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &path,
+            "helm:\n  kube_version: \"1.31.2\"\n  charts:\n    deploy/shop:\n      prod:\n        values: [values-prod.yaml]\n        set: {image: {tag: v2}}\nkustomize:\n  allow_remote: true\n",
+        )
+        .unwrap();
+        let settings = Config::load(&path, &Registry::builtin())
+            .unwrap()
+            .render_settings();
+        assert_eq!(settings.helm.kube_version, "1.31.2");
+        assert!(settings.kustomize.allow_remote);
+        let (folder, set) = &settings.value_sets[0];
+        assert!(folder.ends_with("deploy/shop"));
+        assert_eq!(set.name, "prod");
+        assert!(set.files[0].ends_with("values-prod.yaml"));
+        assert_eq!(
+            (set.set[0].key.as_str(), set.set[0].value.as_str()),
+            ("image.tag", "v2")
+        );
+        assert_eq!(set.set[0].written_at.as_ref().unwrap().span.line, 7);
+
+        std::fs::write(
+            &path,
+            "helm:\n  charts:\n    deploy/shop:\n      prod:\n        values: [missing.yaml]\n",
+        )
+        .unwrap();
+        let err = Config::load(&path, &Registry::builtin()).unwrap_err();
+        assert_eq!(err.span.line, 5, "{err}");
     }
 
     #[test]

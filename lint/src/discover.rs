@@ -230,7 +230,11 @@ fn without_template_suffixes(mut name: &str) -> &str {
 
 /// The kind a file name promises; `None` when only its content can tell.
 pub fn kind_from_name(path: &Path) -> Option<FileKind> {
-    let name = without_template_suffixes(path.file_name()?.to_str()?);
+    let file_name = path.file_name()?.to_str()?;
+    if file_name == "Kustomization" {
+        return Some(FileKind::Yaml);
+    }
+    let name = without_template_suffixes(file_name);
     let ext = name.rsplit_once('.').map(|(_, ext)| ext)?;
     match ext {
         "yaml" | "yml" => Some(FileKind::Yaml),

@@ -1,8 +1,11 @@
-//! One lint run: read and check every file in parallel, build the resource
-//! index from their summaries, then settle the findings that needed it.
+//! One lint run: sort the files into units, render the charts and
+//! kustomizations among them, read and check every plain file and rendered
+//! object in parallel, build the resource index from their summaries, then
+//! settle the findings that needed it.
 
+use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -12,28 +15,34 @@ use crate::config::Exclusions;
 use crate::container_cli::ContainerRun;
 use crate::discover::{self, Candidate, FileKind, Hint, Input, MissingPath};
 use crate::finding::Finding;
-use crate::index::Index;
+use crate::index::{Index, Lookup};
 use crate::k8s;
 use crate::parse::shell::{self, Origin};
 use crate::parse::systemd::{Unit, EXEC_KEYS};
 use crate::parse::yaml::{self, Node};
+use crate::place::{FilePlace, Place, RenderedPlace, RenderedUnit};
+use crate::rendered::{self, RenderSettings, UnitReport};
 use crate::rules::{Emitter, Pending, Registry, RuleEntry};
 use crate::source::{SourceFile, Span};
 use crate::suppress::{self, Suppression};
+use crate::units::{Layout, Paths};
 
 pub const PARSE_ERROR: &str = "parse-error";
+pub const RENDER_FAILED: &str = "render-failed";
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The namespace of namespaced objects that do not name one.
+    /// The namespace of namespaced objects that do not name one, and the
+    /// one charts render into.
     pub namespace: String,
     /// Honour `scar:ignore` comments and `scar.dev/ignore` annotations.
     pub suppressions: bool,
-    /// Paths read for what cross-file rules need to know, whose own
-    /// findings are not reported (the rest of a repository when a
-    /// pre-commit hook passes only the changed files).
+    /// Paths read for what cross-file rules need to know; a finding is
+    /// reported only when a file it depends on is among the others (the
+    /// changed files a pre-commit hook passes).
     pub context: Vec<PathBuf>,
     pub exclusions: Option<Exclusions>,
+    pub render: RenderSettings,
 }
 
 impl Default for Options {
@@ -43,6 +52,7 @@ impl Default for Options {
             suppressions: true,
             context: Vec::new(),
             exclusions: None,
+            render: RenderSettings::default(),
         }
     }
 }
@@ -57,11 +67,13 @@ pub struct Skipped {
 pub struct Report {
     /// Sorted by path, line, column and rule.
     pub findings: Vec<Finding>,
-    /// Files that were read and checked.
+    /// Files that were read and checked, on their own or through a render.
     pub files: usize,
     /// Kubernetes objects and compose services checked.
     pub resources: usize,
     pub skipped: Vec<Skipped>,
+    /// The charts and kustomizations rendered, or that failed to.
+    pub units: Vec<UnitReport>,
 }
 
 impl Report {
@@ -86,14 +98,52 @@ pub fn lint(
             .candidates
             .retain(|c| c.path.as_deref().is_none_or(|p| !exclusions.excludes(p)));
     }
-    let outcomes: Vec<Outcome> = discovery
-        .candidates
+    let candidates = discovery.candidates;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut paths = Paths::new(&cwd);
+    let absolute: Vec<Option<PathBuf>> = candidates
+        .iter()
+        .map(|c| c.path.as_deref().map(|p| paths.absolute(p)))
+        .collect();
+    for (candidate, path) in candidates.iter().zip(&absolute) {
+        if let Some(path) = path {
+            paths.know(path.clone(), candidate.display.clone());
+        }
+    }
+    let files: Vec<PathBuf> = absolute.iter().flatten().cloned().collect();
+    let layout = Layout::of(&files, &paths);
+    let reported_files: HashSet<&Path> = candidates
+        .iter()
+        .zip(&absolute)
+        .filter(|(c, _)| c.report)
+        .filter_map(|(_, p)| p.as_deref())
+        .collect();
+    let mut settings = options.render.clone();
+    settings.helm.namespace = options.namespace.clone();
+    let units = rendered::render(&layout, &reported_files, &settings, &paths);
+
+    let raw: Vec<&Candidate> = candidates
+        .iter()
+        .zip(&absolute)
+        .filter(|(_, p)| p.as_ref().is_none_or(|p| !units.claimed.contains(p)))
+        .map(|(c, _)| c)
+        .collect();
+    let outcomes: Vec<Outcome> = raw
         .par_iter()
         .map(|candidate| lint_file(candidate, options, registry))
         .collect();
+    let checked_units: Vec<Checked> = units
+        .rendered
+        .par_iter()
+        .map(|unit| lint_rendered(unit, options, registry))
+        .collect();
 
-    let mut report = Report::default();
+    let mut report = Report {
+        units: units.reports,
+        ..Report::default()
+    };
     let mut index = Index::default();
+    let mut findings = Vec::new();
     let mut pending = Vec::new();
     let mut suppressions = Vec::new();
     report.skipped.extend(
@@ -102,18 +152,19 @@ pub fn lint(
             .into_iter()
             .map(|(path, reason)| Skipped { path, reason }),
     );
+    report.skipped.extend(units.skipped);
     for outcome in outcomes {
         match outcome {
             Outcome::Checked(checked) => {
                 let checked = *checked;
-                index.extend(checked.index);
                 if checked.reported {
                     report.files += 1;
                     report.resources += checked.resources;
-                    report.findings.extend(checked.findings);
-                    pending.extend(checked.pending);
-                    suppressions.extend(checked.suppressions);
                 }
+                index.extend(checked.index);
+                findings.extend(checked.findings);
+                pending.extend(checked.pending);
+                suppressions.extend(checked.suppressions);
             }
             Outcome::Skipped { skipped, reported } => {
                 if reported {
@@ -123,28 +174,54 @@ pub fn lint(
             Outcome::NotOurs => {}
         }
     }
-    let index = index.finish();
-    report
-        .findings
-        .par_extend(pending.into_par_iter().filter_map(|p| {
-            let diagnosis = (p.decide)(&index)?;
-            Some(Finding {
-                message: diagnosis.message,
-                help: diagnosis.help,
-                severity: diagnosis.severity.unwrap_or(p.finding.severity),
-                ..p.finding
-            })
-        }));
-    if options.suppressions {
-        report.findings = suppress::apply(
-            std::mem::take(&mut report.findings),
-            &suppressions,
-            registry,
-        );
+    for checked in checked_units {
+        report.resources += checked.resources;
+        index.extend(checked.index);
+        findings.extend(checked.findings);
+        pending.extend(checked.pending);
+        suppressions.extend(checked.suppressions);
     }
-    report
-        .findings
-        .par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    report.files += reported_files
+        .iter()
+        .filter(|f| units.rendered_files.contains(**f))
+        .count();
+    if options.suppressions {
+        suppressions.extend(unit_comment_suppressions(&units.rendered, &paths));
+    }
+    for failed in units.failed {
+        findings.extend(render_failed(registry, failed));
+    }
+
+    let index = index.finish();
+    findings.par_extend(pending.into_par_iter().filter_map(|p| {
+        let lookup = Lookup::new(&index, &p.asker);
+        let diagnosis = (p.decide)(&lookup)?;
+        let mut finding = p.finding;
+        finding.message = diagnosis.message;
+        finding.help = diagnosis.help;
+        finding.severity = diagnosis.severity.unwrap_or(finding.severity);
+        finding.related.extend(diagnosis.related);
+        finding.depends_on.extend(lookup.files_read());
+        Some(finding)
+    }));
+    let reported: HashSet<&str> = candidates
+        .iter()
+        .filter(|c| c.report)
+        .map(|c| &*c.display)
+        .collect();
+    let is_reported = |f: &Finding| f.depends_on.iter().any(|d| reported.contains(&**d));
+    findings.retain(is_reported);
+    if options.suppressions {
+        findings = suppress::apply(findings, &suppressions, registry);
+        findings.retain(is_reported);
+    }
+    findings.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    // One finding per cause: a base two overlays render, or a template two
+    // values sets render the same way, is reported once.
+    findings.dedup_by(|a, b| {
+        a.rule == b.rule && a.path == b.path && a.span == b.span && a.message == b.message
+    });
+    report.findings = findings;
     report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
 }
@@ -161,7 +238,8 @@ enum Outcome {
 
 #[derive(Default)]
 struct Checked {
-    /// False for context files: only their index part is kept.
+    /// False for context files: their findings count only through a
+    /// reported file they depend on.
     reported: bool,
     findings: Vec<Finding>,
     pending: Vec<Pending>,
@@ -194,15 +272,13 @@ fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> O
         Hint::ShebangOnly if discover::has_shell_shebang(&text) => FileKind::Script,
         Hint::ShebangOnly => return Outcome::NotOurs,
     };
-    let file = SourceFile {
-        path: candidate.display.clone(),
-        text,
-    };
+    let file = SourceFile::new(candidate.display.clone(), text);
+    let place = FilePlace::new(&file);
     let mut checked = Box::new(Checked {
         reported: candidate.report,
         ..Checked::default()
     });
-    if candidate.report && options.suppressions {
+    if options.suppressions {
         let comment_starts: &[char] = if kind == FileKind::Unit {
             &['#', ';']
         } else {
@@ -213,6 +289,7 @@ fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> O
     match kind {
         FileKind::Yaml => match lint_yaml(
             &file,
+            &place,
             candidate.hint == Hint::Sniff,
             options,
             registry,
@@ -225,13 +302,13 @@ fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> O
             }
             YamlOutcome::NotConfiguration => {}
         },
-        // Units and scripts add nothing to the index: a context file of
-        // those kinds has nothing more to give.
+        // Units and scripts add nothing to the index and depend on no
+        // other file: a context file of those kinds has nothing to give.
         FileKind::Unit | FileKind::Script if !candidate.report => {}
-        FileKind::Unit => lint_unit(&file, registry, &mut checked),
+        FileKind::Unit => lint_unit(&file, &place, registry, &mut checked),
         FileKind::Script => {
             let commands = shell::commands(&file.text, Origin::FILE_START, false);
-            check_container_runs(&file, &commands, registry, &mut checked);
+            check_container_runs(&place, &commands, registry, &mut checked);
         }
     }
     Outcome::Checked(checked)
@@ -258,6 +335,7 @@ enum YamlOutcome {
 
 fn lint_yaml(
     file: &SourceFile,
+    place: &FilePlace<'_>,
     sniffed: bool,
     options: &Options,
     registry: &Registry,
@@ -271,7 +349,7 @@ fn lint_yaml(
         // passed by a hook) is not ours, not broken.
         Err(_) if sniffed => return YamlOutcome::NotConfiguration,
         Err(err) => {
-            report_parse_error(file, registry, err.span, &err.message, checked);
+            report_parse_error(place, registry, err.span, &err.message, checked);
             return YamlOutcome::Checked;
         }
     };
@@ -288,20 +366,7 @@ fn lint_yaml(
         if !objects.is_empty() {
             recognised = true;
             for object in &objects {
-                checked.resources += 1;
-                checked.index.add(object, &file.path);
-                if !checked.reported {
-                    continue;
-                }
-                if options.suppressions {
-                    let found = suppress::from_annotations(&file.path, &file.text, object);
-                    checked.suppressions.extend(found);
-                }
-                let resource = object.resource();
-                for entry in registry.enabled() {
-                    let mut out = emitter(file, entry, Some(&resource), checked);
-                    entry.rule.check_object(object, &mut out);
-                }
+                check_object(object, place, options, registry, checked);
             }
         } else if let Some(services) = compose::services(doc) {
             recognised = true;
@@ -311,7 +376,7 @@ fn lint_yaml(
             for service in &services {
                 checked.resources += 1;
                 for entry in registry.enabled() {
-                    let mut out = emitter(file, entry, None, checked);
+                    let mut out = emitter(place, entry, None, checked);
                     entry.rule.check_compose_service(service, &mut out);
                 }
             }
@@ -324,16 +389,95 @@ fn lint_yaml(
     }
 }
 
-fn lint_unit(file: &SourceFile, registry: &Registry, checked: &mut Checked) {
+/// Indexes one Kubernetes object and runs every rule on it.
+fn check_object(
+    object: &k8s::Object<'_>,
+    place: &dyn Place,
+    options: &Options,
+    registry: &Registry,
+    checked: &mut Checked,
+) {
+    checked.resources += 1;
+    checked.index.add(object, place.placed(object));
+    if options.suppressions {
+        checked
+            .suppressions
+            .extend(suppress::from_annotations(place, object));
+    }
+    let resource = object.resource();
+    for entry in registry.enabled() {
+        let mut out = emitter(place, entry, Some(&resource), checked);
+        entry.rule.check_object(object, &mut out);
+    }
+}
+
+/// Checks the objects of a rendered unit, each placed where it was written.
+fn lint_rendered(unit: &RenderedUnit, options: &Options, registry: &Registry) -> Checked {
+    let mut checked = Checked {
+        reported: true,
+        ..Checked::default()
+    };
+    for doc in &unit.rendered.documents {
+        for object in &k8s::objects(doc, &options.namespace) {
+            let place = RenderedPlace::new(unit, Some(object));
+            check_object(object, &place, options, registry, &mut checked);
+        }
+    }
+    for error in &unit.rendered.errors {
+        let place = RenderedPlace::new(unit, None);
+        report_parse_error(&place, registry, error.span, &error.message, &mut checked);
+    }
+    checked
+}
+
+/// Suppression comments in the files of rendered units (templates, bases,
+/// patches), each file read once however many units render it.
+fn unit_comment_suppressions(units: &[RenderedUnit], paths: &Paths) -> Vec<Suppression> {
+    let files: BTreeSet<&Arc<str>> = units
+        .iter()
+        .flat_map(|u| u.rendered.sources.iter().chain(&u.shared))
+        .collect();
+    files
+        .into_par_iter()
+        .flat_map_iter(|display| {
+            let path = paths.absolute(Path::new(&**display));
+            std::fs::read_to_string(path)
+                .map(|text| suppress::from_comments(display, &text, &['#']))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The `render-failed` finding of a unit that could not be rendered.
+fn render_failed(registry: &Registry, failed: rendered::FailedUnit) -> Option<Finding> {
+    let entry = registry.get(RENDER_FAILED).filter(|e| e.enabled)?;
+    let at = failed.failure.at;
+    Some(Finding {
+        rule: entry.id(),
+        severity: entry.policy.severity,
+        path: at.path,
+        span: at.span,
+        message: failed.failure.message,
+        help: failed.failure.help,
+        resource: None,
+        source_line: at.line_text,
+        related: Vec::new(),
+        rendered: None,
+        unit: Some(failed.info),
+        depends_on: failed.files,
+    })
+}
+
+fn lint_unit(file: &SourceFile, place: &FilePlace<'_>, registry: &Registry, checked: &mut Checked) {
     let unit = match Unit::parse(&file.text) {
         Ok(unit) => unit,
         Err(err) => {
-            report_parse_error(file, registry, err.span, &err.message, checked);
+            report_parse_error(place, registry, err.span, &err.message, checked);
             return;
         }
     };
     for entry in registry.enabled() {
-        let mut out = emitter(file, entry, None, checked);
+        let mut out = emitter(place, entry, None, checked);
         entry.rule.check_unit(&unit, &mut out);
     }
     let commands: Vec<_> = unit
@@ -342,11 +486,11 @@ fn lint_unit(file: &SourceFile, registry: &Registry, checked: &mut Checked) {
         .filter(|e| EXEC_KEYS.contains(&e.key.as_str()))
         .flat_map(|e| unit.exec_commands(e))
         .collect();
-    check_container_runs(file, &commands, registry, checked);
+    check_container_runs(place, &commands, registry, checked);
 }
 
 fn check_container_runs(
-    file: &SourceFile,
+    place: &FilePlace<'_>,
     commands: &[Vec<shell::Word>],
     registry: &Registry,
     checked: &mut Checked,
@@ -356,21 +500,21 @@ fn check_container_runs(
         .filter_map(|c| ContainerRun::from_command(c))
     {
         for entry in registry.enabled() {
-            let mut out = emitter(file, entry, None, checked);
+            let mut out = emitter(place, entry, None, checked);
             entry.rule.check_container_run(&run, &mut out);
         }
     }
 }
 
 fn report_parse_error(
-    file: &SourceFile,
+    place: &dyn Place,
     registry: &Registry,
     at: Span,
     message: &str,
     checked: &mut Checked,
 ) {
     if let Some(entry) = registry.get(PARSE_ERROR).filter(|e| e.enabled) {
-        let mut out = emitter(file, entry, None, checked);
+        let mut out = emitter(place, entry, None, checked);
         out.report(
             at,
             message.to_string(),
@@ -380,13 +524,13 @@ fn report_parse_error(
 }
 
 fn emitter<'a>(
-    file: &'a SourceFile,
+    place: &'a dyn Place,
     entry: &'a RuleEntry,
     resource: Option<&'a k8s::ResourceRef>,
     checked: &'a mut Checked,
 ) -> Emitter<'a> {
     Emitter::new(
-        file,
+        place,
         entry,
         resource,
         &mut checked.findings,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::k8s::ResourceRef;
-use crate::source::Span;
+use crate::source::{Related, Span};
+use crate::units::UnitInfo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,6 +61,24 @@ pub struct Finding {
     /// The source line at `span.line`, kept for the snippet once the file
     /// itself has been dropped.
     pub source_line: String,
+    /// Other places that explain the finding: the values file line or the
+    /// patch that set what a template or base renders.
+    pub related: Vec<Related>,
+    /// The rendered line the rule read, for findings in rendered units.
+    pub rendered: Option<RenderedLine>,
+    /// The Helm chart (and values set) or kustomization rendered; `None`
+    /// for plain files.
+    pub unit: Option<Arc<UnitInfo>>,
+    /// Every file the finding's decision read: it is reported when any of
+    /// them is among the files a run reports (a pre-commit hook's changes).
+    pub depends_on: Vec<Arc<str>>,
+}
+
+/// A line of a unit's rendered output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedLine {
+    pub line: u32,
+    pub text: String,
 }
 
 impl Finding {
@@ -119,6 +138,10 @@ mod tests {
             help: String::new(),
             resource: None,
             source_line: source_line.to_string(),
+            related: Vec::new(),
+            rendered: None,
+            unit: None,
+            depends_on: Vec::new(),
         }
     }
 

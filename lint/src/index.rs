@@ -2,16 +2,36 @@
 //! cross-file rules ask about, built from every file before those rules
 //! decide. Trees are dropped after each file; only these summaries stay, so
 //! memory grows with the number of resources, not their bytes.
+//!
+//! Every summary keeps its origin (its unit, and the file it was written
+//! in). Rules never look at the index directly: they ask a [`Lookup`],
+//! which resolves every reference the same way. Inside a rendered unit,
+//! only that unit's objects answer. Among plain files, the nearest answer
+//! by path does (same folder, else the deepest common parent folder), a
+//! same-named object in the same file beats one elsewhere, two objects
+//! with the same kind, namespace and name are never summed or mixed, and
+//! a tie is no answer at all.
 
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::k8s::webhook::{is_webhook_configuration, webhooks};
 use crate::k8s::{string_map, LabelSelector, Labels, Object, Replicas};
 use crate::parse::yaml::Node;
+use crate::source::Related;
 
 /// Set on every namespace by the API server since Kubernetes 1.21.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Which unit an object belongs to and the file it was written in: what
+/// references resolve by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// The rendered unit; `None` for plain files.
+    pub unit: Option<u32>,
+    pub path: Arc<str>,
+}
 
 /// Where an object was defined, for messages that name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,13 +46,25 @@ impl std::fmt::Display for Location {
     }
 }
 
+/// Where the parts of an object that cross-file findings talk about stand
+/// in the files people edit: found by the caller, who knows the file or
+/// the render the object came from.
+pub struct Placed {
+    pub origin: Origin,
+    pub at: Location,
+    /// The `replicas:` line, and what set its value, when it is written.
+    pub replicas_set_at: Vec<Related>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Workload {
     pub kind: String,
     pub namespace: String,
     pub name: String,
+    pub origin: Origin,
     pub at: Location,
     pub replicas: Replicas,
+    pub replicas_set_at: Vec<Related>,
     pub pod_labels: Labels,
     pub containers: Vec<ContainerSummary>,
 }
@@ -99,6 +131,7 @@ impl Workload {
 pub struct Service {
     pub namespace: String,
     pub name: String,
+    pub origin: Origin,
     pub at: Location,
     /// `None` for a Service without a selector: it selects no Pods.
     pub selector: Option<Labels>,
@@ -124,6 +157,14 @@ impl Backend<'_> {
             .join(", ")
     }
 
+    /// The lines that set the backend's replica counts, and their values.
+    pub fn replicas_set_at(&self) -> Vec<Related> {
+        self.workloads
+            .iter()
+            .flat_map(|w| w.replicas_set_at.iter().cloned())
+            .collect()
+    }
+
     /// The containers that listen on the Service's target ports; every
     /// container when none is declared to.
     pub fn serving_containers(&self) -> Vec<(&Workload, &ContainerSummary)> {
@@ -147,16 +188,33 @@ impl Backend<'_> {
 pub struct DisruptionBudget {
     pub namespace: String,
     pub name: String,
-    pub at: Location,
+    pub origin: Origin,
     pub selector: LabelSelector,
 }
 
 #[derive(Debug, Clone)]
 pub struct Autoscaler {
     pub namespace: String,
+    pub name: String,
+    pub origin: Origin,
     pub target_kind: String,
     pub target_name: String,
     pub min_replicas: u32,
+}
+
+/// A webhook or aggregated API: the API server calls this Service.
+#[derive(Debug, Clone)]
+struct Caller {
+    namespace: String,
+    service: String,
+    origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+struct NamespaceSummary {
+    name: String,
+    origin: Origin,
+    labels: Labels,
 }
 
 /// Summaries from one file or from the whole run; parts merge by `extend`.
@@ -166,20 +224,20 @@ pub struct Index {
     services: Vec<Service>,
     budgets: Vec<DisruptionBudget>,
     autoscalers: Vec<Autoscaler>,
-    /// Services that admission webhooks or aggregated APIs call: (namespace, name).
-    api_server_backends: HashSet<(String, String)>,
-    namespace_labels: HashMap<String, Labels>,
+    callers: Vec<Caller>,
+    namespaces: Vec<NamespaceSummary>,
     workloads_by_namespace: HashMap<String, Vec<usize>>,
     services_by_namespace: HashMap<String, Vec<usize>>,
 }
 
 impl Index {
     /// Records what cross-file rules need to know about `object`.
-    pub fn add(&mut self, object: &Object<'_>, path: &Arc<str>) {
-        let at = Location {
-            path: path.clone(),
-            line: object.anchor().span.line,
-        };
+    pub fn add(&mut self, object: &Object<'_>, placed: Placed) {
+        let Placed {
+            origin,
+            at,
+            replicas_set_at,
+        } = placed;
         let namespace = object.namespace.to_string();
         let name = object.name.to_string();
         let spec = object.node.get("spec");
@@ -188,8 +246,10 @@ impl Index {
                 kind: kind.to_string(),
                 namespace,
                 name,
+                origin,
                 at,
                 replicas: object.replicas(),
+                replicas_set_at,
                 pod_labels: object.pod_labels(),
                 containers: object
                     .containers()
@@ -200,6 +260,7 @@ impl Index {
             "Service" => self.services.push(Service {
                 namespace,
                 name,
+                origin,
                 at,
                 selector: spec
                     .and_then(|s| s.get("selector"))
@@ -215,7 +276,11 @@ impl Index {
                     .map(string_map)
                     .unwrap_or_default();
                 labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
-                self.namespace_labels.insert(name, labels);
+                self.namespaces.push(NamespaceSummary {
+                    name,
+                    origin,
+                    labels,
+                });
             }
             "PodDisruptionBudget" => {
                 if let Some(selector) = spec
@@ -225,7 +290,7 @@ impl Index {
                     self.budgets.push(DisruptionBudget {
                         namespace,
                         name,
-                        at,
+                        origin,
                         selector,
                     });
                 }
@@ -236,6 +301,8 @@ impl Index {
                 if let (Some(kind), Some(target_name)) = (field("kind"), field("name")) {
                     self.autoscalers.push(Autoscaler {
                         namespace,
+                        name,
+                        origin,
                         target_kind: kind.to_string(),
                         target_name: target_name.to_string(),
                         min_replicas: spec
@@ -250,15 +317,21 @@ impl Index {
                 let service = spec.and_then(|s| s.get("service"));
                 let field = |key| service.and_then(|t| t.get(key)).and_then(Node::str);
                 if let (Some(namespace), Some(name)) = (field("namespace"), field("name")) {
-                    self.api_server_backends
-                        .insert((namespace.to_string(), name.to_string()));
+                    self.callers.push(Caller {
+                        namespace: namespace.to_string(),
+                        service: name.to_string(),
+                        origin,
+                    });
                 }
             }
             kind if is_webhook_configuration(kind) => {
                 for webhook in webhooks(object) {
                     if let Some((namespace, name)) = webhook.service() {
-                        self.api_server_backends
-                            .insert((namespace.to_string(), name.to_string()));
+                        self.callers.push(Caller {
+                            namespace: namespace.to_string(),
+                            service: name.to_string(),
+                            origin: origin.clone(),
+                        });
                     }
                 }
             }
@@ -271,138 +344,18 @@ impl Index {
         self.services.extend(other.services);
         self.budgets.extend(other.budgets);
         self.autoscalers.extend(other.autoscalers);
-        self.api_server_backends.extend(other.api_server_backends);
-        self.namespace_labels.extend(other.namespace_labels);
+        self.callers.extend(other.callers);
+        self.namespaces.extend(other.namespaces);
     }
 
     /// Sorts for deterministic answers and builds the lookup tables.
     pub fn finish(mut self) -> Index {
-        self.workloads
-            .sort_by(|a, b| (&a.at.path, a.at.line).cmp(&(&b.at.path, b.at.line)));
-        self.services
-            .sort_by(|a, b| (&a.at.path, a.at.line).cmp(&(&b.at.path, b.at.line)));
+        let position = |origin: &Origin, at: &Location| (origin.unit, at.path.clone(), at.line);
+        self.workloads.sort_by_key(|w| position(&w.origin, &w.at));
+        self.services.sort_by_key(|s| position(&s.origin, &s.at));
         self.workloads_by_namespace = by_namespace(self.workloads.iter().map(|w| &w.namespace));
         self.services_by_namespace = by_namespace(self.services.iter().map(|s| &s.namespace));
         self
-    }
-
-    pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
-        self.services_in(namespace).find(|s| s.name == name)
-    }
-
-    /// The long-running workloads whose Pods a Service sends traffic to.
-    pub fn backends(&self, service: &Service) -> Vec<&Workload> {
-        let Some(selector) = &service.selector else {
-            return Vec::new();
-        };
-        self.workloads_in(&service.namespace)
-            .filter(|w| !matches!(w.kind.as_str(), "Job" | "CronJob"))
-            .filter(|w| selector.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v)))
-            .collect()
-    }
-
-    /// What serves a Service the API server calls: `None` when the Service
-    /// or every workload behind it is missing from the run.
-    pub fn backend(&self, namespace: &str, name: &str) -> Option<Backend<'_>> {
-        let service = self.service(namespace, name)?;
-        let workloads = self.backends(service);
-        if workloads.is_empty() {
-            return None;
-        }
-        let min_replicas = self.total_min_replicas(&workloads);
-        Some(Backend {
-            service,
-            workloads,
-            min_replicas,
-        })
-    }
-
-    /// Services with a selector that match these Pod labels.
-    pub fn services_selecting<'a>(
-        &'a self,
-        namespace: &'a str,
-        pod_labels: &'a Labels,
-    ) -> impl Iterator<Item = &'a Service> + 'a {
-        self.services.iter().filter(move |s| {
-            s.namespace == namespace
-                && s.selector
-                    .as_ref()
-                    .is_some_and(|sel| sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)))
-        })
-    }
-
-    /// How many headless Services (`clusterIP: None`) the run holds.
-    pub fn headless_services(&self) -> usize {
-        self.services.iter().filter(|s| s.headless).count()
-    }
-
-    /// Whether the API server itself calls this Service (an admission
-    /// webhook's or an aggregated API's), rather than load balancers.
-    pub fn is_api_server_backend(&self, service: &Service) -> bool {
-        self.api_server_backends
-            .contains(&(service.namespace.clone(), service.name.clone()))
-    }
-
-    pub fn budgets_selecting<'a>(
-        &'a self,
-        namespace: &'a str,
-        pod_labels: &'a Labels,
-    ) -> impl Iterator<Item = &'a DisruptionBudget> + 'a {
-        self.budgets
-            .iter()
-            .filter(move |b| b.namespace == namespace && b.selector.matches(pod_labels))
-    }
-
-    /// The replicas a workload keeps at the least: an autoscaler's
-    /// `minReplicas` when one targets it, otherwise its own count.
-    pub fn min_replicas(&self, workload: &Workload) -> Replicas {
-        let autoscaled = self.autoscaler_min(&workload.namespace, &workload.kind, &workload.name);
-        match (autoscaled, workload.replicas) {
-            (Some(min), Replicas::Count(_) | Replicas::Unknown) => Replicas::Count(min),
-            (_, replicas) => replicas,
-        }
-    }
-
-    /// The `minReplicas` of an autoscaler that targets this workload.
-    pub fn autoscaler_min(&self, namespace: &str, kind: &str, name: &str) -> Option<u32> {
-        self.autoscalers
-            .iter()
-            .find(|a| a.namespace == namespace && a.target_kind == kind && a.target_name == name)
-            .map(|a| a.min_replicas)
-    }
-
-    /// The fewest Pods these workloads keep together; `None` when one of
-    /// them has no replica count (a DaemonSet, an unrendered value).
-    pub fn total_min_replicas(&self, workloads: &[&Workload]) -> Option<u32> {
-        workloads
-            .iter()
-            .try_fold(0, |total, w| match self.min_replicas(w) {
-                Replicas::Count(n) => Some(total + n),
-                Replicas::Unknown | Replicas::NotCounted => None,
-            })
-    }
-
-    /// Long-running workloads whose Pods a PodDisruptionBudget's selector matches.
-    pub fn workloads_selected_by(
-        &self,
-        namespace: &str,
-        selector: &LabelSelector,
-    ) -> Vec<&Workload> {
-        self.workloads_in(namespace)
-            .filter(|w| !matches!(w.kind.as_str(), "Job" | "CronJob"))
-            .filter(|w| selector.matches(&w.pod_labels))
-            .collect()
-    }
-
-    /// The labels of a namespace: from a Namespace object among the linted
-    /// files, else the one label every namespace carries.
-    pub fn namespace_labels(&self, namespace: &str) -> Labels {
-        self.namespace_labels
-            .get(namespace)
-            .cloned()
-            .unwrap_or_else(|| {
-                Labels::from([(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string())])
-            })
     }
 
     fn services_in<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Service> + 'a {
@@ -419,6 +372,7 @@ impl Index {
             .into_iter()
             .flatten()
             .map(|&i| &self.workloads[i])
+            .filter(|w| !matches!(w.kind.as_str(), "Job" | "CronJob"))
     }
 }
 
@@ -444,4 +398,326 @@ fn target_ports(spec: &Node) -> Vec<PortRef> {
             }
         })
         .collect()
+}
+
+/// What the resolver needs of every summary.
+trait Indexed {
+    fn origin(&self) -> &Origin;
+    /// Kind, namespace and name: two objects with the same are duplicates.
+    fn identity(&self) -> (&str, &str, &str);
+}
+
+impl Indexed for Workload {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn identity(&self) -> (&str, &str, &str) {
+        (&self.kind, &self.namespace, &self.name)
+    }
+}
+
+impl Indexed for Service {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn identity(&self) -> (&str, &str, &str) {
+        ("Service", &self.namespace, &self.name)
+    }
+}
+
+impl Indexed for DisruptionBudget {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn identity(&self) -> (&str, &str, &str) {
+        ("PodDisruptionBudget", &self.namespace, &self.name)
+    }
+}
+
+impl Indexed for Autoscaler {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn identity(&self) -> (&str, &str, &str) {
+        ("HorizontalPodAutoscaler", &self.namespace, &self.name)
+    }
+}
+
+impl Indexed for NamespaceSummary {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn identity(&self) -> (&str, &str, &str) {
+        ("Namespace", "", &self.name)
+    }
+}
+
+/// How many folders two paths share, counting from the start.
+fn common_folders(a: &str, b: &str) -> usize {
+    fn folders(path: &str) -> impl Iterator<Item = &str> {
+        let file = path.rfind('/').map_or(0, |i| i);
+        path[..file].split('/').filter(|p| !p.is_empty())
+    }
+    folders(a)
+        .zip(folders(b))
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Answers the cross-file questions of one finding, resolved from where
+/// the object it is about was written, and remembers every file the
+/// answers came from.
+pub struct Lookup<'a> {
+    index: &'a Index,
+    asker: &'a Origin,
+    read: RefCell<BTreeSet<Arc<str>>>,
+}
+
+impl<'a> Lookup<'a> {
+    pub fn new(index: &'a Index, asker: &'a Origin) -> Lookup<'a> {
+        Lookup {
+            index,
+            asker,
+            read: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// The files the answers so far came from.
+    pub fn files_read(self) -> BTreeSet<Arc<str>> {
+        self.read.into_inner()
+    }
+
+    fn note<T: Indexed>(&self, items: &[&T]) {
+        let mut read = self.read.borrow_mut();
+        for item in items {
+            read.insert(item.origin().path.clone());
+        }
+    }
+
+    /// The candidates `from` sees: its own unit's, or for a plain file the
+    /// nearest by path; one per identity. `None` when two duplicates are
+    /// equally near: which one is meant cannot be known.
+    fn nearest<'i, T: Indexed>(
+        &self,
+        from: &Origin,
+        candidates: impl Iterator<Item = &'i T>,
+    ) -> Option<Vec<&'i T>> {
+        let mut visible: Vec<&T> = candidates
+            .filter(|c| c.origin().unit == from.unit)
+            .collect();
+        if from.unit.is_none() {
+            let nearness = |c: &&T| common_folders(&c.origin().path, &from.path);
+            let best = visible.iter().map(nearness).max().unwrap_or(0);
+            visible.retain(|c| nearness(c) == best);
+        }
+        let mut chosen: Vec<&T> = Vec::new();
+        let mut seen: HashMap<(&str, &str, &str), Vec<&T>> = HashMap::new();
+        for candidate in &visible {
+            seen.entry(candidate.identity())
+                .or_default()
+                .push(candidate);
+        }
+        for candidate in visible {
+            let twins = &seen[&candidate.identity()];
+            if twins.len() == 1 {
+                chosen.push(candidate);
+                continue;
+            }
+            let same_file: Vec<&&T> = twins
+                .iter()
+                .filter(|t| t.origin().path == from.path)
+                .collect();
+            match same_file.as_slice() {
+                [only] if std::ptr::eq(**only, candidate) => chosen.push(candidate),
+                [_] => {}
+                _ => return None,
+            }
+        }
+        self.note(&chosen);
+        Some(chosen)
+    }
+
+    fn service_from(&self, from: &Origin, namespace: &str, name: &str) -> Option<&'a Service> {
+        let found = self.nearest(
+            from,
+            self.index.services_in(namespace).filter(|s| s.name == name),
+        )?;
+        found.into_iter().next()
+    }
+
+    /// The long-running workloads whose Pods a Service sends traffic to;
+    /// `None` when which ones cannot be known.
+    pub fn backends(&self, service: &Service) -> Option<Vec<&'a Workload>> {
+        let Some(selector) = &service.selector else {
+            return Some(Vec::new());
+        };
+        self.nearest(
+            &service.origin,
+            self.index
+                .workloads_in(&service.namespace)
+                .filter(|w| selector.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v))),
+        )
+    }
+
+    /// What serves a Service the API server calls: `None` when the Service
+    /// or every workload behind it is missing from the unit or its folders.
+    pub fn backend(&self, namespace: &str, name: &str) -> Option<Backend<'a>> {
+        let service = self.service_from(self.asker, namespace, name)?;
+        let workloads = self.backends(service)?;
+        if workloads.is_empty() {
+            return None;
+        }
+        let min_replicas = self.total_min_replicas(&workloads);
+        Some(Backend {
+            service,
+            workloads,
+            min_replicas,
+        })
+    }
+
+    /// Services with a selector that match these Pod labels.
+    pub fn services_selecting(&self, namespace: &str, pod_labels: &Labels) -> Vec<&'a Service> {
+        self.nearest(
+            self.asker,
+            self.index.services_in(namespace).filter(|s| {
+                s.selector
+                    .as_ref()
+                    .is_some_and(|sel| sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)))
+            }),
+        )
+        .unwrap_or_default()
+    }
+
+    /// How many headless Services (`clusterIP: None`) the asker's unit, or
+    /// the run's plain files, hold.
+    pub fn headless_services(&self) -> usize {
+        let headless: Vec<&Service> = self
+            .index
+            .services
+            .iter()
+            .filter(|s| s.headless && s.origin.unit == self.asker.unit)
+            .collect();
+        self.note(&headless);
+        headless.len()
+    }
+
+    /// Whether the API server itself calls this Service (an admission
+    /// webhook's or an aggregated API's), rather than load balancers.
+    pub fn is_api_server_backend(&self, service: &Service) -> bool {
+        let caller = self.index.callers.iter().find(|caller| {
+            caller.namespace == service.namespace
+                && caller.service == service.name
+                && self
+                    .service_from(&caller.origin, &caller.namespace, &caller.service)
+                    .is_some_and(|s| std::ptr::eq(s, service))
+        });
+        if let Some(caller) = caller {
+            self.read.borrow_mut().insert(caller.origin.path.clone());
+        }
+        caller.is_some()
+    }
+
+    pub fn budgets_selecting(&self, workload: &Workload) -> Vec<&'a DisruptionBudget> {
+        self.nearest(
+            &workload.origin,
+            self.index.budgets.iter().filter(|b| {
+                b.namespace == workload.namespace && b.selector.matches(&workload.pod_labels)
+            }),
+        )
+        .unwrap_or_default()
+    }
+
+    /// The replicas a workload keeps at the least: an autoscaler's
+    /// `minReplicas` when one targets it, otherwise its own count.
+    pub fn min_replicas(&self, workload: &Workload) -> Replicas {
+        let autoscaled = self.autoscaler_min_from(
+            &workload.origin,
+            &workload.namespace,
+            &workload.kind,
+            &workload.name,
+        );
+        match (autoscaled, workload.replicas) {
+            (Some(min), Replicas::Count(_) | Replicas::Unknown) => Replicas::Count(min),
+            (_, replicas) => replicas,
+        }
+    }
+
+    /// The `minReplicas` of an autoscaler that targets this workload of the asker's.
+    pub fn autoscaler_min(&self, namespace: &str, kind: &str, name: &str) -> Option<u32> {
+        self.autoscaler_min_from(self.asker, namespace, kind, name)
+    }
+
+    fn autoscaler_min_from(
+        &self,
+        from: &Origin,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+    ) -> Option<u32> {
+        let found = self.nearest(
+            from,
+            self.index.autoscalers.iter().filter(|a| {
+                a.namespace == namespace && a.target_kind == kind && a.target_name == name
+            }),
+        )?;
+        found.iter().map(|a| a.min_replicas).min()
+    }
+
+    /// The fewest Pods these workloads keep together; `None` when one of
+    /// them has no replica count (a DaemonSet, an unrendered value).
+    pub fn total_min_replicas(&self, workloads: &[&Workload]) -> Option<u32> {
+        workloads
+            .iter()
+            .try_fold(0, |total, w| match self.min_replicas(w) {
+                Replicas::Count(n) => Some(total + n),
+                Replicas::Unknown | Replicas::NotCounted => None,
+            })
+    }
+
+    /// Long-running workloads whose Pods a PodDisruptionBudget of the
+    /// asker's selects; `None` when which ones cannot be known.
+    pub fn workloads_selected_by(
+        &self,
+        namespace: &str,
+        selector: &LabelSelector,
+    ) -> Option<Vec<&'a Workload>> {
+        self.nearest(
+            self.asker,
+            self.index
+                .workloads_in(namespace)
+                .filter(|w| selector.matches(&w.pod_labels)),
+        )
+    }
+
+    /// The labels of a namespace: from a Namespace object of the asker's
+    /// unit, else the nearest plain file's, else the one label every
+    /// namespace carries.
+    pub fn namespace_labels(&self, namespace: &str) -> Labels {
+        let named = || self.index.namespaces.iter().filter(|n| n.name == namespace);
+        let in_plain_files = Origin {
+            unit: None,
+            path: self.asker.path.clone(),
+        };
+        let found = self
+            .nearest(self.asker, named())
+            .filter(|found| !found.is_empty())
+            .or_else(|| self.nearest(&in_plain_files, named()));
+        match found.as_deref() {
+            Some([only]) => only.labels.clone(),
+            _ => Labels::from([(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string())]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_common_folders_not_the_file() {
+        assert_eq!(common_folders("a/b/x.yaml", "a/b/y.yaml"), 2);
+        assert_eq!(common_folders("a/b/x.yaml", "a/c/x.yaml"), 1);
+        assert_eq!(common_folders("x.yaml", "y.yaml"), 0);
+        assert_eq!(common_folders("a/x.yaml", "a/b/y.yaml"), 1);
+    }
 }

@@ -13,12 +13,16 @@ pub mod finding;
 pub mod index;
 pub mod k8s;
 pub mod parse;
+pub mod place;
 pub mod policy;
 pub mod quantity;
+pub mod render;
+pub mod rendered;
 pub mod report;
 pub mod rules;
 pub mod source;
 pub mod suppress;
+pub mod units;
 
 pub use discover::{Input, MissingPath};
 pub use engine::{lint, Options, Report, Skipped};

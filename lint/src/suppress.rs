@@ -3,7 +3,11 @@
 //! - A comment in any file kind: `# scar:ignore rule-id[,rule-id] -- reason`
 //!   at the end of the finding's line, or alone on the line above it.
 //! - On a Kubernetes object (or its pod template) the annotation
-//!   `scar.dev/ignore: "rule-id[,rule-id]: reason"`, which covers the object.
+//!   `scar.dev/ignore: "rule-id[,rule-id]: reason"`, which covers the object
+//!   (in a rendered unit, wherever the object's findings point).
+//!
+//! In Helm templates and kustomize bases, comments work as in any file:
+//! findings of rendered objects point at those files' lines.
 //!
 //! A suppression without a reason suppresses nothing and is reported
 //! (`suppression-without-reason`); one that matches no finding is reported
@@ -13,9 +17,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::finding::Finding;
-use crate::k8s::Object;
+use crate::k8s::{Object, ResourceRef};
+use crate::place::Place;
 use crate::rules::Registry;
-use crate::source::{line_of, Span};
+use crate::source::Span;
+use crate::units::UnitInfo;
 
 pub const ANNOTATION: &str = "scar.dev/ignore";
 const COMMENT_MARKER: &str = "scar:ignore";
@@ -30,16 +36,37 @@ pub struct Suppression {
     /// Where the suppression is written.
     pub at: Span,
     source_line: String,
-    /// The lines whose findings it covers.
-    first_line: u32,
-    last_line: u32,
+    covers: Covers,
+}
+
+#[derive(Debug, Clone)]
+enum Covers {
+    /// Findings on these lines of the suppression's file.
+    Lines { first: u32, last: u32 },
+    /// Findings about this object of this rendered unit.
+    Object {
+        unit: Arc<UnitInfo>,
+        resource: ResourceRef,
+    },
 }
 
 impl Suppression {
     fn covers(&self, finding: &Finding) -> bool {
-        *finding.path == *self.path
-            && (self.first_line..=self.last_line).contains(&finding.span.line)
-            && self.rules.iter().any(|r| r == finding.rule)
+        let place = match &self.covers {
+            Covers::Lines { first, last } => {
+                *finding.path == *self.path && (*first..=*last).contains(&finding.span.line)
+            }
+            Covers::Object { unit, resource } => {
+                finding.unit.as_ref() == Some(unit) && finding.resource.as_ref() == Some(resource)
+            }
+        };
+        place && self.rules.iter().any(|r| r == finding.rule)
+    }
+
+    /// The same suppression read twice (a template rendered with two
+    /// values sets, a base under two overlays) is one.
+    fn written(&self) -> (&str, Span, &[String]) {
+        (&self.path, self.at, &self.rules)
     }
 }
 
@@ -82,8 +109,10 @@ pub fn from_comments(path: &Arc<str>, text: &str, comment_starts: &[char]) -> Ve
                 line[comment..].trim_end().chars().count() as u32,
             ),
             source_line: line.to_string(),
-            first_line: target,
-            last_line: target,
+            covers: Covers::Lines {
+                first: target,
+                last: target,
+            },
         });
     }
     found
@@ -103,7 +132,7 @@ fn next_code_line(lines: &[&str], index: usize, comment_starts: &[char]) -> u32 
 }
 
 /// The `scar.dev/ignore` annotations of an object and its pod template.
-pub fn from_annotations(path: &Arc<str>, text: &str, object: &Object<'_>) -> Vec<Suppression> {
+pub fn from_annotations(place: &dyn Place, object: &Object<'_>) -> Vec<Suppression> {
     let template = object
         .pod_template()
         .filter(|t| !std::ptr::eq(*t, object.node));
@@ -114,14 +143,24 @@ pub fn from_annotations(path: &Arc<str>, text: &str, object: &Object<'_>) -> Vec
         .map(|value| {
             let raw = value.str().unwrap_or("");
             let (ids, reason) = raw.split_once(':').unwrap_or((raw, ""));
+            let written = place.locate(value.span).at;
+            let covers = match place.unit() {
+                Some(unit) => Covers::Object {
+                    unit: unit.clone(),
+                    resource: object.resource(),
+                },
+                None => Covers::Lines {
+                    first: object.node.span.line,
+                    last: object.node.span.end_line,
+                },
+            };
             Suppression {
-                path: path.clone(),
+                path: written.path,
                 rules: split_ids(ids),
                 reason: non_empty(reason),
-                at: value.span,
-                source_line: line_of(text, value.span.line).to_string(),
-                first_line: object.node.span.line,
-                last_line: object.node.span.end_line,
+                at: written.span,
+                source_line: written.line_text,
+                covers,
             }
         })
         .collect()
@@ -147,25 +186,48 @@ pub fn apply(
     suppressions: &[Suppression],
     registry: &Registry,
 ) -> Vec<Finding> {
-    let mut by_path: HashMap<&str, Vec<(usize, &Suppression)>> = HashMap::new();
+    let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_object: HashMap<(&UnitInfo, &ResourceRef), Vec<usize>> = HashMap::new();
     for (i, s) in suppressions.iter().enumerate() {
-        by_path.entry(&s.path).or_default().push((i, s));
+        match &s.covers {
+            Covers::Lines { .. } => by_path.entry(&s.path).or_default().push(i),
+            Covers::Object { unit, resource } => {
+                by_object.entry((unit, resource)).or_default().push(i)
+            }
+        }
     }
     let mut used = vec![false; suppressions.len()];
     let mut kept: Vec<Finding> = findings
         .into_iter()
         .filter(|finding| {
-            let candidates = by_path.get(&*finding.path).map_or(&[][..], Vec::as_slice);
-            let covering = candidates
-                .iter()
-                .find(|(_, s)| s.reason.is_some() && s.covers(finding));
-            if let Some((i, _)) = covering {
-                used[*i] = true;
+            let on_lines = by_path.get(&*finding.path).into_iter().flatten();
+            let on_object = finding
+                .unit
+                .as_deref()
+                .zip(finding.resource.as_ref())
+                .and_then(|key| by_object.get(&key))
+                .into_iter()
+                .flatten();
+            let covering = on_lines.chain(on_object).copied().find(|&i| {
+                let s = &suppressions[i];
+                s.reason.is_some() && s.covers(finding)
+            });
+            if let Some(i) = covering {
+                used[i] = true;
             }
             covering.is_none()
         })
         .collect();
+    let mut written: HashMap<(&str, Span, &[String]), (bool, &Suppression)> = HashMap::new();
     for (suppression, used) in suppressions.iter().zip(used) {
+        let entry = written
+            .entry(suppression.written())
+            .or_insert((false, suppression));
+        entry.0 |= used;
+    }
+    let mut once: Vec<(bool, &Suppression)> = written.into_values().collect();
+    once.sort_by_key(|(_, s)| s.written());
+    for (used, suppression) in once {
         if suppression.reason.is_none() {
             let id = suppression.rules.join(",");
             kept.extend(meta_finding(
@@ -213,6 +275,10 @@ fn meta_finding(
         help: help.to_string(),
         resource: None,
         source_line: suppression.source_line.clone(),
+        related: Vec::new(),
+        rendered: None,
+        unit: None,
+        depends_on: vec![suppression.path.clone()],
     })
 }
 
@@ -224,20 +290,27 @@ mod tests {
         "x.sh".into()
     }
 
+    fn target_line(suppression: &Suppression) -> u32 {
+        match suppression.covers {
+            Covers::Lines { first, .. } => first,
+            Covers::Object { .. } => panic!("a comment covers lines"),
+        }
+    }
+
     #[test]
     fn reads_trailing_and_standalone_comments() {
         let text = "# scar:ignore oom-kill-disabled -- etcd is capped by design here\n# another comment\n\ndocker run x\necho y # scar:ignore a,b -- reason two\necho z # scar:ignore c\n";
         let found = from_comments(&path(), text, &['#']);
         assert_eq!(found.len(), 3);
         assert_eq!(
-            (found[0].first_line, found[0].rules.clone()),
+            (target_line(&found[0]), found[0].rules.clone()),
             (4, vec!["oom-kill-disabled".to_string()])
         );
         assert_eq!(
             found[0].reason.as_deref(),
             Some("etcd is capped by design here")
         );
-        assert_eq!((found[1].first_line, found[1].rules.len()), (5, 2));
+        assert_eq!((target_line(&found[1]), found[1].rules.len()), (5, 2));
         assert_eq!(found[1].at.column, 8);
         assert_eq!(found[2].reason, None);
     }

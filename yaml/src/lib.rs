@@ -378,7 +378,9 @@ impl Node {
         Some(docs)
     }
 
-    fn shift(&mut self, lines: u32, columns: u32) {
+    /// Moves every position of the tree down by `lines` and right by
+    /// `columns`: for text parsed apart from the file it stands in.
+    pub fn shift(&mut self, lines: u32, columns: u32) {
         self.span.line += lines;
         self.span.end_line += lines;
         self.span.column += columns;

@@ -28,11 +28,20 @@ pub fn render(report: &Report, paths: &RepoPaths) -> String {
             "title={}",
             escape_property(&format!("scar {}", f.rule))
         ));
-        let message = if f.help.is_empty() {
-            f.message.clone()
-        } else {
-            format!("{}\nhelp: {}", f.message, f.help)
-        };
+        let mut message = f.message.clone();
+        if let Some(unit) = &f.unit {
+            message.push_str(&format!("\nin {unit}"));
+        }
+        for related in &f.related {
+            let at = &related.at;
+            message.push_str(&format!(
+                "\nnote: {}:{}: {}",
+                at.path, at.span.line, related.message
+            ));
+        }
+        if !f.help.is_empty() {
+            message.push_str(&format!("\nhelp: {}", f.help));
+        }
         let _ = writeln!(
             out,
             "::{command} {}::{}",

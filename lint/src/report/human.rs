@@ -81,14 +81,27 @@ fn render_finding(out: &mut String, finding: &Finding, style: Style) {
         "",
         style.paint(code, &carets)
     );
-    if !finding.help.is_empty() {
+    let equals = style.paint("1;34", "=");
+    if let Some(unit) = &finding.unit {
+        let rendered = finding
+            .rendered
+            .as_ref()
+            .filter(|r| r.text.trim() != line.trim())
+            .map_or(String::new(), |r| {
+                format!(", rendered as `{}`", r.text.trim())
+            });
+        let _ = writeln!(out, "{:gutter$} {equals} in {unit}{rendered}", "");
+    }
+    for related in &finding.related {
+        let at = &related.at;
         let _ = writeln!(
             out,
-            "{:gutter$} {} help: {}",
-            "",
-            style.paint("1;34", "="),
-            finding.help
+            "{:gutter$} {equals} note: {}:{}: {}",
+            "", at.path, at.span.line, related.message
         );
+    }
+    if !finding.help.is_empty() {
+        let _ = writeln!(out, "{:gutter$} {equals} help: {}", "", finding.help);
     }
     out.push('\n');
 }
@@ -103,8 +116,17 @@ fn count(n: usize, what: &str) -> String {
 
 fn render_summary(out: &mut String, report: &Report, style: Style) {
     let tally = |severity| report.count(severity);
+    let rendered = report.units.iter().filter(|u| u.rendered).count();
+    let renders = if report.units.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {rendered} of {} Helm and kustomize renders succeeded",
+            report.units.len()
+        )
+    };
     let line = format!(
-        "{}, {}, {} in {} ({})",
+        "{}, {}, {} in {} ({}{renders})",
         count(tally(Severity::Error), "error"),
         count(tally(Severity::Warning), "warning"),
         count(tally(Severity::Info), "info"),

@@ -6,6 +6,8 @@ use serde::Serialize;
 use crate::engine::Report;
 use crate::finding::{Finding, Severity};
 use crate::k8s::ResourceRef;
+use crate::source::Related;
+use crate::units::UnitKind;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -26,6 +28,46 @@ struct JsonFinding<'a> {
     message: &'a str,
     help: &'a str,
     resource: Option<&'a ResourceRef>,
+    unit: JsonUnit<'a>,
+    /// The rendered line, for findings in Helm charts and kustomizations.
+    rendered: Option<JsonRendered<'a>>,
+    related: Vec<JsonRelated<'a>>,
+}
+
+/// The chart and values set, the kustomization, or the plain file a
+/// finding was found in.
+#[derive(Serialize)]
+struct JsonUnit<'a> {
+    kind: &'static str,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonRendered<'a> {
+    line: u32,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonRelated<'a> {
+    path: &'a str,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonUnitSummary<'a> {
+    kind: UnitKind,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<&'a str>,
+    rendered: bool,
+    documents: usize,
 }
 
 #[derive(Serialize)]
@@ -36,6 +78,7 @@ struct Summary<'a> {
     warnings: usize,
     infos: usize,
     skipped: Vec<SkippedFile<'a>>,
+    units: Vec<JsonUnitSummary<'a>>,
 }
 
 #[derive(Serialize)]
@@ -63,6 +106,17 @@ pub fn render(report: &Report) -> String {
                     reason: &s.reason,
                 })
                 .collect(),
+            units: report
+                .units
+                .iter()
+                .map(|u| JsonUnitSummary {
+                    kind: u.info.kind,
+                    path: &u.info.path,
+                    values: u.info.values.as_deref(),
+                    rendered: u.rendered,
+                    documents: u.objects,
+                })
+                .collect(),
         },
     };
     let mut text = serde_json::to_string_pretty(&document)
@@ -83,5 +137,36 @@ fn json_finding(f: &Finding) -> JsonFinding<'_> {
         message: &f.message,
         help: &f.help,
         resource: f.resource.as_ref(),
+        unit: match &f.unit {
+            Some(unit) => JsonUnit {
+                kind: match unit.kind {
+                    UnitKind::Helm => "helm",
+                    UnitKind::Kustomize => "kustomize",
+                },
+                path: &unit.path,
+                values: unit.values.as_deref(),
+            },
+            None => JsonUnit {
+                kind: "file",
+                path: &f.path,
+                values: None,
+            },
+        },
+        rendered: f.rendered.as_ref().map(|r| JsonRendered {
+            line: r.line,
+            text: &r.text,
+        }),
+        related: f.related.iter().map(json_related).collect(),
+    }
+}
+
+fn json_related(r: &Related) -> JsonRelated<'_> {
+    JsonRelated {
+        path: &r.at.path,
+        line: r.at.span.line,
+        column: r.at.span.column,
+        end_line: r.at.span.end_line,
+        end_column: r.at.span.end_column,
+        message: &r.message,
     }
 }

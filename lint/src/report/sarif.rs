@@ -41,6 +41,34 @@ pub fn render(report: &Report, registry: &Registry, paths: &RepoPaths) -> String
             if let Some(index) = rule_index {
                 result["ruleIndex"] = json!(index);
             }
+            let related: Vec<Value> = f
+                .related
+                .iter()
+                .enumerate()
+                .filter_map(|(id, r)| {
+                    let uri = paths.relative(&r.at.path)?;
+                    Some(json!({
+                        "id": id,
+                        "message": {"text": r.message},
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                            "region": {
+                                "startLine": r.at.span.line,
+                                "startColumn": r.at.span.column,
+                                "endLine": r.at.span.end_line,
+                                "endColumn": r.at.span.end_column,
+                                "snippet": {"text": r.at.line_text},
+                            },
+                        },
+                    }))
+                })
+                .collect();
+            if !related.is_empty() {
+                result["relatedLocations"] = json!(related);
+            }
+            if let Some(unit) = &f.unit {
+                result["properties"] = json!({"unit": unit});
+            }
             result
         })
         .collect();

@@ -63,17 +63,18 @@ plus a PodDisruptionBudget with `minAvailable: 1`.
         };
         let min = u32::try_from(out.params().int("min_replicas")).unwrap_or(2);
         let api = object.name.to_string();
-        out.report_if(object.anchor().span, move |index| {
-            let backend = index.backend(&namespace, &name)?;
+        out.report_if(object.anchor().span, move |lookup| {
+            let backend = lookup.backend(&namespace, &name)?;
             let replicas = backend.min_replicas?;
             (replicas < min).then(|| Diagnosis {
- severity: None,
                 message: format!(
                     "aggregated API `{api}` is served by {} with {replicas} replica{}: while it restarts, discovery fails for every client and namespace deletion hangs",
                     backend.describe(),
                     if replicas == 1 { "" } else { "s" }
                 ),
                 help: format!("run the backend with replicas: {min} or more, spread over nodes, with a PodDisruptionBudget"),
+                related: backend.replicas_set_at(),
+                ..Diagnosis::default()
             })
         });
     }

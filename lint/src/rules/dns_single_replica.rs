@@ -71,14 +71,14 @@ different nodes, and a PodDisruptionBudget with `minAvailable: 1`.
                     "set strategy.rollingUpdate.maxUnavailable: 1 (and maxSurge: 1)",
                 );
             }
-            _ => out.report_if(at, move |index| {
-                let replicas = index.autoscaler_min(&namespace, &kind, &name).unwrap_or(replicas);
+            _ => out.report_if(at, move |lookup| {
+                let replicas = lookup.autoscaler_min(&namespace, &kind, &name).unwrap_or(replicas);
                 (replicas < 2).then(|| Diagnosis {
- severity: None,
                     message: format!(
                         "{label} runs {replicas} replica: every rollout, eviction or node drain leaves the cluster without DNS"
                     ),
                     help: "set replicas: 2 or more, spread over nodes, with maxUnavailable: 1 and a PodDisruptionBudget".to_string(),
+                    ..Diagnosis::default()
                 })
             }),
         }

@@ -72,8 +72,8 @@ kubernetesVersion: v1.17.13   # or 1.18.10+, 1.19.3+, 1.20+
                 continue;
             }
             let fix = format!("1.{minor}.{fixed}");
-            out.report_if(span, move |index| {
-                let headless = index.headless_services();
+            out.report_if(span, move |lookup| {
+                let headless = lookup.headless_services();
                 let stakes = if headless == 0 {
                     "every headless Service's Endpoints".to_string()
                 } else {
@@ -85,6 +85,7 @@ kubernetesVersion: v1.17.13   # or 1.18.10+, 1.19.3+, 1.20+
                         "kube-controller-manager {version} rewrites {stakes} on every resync (kubernetes#94112): real endpoint changes queue behind the rewrites for minutes and deploys serve 502/504s"
                     ),
                     help: format!("upgrade to {fix} or later (or 1.20+)"),
+                    ..Diagnosis::default()
                 })
             });
         }

@@ -87,12 +87,12 @@ spec:
             };
             let namespace = object.namespace.to_string();
             let labels = labels.clone();
-            out.report_if(at, move |index| {
-                let service = index
+            out.report_if(at, move |lookup| {
+                let service = lookup
                     .services_selecting(&namespace, &labels)
-                    .find(|s| !s.headless && !index.is_api_server_backend(s))?;
+                    .into_iter()
+                    .find(|s| !s.headless && !lookup.is_api_server_backend(s))?;
                 Some(Diagnosis {
- severity: None,
                     message: format!(
                         "container `{name}` {problem}, and Service {namespace}/{} ({}) sends it traffic: requests fail while it shuts down during a rollout",
                         service.name, service.at
@@ -100,6 +100,7 @@ spec:
                     help: format!(
                         "add lifecycle.preStop.sleep.seconds (or exec [\"sleep\", \"N\"]) with N of at least {min_seconds} and keep terminationGracePeriodSeconds above N plus the drain time"
                     ),
+                    ..Diagnosis::default()
                 })
             });
         }

@@ -8,11 +8,12 @@
 use crate::compose::ComposeService;
 use crate::container_cli::ContainerRun;
 use crate::finding::{Finding, Severity};
-use crate::index::Index;
+use crate::index::{Lookup, Origin};
 use crate::k8s::{Object, ResourceRef};
 use crate::parse::systemd::Unit;
+use crate::place::Place;
 use crate::policy::{Params, Policy};
-use crate::source::{SourceFile, Span};
+use crate::source::{Related, Span};
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
@@ -105,26 +106,33 @@ impl Registry {
 }
 
 /// What a rule hands back when a cross-file question is answered.
+#[derive(Default)]
 pub struct Diagnosis {
     pub message: String,
     pub help: String,
     /// Replaces the rule's severity when what other files hold makes the
     /// finding graver (or milder) than its default.
     pub severity: Option<Severity>,
+    /// Places in other files that explain the finding (where a backend's
+    /// replica count is set).
+    pub related: Vec<Related>,
 }
 
 /// Decides a pending finding once the whole run's index is built.
-type Decide = Box<dyn FnOnce(&Index) -> Option<Diagnosis> + Send>;
+type Decide = Box<dyn FnOnce(&Lookup) -> Option<Diagnosis> + Send>;
 
 /// A finding that waits for the whole run's index to decide.
 pub(crate) struct Pending {
     pub(crate) finding: Finding,
+    /// Where the object it is about was written: references resolve from there.
+    pub(crate) asker: Origin,
     pub(crate) decide: Decide,
 }
 
-/// Collects one file's findings for the rule that is running.
+/// Collects the findings of one file or rendered object for the rule that
+/// is running.
 pub struct Emitter<'a> {
-    file: &'a SourceFile,
+    place: &'a dyn Place,
     entry: &'a RuleEntry,
     resource: Option<&'a ResourceRef>,
     findings: &'a mut Vec<Finding>,
@@ -133,14 +141,14 @@ pub struct Emitter<'a> {
 
 impl<'a> Emitter<'a> {
     pub(crate) fn new(
-        file: &'a SourceFile,
+        place: &'a dyn Place,
         entry: &'a RuleEntry,
         resource: Option<&'a ResourceRef>,
         findings: &'a mut Vec<Finding>,
         pending: &'a mut Vec<Pending>,
     ) -> Emitter<'a> {
         Emitter {
-            file,
+            place,
             entry,
             resource,
             findings,
@@ -164,25 +172,31 @@ impl<'a> Emitter<'a> {
     pub fn report_if(
         &mut self,
         at: Span,
-        decide: impl FnOnce(&Index) -> Option<Diagnosis> + Send + 'static,
+        decide: impl FnOnce(&Lookup) -> Option<Diagnosis> + Send + 'static,
     ) {
         let finding = self.finding(at);
         self.pending.push(Pending {
             finding,
+            asker: self.place.origin().clone(),
             decide: Box::new(decide),
         });
     }
 
     fn finding(&self, at: Span) -> Finding {
+        let located = self.place.locate(at);
         Finding {
             rule: self.entry.id(),
             severity: self.entry.policy.severity,
-            path: self.file.path.clone(),
-            span: at,
+            depends_on: self.place.depends_on(&located.at.path),
+            path: located.at.path,
+            span: located.at.span,
             message: String::new(),
             help: String::new(),
             resource: self.resource.cloned(),
-            source_line: self.file.line(at.line).to_string(),
+            source_line: located.at.line_text,
+            related: located.related,
+            rendered: located.rendered,
+            unit: self.place.unit().cloned(),
         }
     }
 }

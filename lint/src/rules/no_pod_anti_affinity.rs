@@ -73,18 +73,18 @@ or a `podAntiAffinity` term with the same selector and topology key.
             object.kind.to_string(),
             object.name.to_string(),
         );
-        out.report_if(at, move |index| {
-            let count = match (index.autoscaler_min(&namespace, &kind, &name), replicas) {
+        out.report_if(at, move |lookup| {
+            let count = match (lookup.autoscaler_min(&namespace, &kind, &name), replicas) {
                 (Some(min), _) => min,
                 (None, Replicas::Count(n)) => n,
                 (None, _) => return None,
             };
             (count >= 2).then(|| Diagnosis {
- severity: None,
                 message: format!(
                     "{kind} {namespace}/{name} runs {count} replicas with nothing that spreads them: the scheduler may put them all on one node"
                 ),
                 help: "add a topologySpreadConstraint or a podAntiAffinity term on kubernetes.io/hostname whose labelSelector matches these Pods".to_string(),
+                ..Diagnosis::default()
             })
         });
     }

@@ -80,21 +80,21 @@ spec:
         };
         let required = MinAvailable::parse(min);
         let namespace = object.namespace.to_string();
-        out.report_if(min.span, move |index| {
-            let workloads = index.workloads_selected_by(&namespace, &selector);
+        out.report_if(min.span, move |lookup| {
+            let workloads = lookup.workloads_selected_by(&namespace, &selector)?;
             if workloads.is_empty() {
                 return None;
             }
-            let replicas = index.total_min_replicas(&workloads)?;
+            let replicas = lookup.total_min_replicas(&workloads)?;
             let needed = required?.pods(replicas);
             (needed >= replicas).then(|| Diagnosis {
-                severity: None,
                 message: format!(
                     "PodDisruptionBudget {name} requires {needed} available Pods, but {} keep{} only {replicas}: no Pod can ever be evicted and drains hang",
                     workloads.iter().map(|w| w.describe()).collect::<Vec<_>>().join(", "),
                     if workloads.len() == 1 { "s" } else { "" }
                 ),
                 help: "use maxUnavailable: 1, or run more replicas than minAvailable".to_string(),
+                ..Diagnosis::default()
             })
         });
     }

@@ -45,8 +45,8 @@ containers:
     fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
         for call in fail_closed_service_calls(object) {
             let name = call.webhook;
-            out.report_if(call.anchor, move |index| {
-                let backend = index.backend(&call.namespace, &call.service)?;
+            out.report_if(call.anchor, move |lookup| {
+                let backend = lookup.backend(&call.namespace, &call.service)?;
                 let gaps: Vec<String> = backend
                     .serving_containers()
                     .into_iter()
@@ -70,12 +70,12 @@ containers:
                     })
                     .collect();
                 (!gaps.is_empty()).then(|| Diagnosis {
- severity: None,
                     message: format!(
                         "webhook `{name}` fails closed and its backend cannot be restarted or taken out of rotation when it stops answering: {}",
                         gaps.join("; ")
                     ),
                     help: "give the backend containers a livenessProbe and a readinessProbe on the webhook server's health endpoint".to_string(),
+                    ..Diagnosis::default()
                 })
             });
         }

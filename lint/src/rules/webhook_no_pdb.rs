@@ -47,24 +47,22 @@ spec:
     fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
         for call in fail_closed_service_calls(object) {
             let name = call.webhook;
-            out.report_if(call.anchor, move |index| {
-                let backend = index.backend(&call.namespace, &call.service)?;
+            out.report_if(call.anchor, move |lookup| {
+                let backend = lookup.backend(&call.namespace, &call.service)?;
                 if backend.min_replicas? < 2 {
                     return None;
                 }
-                let unbudgeted = backend.workloads.iter().any(|w| {
-                    index
-                        .budgets_selecting(&w.namespace, &w.pod_labels)
-                        .next()
-                        .is_none()
-                });
+                let unbudgeted = backend
+                    .workloads
+                    .iter()
+                    .any(|w| lookup.budgets_selecting(w).is_empty());
                 unbudgeted.then(|| Diagnosis {
- severity: None,
                     message: format!(
                         "webhook `{name}` fails closed and no PodDisruptionBudget covers its backend {}: a drain can evict every replica at once",
                         backend.describe()
                     ),
                     help: "add a PodDisruptionBudget with maxUnavailable: 1 selecting the backend's Pods".to_string(),
+                    ..Diagnosis::default()
                 })
             });
         }

@@ -63,11 +63,10 @@ keeps the cluster working while it is down.
         let min_replicas = u32::try_from(out.params().int("min_replicas")).unwrap_or(2);
         for call in fail_closed_service_calls(object) {
             let name = call.webhook;
-            out.report_if(call.anchor, move |index| {
-                let backend = index.backend(&call.namespace, &call.service)?;
+            out.report_if(call.anchor, move |lookup| {
+                let backend = lookup.backend(&call.namespace, &call.service)?;
                 let replicas = backend.min_replicas?;
                 (replicas < min_replicas).then(|| Diagnosis {
- severity: None,
                     message: format!(
                         "webhook `{name}` fails closed and its backend {} runs {replicas} replica{}: while that Pod restarts, every request the webhook matches is rejected",
                         backend.describe(),
@@ -76,6 +75,8 @@ keeps the cluster working while it is down.
                     help: format!(
                         "run the backend with replicas: {min_replicas} or more and a PodDisruptionBudget, or use failurePolicy: Ignore if the webhook is not a security control"
                     ),
+                    related: backend.replicas_set_at(),
+                    ..Diagnosis::default()
                 })
             });
         }

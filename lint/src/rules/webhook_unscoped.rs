@@ -77,13 +77,12 @@ webhooks:
                 None => "has no namespaceSelector".to_string(),
                 Some(_) => "has a namespaceSelector that matches kube-system".to_string(),
             };
-            out.report_if(webhook.anchor().span, move |index| {
-                let labels: Labels = index.namespace_labels(KUBE_SYSTEM);
+            out.report_if(webhook.anchor().span, move |lookup| {
+                let labels: Labels = lookup.namespace_labels(KUBE_SYSTEM);
                 if selector.as_ref().is_some_and(|s| !s.matches(&labels)) {
                     return None;
                 }
                 Some(Diagnosis {
- severity: None,
                     message: format!(
                         "webhook `{name}` fails closed, {how}, and intercepts {}: when its backend is down, the control plane cannot write what it needs to recover",
                         resources.join(", ")
@@ -91,6 +90,7 @@ webhooks:
                     help: format!(
                         "add a namespaceSelector with `{NAMESPACE_NAME_LABEL} NotIn [kube-system]` and narrow rules to the resources the policy is about"
                     ),
+                    ..Diagnosis::default()
                 })
             });
         }

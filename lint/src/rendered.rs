@@ -1,0 +1,216 @@
+//! The rendered units of a run: which to render (those holding a file the
+//! run reports), with which values, in parallel, and what became of each.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rayon::prelude::*;
+
+use crate::engine::Skipped;
+use crate::place::RenderedUnit;
+use crate::render::helm::{self, ValueSet};
+use crate::render::{kustomize, Failure};
+use crate::units::{Chart, Kustomization, Layout, Paths, UnitInfo, UnitKind};
+
+/// How units are rendered.
+#[derive(Debug, Clone)]
+pub struct RenderSettings {
+    pub helm: helm::Settings,
+    pub kustomize: kustomize::Settings,
+    /// Values sets of charts, by chart folder (absolute), each rendered
+    /// besides the chart's own values.
+    pub value_sets: Vec<(PathBuf, ValueSet)>,
+    /// Values from the command line: every chart of the run renders with
+    /// these alone.
+    pub command_line: Option<ValueSet>,
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        RenderSettings {
+            helm: helm::Settings {
+                program: None,
+                kube_version: helm::DEFAULT_KUBE_VERSION.to_string(),
+                timeout: DEFAULT_TIMEOUT,
+                namespace: "default".to_string(),
+            },
+            kustomize: kustomize::Settings {
+                timeout: DEFAULT_TIMEOUT,
+                allow_remote: false,
+                enable_helm: false,
+                helm: None,
+            },
+            value_sets: Vec::new(),
+            command_line: None,
+        }
+    }
+}
+
+/// A unit that could not be rendered.
+pub struct FailedUnit {
+    pub info: Arc<UnitInfo>,
+    pub failure: Failure,
+    /// Every file of the unit: a change to any of them may fix it.
+    pub files: Vec<Arc<str>>,
+}
+
+/// What became of a unit, for the report.
+#[derive(Debug, Clone)]
+pub struct UnitReport {
+    pub info: Arc<UnitInfo>,
+    pub rendered: bool,
+    pub objects: usize,
+    /// Time spent in helm or kustomize.
+    pub render_time: Duration,
+}
+
+#[derive(Default)]
+pub struct Units {
+    pub rendered: Vec<RenderedUnit>,
+    pub failed: Vec<FailedUnit>,
+    pub skipped: Vec<Skipped>,
+    /// Files that belong to a unit and are not linted on their own: the
+    /// unit rendered, or is rendered only through others, or the run
+    /// needs nothing of it, or it is a chart (its templates mean nothing
+    /// unrendered, and `render-failed` says so). Files of a kustomization
+    /// that failed are linted as they are.
+    pub claimed: HashSet<PathBuf>,
+    /// Files of the units that rendered.
+    pub rendered_files: HashSet<PathBuf>,
+    pub reports: Vec<UnitReport>,
+}
+
+enum Job<'l> {
+    Helm(&'l Chart, ValueSet),
+    Kustomize(&'l Kustomization),
+}
+
+/// Renders the units of `layout` that hold a file of `reported`.
+pub fn render(
+    layout: &Layout,
+    reported: &HashSet<&Path>,
+    settings: &RenderSettings,
+    paths: &Paths,
+) -> Units {
+    let mut units = Units::default();
+    let mut jobs = Vec::new();
+    let needed = |files: &[PathBuf]| files.iter().any(|f| reported.contains(f.as_path()));
+    for chart in &layout.charts {
+        if !needed(&chart.files) {
+            units.claimed.extend(chart.files.iter().cloned());
+        } else if chart.library {
+            units.claimed.extend(chart.files.iter().cloned());
+            units.skipped.push(Skipped {
+                path: chart.display.clone(),
+                reason: "library chart: rendered only as a dependency of the charts that use it"
+                    .to_string(),
+            });
+        } else {
+            for values in value_sets(chart, settings) {
+                jobs.push(Job::Helm(chart, values));
+            }
+        }
+    }
+    for root in &layout.kustomizations {
+        if !needed(&root.files) {
+            units.claimed.extend(root.files.iter().cloned());
+        } else if root.component {
+            units.claimed.extend(root.files.iter().cloned());
+            units.skipped.push(Skipped {
+                path: root.display.clone(),
+                reason: "kustomize component: rendered only through a kustomization that uses it"
+                    .to_string(),
+            });
+        } else {
+            jobs.push(Job::Kustomize(root));
+        }
+    }
+    let results: Vec<(Arc<UnitInfo>, &[PathBuf], Result<_, Failure>)> = jobs
+        .par_iter()
+        .map(|job| match job {
+            Job::Helm(chart, values) => {
+                let info = UnitInfo {
+                    kind: UnitKind::Helm,
+                    path: chart.display.clone(),
+                    values: Some(values.name.clone()),
+                };
+                let result = helm::render(chart, values, &settings.helm, paths);
+                (Arc::new(info), chart.files.as_slice(), result)
+            }
+            Job::Kustomize(root) => {
+                let info = UnitInfo {
+                    kind: UnitKind::Kustomize,
+                    path: root.display.clone(),
+                    values: None,
+                };
+                let result = kustomize::render(root, &settings.kustomize, paths);
+                (Arc::new(info), root.files.as_slice(), result)
+            }
+        })
+        .collect();
+    for (info, files, result) in results {
+        let shown: Vec<Arc<str>> = files.iter().map(|f| paths.display(f)).collect();
+        match result {
+            Ok(rendered) => {
+                units.claimed.extend(files.iter().cloned());
+                units.rendered_files.extend(files.iter().cloned());
+                let sources: HashSet<&Arc<str>> = rendered.sources.iter().collect();
+                let shared = shown
+                    .iter()
+                    .filter(|f| !sources.contains(f))
+                    .cloned()
+                    .collect();
+                units.reports.push(UnitReport {
+                    info: info.clone(),
+                    rendered: true,
+                    objects: rendered.documents.len(),
+                    render_time: rendered.elapsed,
+                });
+                units.rendered.push(RenderedUnit {
+                    id: units.rendered.len() as u32,
+                    info,
+                    rendered,
+                    shared,
+                });
+            }
+            Err(failure) => {
+                if info.kind == UnitKind::Helm {
+                    units.claimed.extend(files.iter().cloned());
+                }
+                units.reports.push(UnitReport {
+                    info: info.clone(),
+                    rendered: false,
+                    objects: 0,
+                    render_time: Duration::ZERO,
+                });
+                units.failed.push(FailedUnit {
+                    info,
+                    failure,
+                    files: shown,
+                });
+            }
+        }
+    }
+    units
+}
+
+/// The renders of a chart: the command line's values alone, or the chart's
+/// own values and then each values set the config gives it.
+fn value_sets(chart: &Chart, settings: &RenderSettings) -> Vec<ValueSet> {
+    if let Some(values) = &settings.command_line {
+        return vec![values.clone()];
+    }
+    std::iter::once(ValueSet::chart_defaults())
+        .chain(
+            settings
+                .value_sets
+                .iter()
+                .filter(|(dir, _)| *dir == chart.dir)
+                .map(|(_, set)| set.clone()),
+        )
+        .collect()
+}

@@ -1,0 +1,141 @@
+//! Helm charts on disk: which chart a file lies in, and which files helm
+//! reads when it renders one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::parse::yaml::{parse_documents, Node};
+
+use super::Paths;
+
+pub const CHART_FILE: &str = "Chart.yaml";
+
+/// Folders of a chart that helm reads besides its top-level files.
+const CHART_FOLDERS: &[&str] = &["templates", "crds", "charts"];
+
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// Absolute.
+    pub dir: PathBuf,
+    pub display: Arc<str>,
+    /// The `name` in `Chart.yaml`: what helm's `# Source:` lines start with.
+    pub name: String,
+    /// `type: library`: only ever rendered as another chart's dependency.
+    pub library: bool,
+    /// Every file helm reads: the top-level files (`Chart.yaml`, values
+    /// files), `templates/`, `crds/` and the subcharts under `charts/`.
+    pub files: Vec<PathBuf>,
+}
+
+impl Chart {
+    pub fn read(dir: &Path, paths: &Paths) -> Chart {
+        let meta = read_yaml(&dir.join(CHART_FILE));
+        let field = |key| meta.as_ref().and_then(|m| m.get(key)).and_then(Node::str);
+        let name = field("name")
+            .map(str::to_string)
+            .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let mut files = Vec::new();
+        list_files(dir, &mut files);
+        files.retain(|f| belongs(dir, f));
+        files.sort();
+        Chart {
+            dir: dir.to_path_buf(),
+            display: paths.display(dir),
+            name,
+            library: field("type") == Some("library"),
+            files,
+        }
+    }
+
+    pub fn chart_file(&self) -> PathBuf {
+        self.dir.join(CHART_FILE)
+    }
+}
+
+/// Parses a small YAML file; `None` when it cannot be read or parsed.
+pub fn read_yaml(path: &Path) -> Option<Node> {
+    let text = std::fs::read_to_string(path).ok()?;
+    parse_documents(&text).ok()?.into_iter().next()
+}
+
+/// Whether helm reads `file` when it renders the chart in `root`: its
+/// metadata and values files, templates, CRDs and subcharts.
+pub fn belongs(root: &Path, file: &Path) -> bool {
+    let Ok(relative) = file.strip_prefix(root) else {
+        return false;
+    };
+    let mut parts = relative.components();
+    match (parts.next(), parts.next()) {
+        (Some(_), None) => file
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json"),
+        (Some(first), Some(_)) => CHART_FOLDERS.iter().any(|f| first.as_os_str() == *f),
+        _ => false,
+    }
+}
+
+/// Every file below `dir`, symbolic links followed, version control
+/// folders left out.
+pub fn list_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => list_files(&path, out),
+            Ok(meta) if meta.is_file() => out.push(path),
+            _ => {}
+        }
+    }
+}
+
+/// Finds the top chart a folder lies in, remembering what each folder
+/// above answered.
+#[derive(Debug, Default)]
+pub struct Roots {
+    innermost: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl Roots {
+    /// The chart folder whose render includes files of `dir`: the nearest
+    /// folder above with a `Chart.yaml`, and out of a parent's `charts/`
+    /// into the parent, since a subchart renders as part of it.
+    pub fn root_of(&mut self, dir: &Path) -> Option<PathBuf> {
+        let mut root = self.innermost(dir)?;
+        while let Some(parent) = self.parent_chart(&root) {
+            root = parent;
+        }
+        Some(root)
+    }
+
+    fn parent_chart(&mut self, chart: &Path) -> Option<PathBuf> {
+        let charts = chart.parent()?;
+        if charts.file_name()? != "charts" {
+            return None;
+        }
+        let parent = charts.parent()?;
+        parent
+            .join(CHART_FILE)
+            .is_file()
+            .then(|| parent.to_path_buf())
+    }
+
+    fn innermost(&mut self, dir: &Path) -> Option<PathBuf> {
+        if let Some(known) = self.innermost.get(dir) {
+            return known.clone();
+        }
+        let found = if dir.join(CHART_FILE).is_file() {
+            Some(dir.to_path_buf())
+        } else {
+            dir.parent().and_then(|parent| self.innermost(parent))
+        };
+        self.innermost.insert(dir.to_path_buf(), found.clone());
+        found
+    }
+}

@@ -1,0 +1,186 @@
+//! Units: what one `helm install` or `kubectl apply -k` would send.
+//!
+//! Discovery finds files; this module sorts them into Helm charts (a folder
+//! with `Chart.yaml`, its subcharts included), root kustomizations (ones no
+//! other kustomization in the run references) and plain files. A rendered
+//! unit's objects reference each other and nothing else, so that the same
+//! names in two charts, or in an overlay per environment, never mix.
+
+pub mod chart;
+pub mod kustomization;
+pub mod paths;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use chart::Chart;
+pub use kustomization::Kustomization;
+pub use paths::Paths;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitKind {
+    Helm,
+    Kustomize,
+}
+
+impl UnitKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            UnitKind::Helm => "Helm chart",
+            UnitKind::Kustomize => "kustomization",
+        }
+    }
+}
+
+/// A rendered unit as findings name it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct UnitInfo {
+    pub kind: UnitKind,
+    /// The chart's or the kustomization's folder.
+    pub path: Arc<str>,
+    /// The values set a chart was rendered with (`default`: its own
+    /// `values.yaml`); `None` for kustomizations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<String>,
+}
+
+impl std::fmt::Display for UnitInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind.describe(), self.path)?;
+        if let Some(values) = &self.values {
+            write!(f, " (values: {values})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The charts and root kustomizations that the files of a run belong to.
+#[derive(Debug, Default)]
+pub struct Layout {
+    pub charts: Vec<Chart>,
+    pub kustomizations: Vec<Kustomization>,
+}
+
+impl Layout {
+    /// Finds the units of `files` (absolute paths): the chart each lies in,
+    /// and the root kustomizations among the kustomizations found and the
+    /// ones in the folders of the files.
+    pub fn of(files: &[PathBuf], paths: &Paths) -> Layout {
+        let mut chart_roots = chart::Roots::default();
+        let mut charts: BTreeMap<PathBuf, Chart> = BTreeMap::new();
+        let mut kustomization_dirs: Vec<PathBuf> = Vec::new();
+        let mut seen_dirs = HashSet::new();
+        for file in files {
+            let Some(dir) = file.parent() else { continue };
+            if let Some(root) = chart_roots.root_of(dir) {
+                if !charts.contains_key(&root) && chart::belongs(&root, file) {
+                    charts.insert(root.clone(), Chart::read(&root, paths));
+                }
+            }
+            if seen_dirs.insert(dir.to_path_buf()) && kustomization::file_in(dir).is_some() {
+                kustomization_dirs.push(dir.to_path_buf());
+            }
+        }
+        Layout {
+            charts: charts.into_values().collect(),
+            kustomizations: kustomization::roots(&kustomization_dirs, paths),
+        }
+    }
+
+    /// The units each file belongs to, by absolute path.
+    pub fn owners(&self) -> HashMap<&Path, Vec<UnitRef>> {
+        let mut owners: HashMap<&Path, Vec<UnitRef>> = HashMap::new();
+        for (i, chart) in self.charts.iter().enumerate() {
+            for file in &chart.files {
+                owners.entry(file).or_default().push(UnitRef::Chart(i));
+            }
+        }
+        for (i, root) in self.kustomizations.iter().enumerate() {
+            for file in &root.files {
+                owners
+                    .entry(file)
+                    .or_default()
+                    .push(UnitRef::Kustomization(i));
+            }
+        }
+        owners
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnitRef {
+    Chart(usize),
+    Kustomization(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write(root: &Path, name: &str, text: &str) -> PathBuf {
+        let path = root.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn sorts_files_into_charts_subcharts_root_kustomizations_and_plain_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let files = vec![
+            write(&root, "shop/Chart.yaml", "name: shop\nversion: 1.0.0\n"),
+            write(&root, "shop/values.yaml", "replicaCount: 1\n"),
+            write(&root, "shop/templates/deploy.yaml", "kind: Deployment\n"),
+            write(&root, "shop/charts/db/Chart.yaml", "name: db\n"),
+            write(
+                &root,
+                "shop/charts/db/templates/sts.yaml",
+                "kind: StatefulSet\n",
+            ),
+            write(&root, "shop/examples/rendered.yaml", "kind: Service\n"),
+            write(
+                &root,
+                "k/base/kustomization.yaml",
+                "resources: [deploy.yaml]\n",
+            ),
+            write(&root, "k/base/deploy.yaml", "kind: Deployment\n"),
+            write(
+                &root,
+                "k/dev/kustomization.yaml",
+                "resources: [../base]\npatches:\n- path: replicas.yaml\n",
+            ),
+            write(&root, "k/dev/replicas.yaml", "kind: Deployment\n"),
+            write(&root, "k/dev/unused.yaml", "kind: Service\n"),
+            write(&root, "plain/app.yaml", "kind: Deployment\n"),
+        ];
+        let paths = Paths::new(&root);
+        let layout = Layout::of(&files, &paths);
+        assert_eq!(layout.charts.len(), 1, "{layout:?}");
+        assert_eq!(layout.charts[0].name, "shop");
+        assert_eq!(layout.kustomizations.len(), 1, "{layout:?}");
+        assert!(layout.kustomizations[0].dir.ends_with("k/dev"));
+        let owners = layout.owners();
+        let owned = |name: &str| owners.get(root.join(name).as_path()).cloned();
+        assert_eq!(
+            owned("shop/charts/db/templates/sts.yaml"),
+            Some(vec![UnitRef::Chart(0)])
+        );
+        assert_eq!(owned("shop/examples/rendered.yaml"), None);
+        assert_eq!(
+            owned("k/base/deploy.yaml"),
+            Some(vec![UnitRef::Kustomization(0)])
+        );
+        assert_eq!(
+            owned("k/dev/replicas.yaml"),
+            Some(vec![UnitRef::Kustomization(0)])
+        );
+        assert_eq!(owned("k/dev/unused.yaml"), None);
+        assert_eq!(owned("plain/app.yaml"), None);
+    }
+}

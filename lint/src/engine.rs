@@ -25,7 +25,7 @@ use crate::rendered::{self, RenderSettings, UnitReport};
 use crate::rules::{Emitter, Pending, Registry, RuleEntry};
 use crate::source::{SourceFile, Span};
 use crate::suppress::{self, Suppression};
-use crate::units::{Layout, Paths};
+use crate::units::{Layout, Paths, RunFolders};
 
 pub const PARSE_ERROR: &str = "parse-error";
 pub const RENDER_FAILED: &str = "render-failed";
@@ -112,6 +112,18 @@ pub fn lint(
     }
     let files: Vec<PathBuf> = absolute.iter().flatten().cloned().collect();
     let layout = Layout::of(&files, &paths);
+    let mut folders = RunFolders::new(
+        inputs
+            .iter()
+            .filter_map(|input| match input {
+                Input::Path(path) => Some(path),
+                Input::Stdin => None,
+            })
+            .chain(&options.context)
+            .filter(|path| path.is_dir())
+            .map(|path| paths.absolute(path))
+            .collect(),
+    );
     let reported_files: HashSet<&Path> = candidates
         .iter()
         .zip(&absolute)
@@ -120,17 +132,17 @@ pub fn lint(
         .collect();
     let mut settings = options.render.clone();
     settings.helm.namespace = options.namespace.clone();
-    let units = rendered::render(&layout, &reported_files, &settings, &paths);
+    let units = rendered::render(&layout, &reported_files, &settings, &paths, &mut folders);
 
-    let raw: Vec<&Candidate> = candidates
+    let raw: Vec<(&Candidate, u32)> = candidates
         .iter()
         .zip(&absolute)
         .filter(|(_, p)| p.as_ref().is_none_or(|p| !units.claimed.contains(p)))
-        .map(|(c, _)| c)
+        .map(|(c, p)| (c, folders.of(p.as_deref())))
         .collect();
     let outcomes: Vec<Outcome> = raw
         .par_iter()
-        .map(|candidate| lint_file(candidate, options, registry))
+        .map(|(candidate, root)| lint_file(candidate, *root, options, registry))
         .collect();
     let checked_units: Vec<Checked> = units
         .rendered
@@ -248,7 +260,7 @@ struct Checked {
     resources: usize,
 }
 
-fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> Outcome {
+fn lint_file(candidate: &Candidate, root: u32, options: &Options, registry: &Registry) -> Outcome {
     let skip = |reason: String| Outcome::Skipped {
         skipped: Skipped {
             path: candidate.display.clone(),
@@ -273,7 +285,7 @@ fn lint_file(candidate: &Candidate, options: &Options, registry: &Registry) -> O
         Hint::ShebangOnly => return Outcome::NotOurs,
     };
     let file = SourceFile::new(candidate.display.clone(), text);
-    let place = FilePlace::new(&file);
+    let place = FilePlace::new(&file, root);
     let mut checked = Box::new(Checked {
         reported: candidate.report,
         ..Checked::default()

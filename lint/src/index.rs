@@ -3,14 +3,15 @@
 //! decide. Trees are dropped after each file; only these summaries stay, so
 //! memory grows with the number of resources, not their bytes.
 //!
-//! Every summary keeps its origin (its unit, and the file it was written
-//! in). Rules never look at the index directly: they ask a [`Lookup`],
-//! which resolves every reference the same way. Inside a rendered unit,
-//! only that unit's objects answer. Among plain files, the nearest answer
-//! by path does (same folder, else the deepest common parent folder), a
-//! same-named object in the same file beats one elsewhere, two objects
-//! with the same kind, namespace and name are never summed or mixed, and
-//! a tie is no answer at all.
+//! Every summary keeps its origin (the folder named on the command line it
+//! was found under, its unit, and the file it was written in). Rules never
+//! look at the index directly: they ask a [`Lookup`], which resolves every
+//! reference the same way. Nothing resolves across two folders named on
+//! the command line. Inside a rendered unit, only that unit's objects
+//! answer. Among plain files, the nearest answer by path does (same folder,
+//! else the deepest common parent folder), a same-named object in the same
+//! file beats one elsewhere, two objects with the same kind, namespace and
+//! name are never summed or mixed, and a tie is no answer at all.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -24,10 +25,13 @@ use crate::source::Related;
 /// Set on every namespace by the API server since Kubernetes 1.21.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-/// Which unit an object belongs to and the file it was written in: what
-/// references resolve by.
+/// Which folder of the run and which unit an object belongs to, and the
+/// file it was written in: what references resolve by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
+    /// The folder named on the command line (or with `--context`) that
+    /// holds the file; files named one by one share one of their own.
+    pub root: u32,
     /// The rendered unit; `None` for plain files.
     pub unit: Option<u32>,
     pub path: Arc<str>,
@@ -464,6 +468,23 @@ fn common_folders(a: &str, b: &str) -> usize {
         .count()
 }
 
+/// The candidates in `from`'s unit; for a plain file, only those whose
+/// folder shares the most with its own.
+fn nearest_level<'i, T: Indexed>(
+    from: &Origin,
+    candidates: impl Iterator<Item = &'i T>,
+) -> Vec<&'i T> {
+    let mut visible: Vec<&T> = candidates
+        .filter(|c| c.origin().unit == from.unit && c.origin().root == from.root)
+        .collect();
+    if from.unit.is_none() {
+        let nearness = |c: &&T| common_folders(&c.origin().path, &from.path);
+        let best = visible.iter().map(nearness).max().unwrap_or(0);
+        visible.retain(|c| nearness(c) == best);
+    }
+    visible
+}
+
 /// Answers the cross-file questions of one finding, resolved from where
 /// the object it is about was written, and remembers every file the
 /// answers came from.
@@ -502,37 +523,35 @@ impl<'a> Lookup<'a> {
         from: &Origin,
         candidates: impl Iterator<Item = &'i T>,
     ) -> Option<Vec<&'i T>> {
-        let mut visible: Vec<&T> = candidates
-            .filter(|c| c.origin().unit == from.unit)
-            .collect();
-        if from.unit.is_none() {
-            let nearness = |c: &&T| common_folders(&c.origin().path, &from.path);
-            let best = visible.iter().map(nearness).max().unwrap_or(0);
-            visible.retain(|c| nearness(c) == best);
-        }
-        let mut chosen: Vec<&T> = Vec::new();
-        let mut seen: HashMap<(&str, &str, &str), Vec<&T>> = HashMap::new();
+        let visible = nearest_level(from, candidates);
+        let mut twins: HashMap<(&str, &str, &str), Vec<&T>> = HashMap::new();
         for candidate in &visible {
-            seen.entry(candidate.identity())
+            twins
+                .entry(candidate.identity())
                 .or_default()
                 .push(candidate);
         }
+        let mut chosen: Vec<&T> = Vec::new();
         for candidate in visible {
-            let twins = &seen[&candidate.identity()];
-            if twins.len() == 1 {
+            let same = &twins[&candidate.identity()];
+            if same.len() == 1 {
                 chosen.push(candidate);
                 continue;
             }
-            let same_file: Vec<&&T> = twins
+            // A duplicate in the asker's own file is the one it means.
+            let in_own_file: Vec<&&T> = same
                 .iter()
                 .filter(|t| t.origin().path == from.path)
                 .collect();
-            match same_file.as_slice() {
+            match in_own_file.as_slice() {
                 [only] if std::ptr::eq(**only, candidate) => chosen.push(candidate),
                 [_] => {}
                 _ => return None,
             }
         }
+        // What the asker's own file holds comes first: the Service a
+        // message names is the one written beside the workload.
+        chosen.sort_by_key(|c| c.origin().path != from.path);
         self.note(&chosen);
         Some(chosen)
     }
@@ -588,17 +607,19 @@ impl<'a> Lookup<'a> {
         .unwrap_or_default()
     }
 
-    /// How many headless Services (`clusterIP: None`) the asker's unit, or
-    /// the run's plain files, hold.
+    /// How many headless Services (`clusterIP: None`) the asker's unit,
+    /// or the nearest folder of plain files that holds some, defines.
     pub fn headless_services(&self) -> usize {
-        let headless: Vec<&Service> = self
-            .index
-            .services
-            .iter()
-            .filter(|s| s.headless && s.origin.unit == self.asker.unit)
-            .collect();
+        let headless = nearest_level(
+            self.asker,
+            self.index.services.iter().filter(|s| s.headless),
+        );
         self.note(&headless);
-        headless.len()
+        headless
+            .iter()
+            .map(|s| s.identity())
+            .collect::<BTreeSet<_>>()
+            .len()
     }
 
     /// Whether the API server itself calls this Service (an admission
@@ -696,7 +717,7 @@ impl<'a> Lookup<'a> {
         let named = || self.index.namespaces.iter().filter(|n| n.name == namespace);
         let in_plain_files = Origin {
             unit: None,
-            path: self.asker.path.clone(),
+            ..self.asker.clone()
         };
         let found = self
             .nearest(self.asker, named())

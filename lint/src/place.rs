@@ -66,10 +66,12 @@ pub struct FilePlace<'a> {
 }
 
 impl<'a> FilePlace<'a> {
-    pub fn new(file: &'a SourceFile) -> FilePlace<'a> {
+    /// `root`: the folder of the run the file was found under.
+    pub fn new(file: &'a SourceFile, root: u32) -> FilePlace<'a> {
         FilePlace {
             file,
             origin: Origin {
+                root,
                 unit: None,
                 path: file.path.clone(),
             },
@@ -102,6 +104,8 @@ impl Place for FilePlace<'_> {
 /// A rendered unit: what each finding depends on beyond its own file.
 pub struct RenderedUnit {
     pub id: u32,
+    /// The folder of the run the unit lies in.
+    pub root: u32,
     pub info: Arc<UnitInfo>,
     pub rendered: Rendered,
     /// The unit's files that shape every object: values, `Chart.yaml`,
@@ -134,6 +138,7 @@ impl<'a> RenderedPlace<'a> {
             unit,
             object: node,
             origin: Origin {
+                root: unit.root,
                 unit: Some(unit.id),
                 path: unit.info.path.clone(),
             },

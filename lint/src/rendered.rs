@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use crate::engine::Skipped;
 use crate::place::RenderedUnit;
 use crate::render::helm::{self, ValueSet};
-use crate::render::{kustomize, Failure};
-use crate::units::{Chart, Kustomization, Layout, Paths, UnitInfo, UnitKind};
+use crate::render::{kustomize, Failure, Rendered};
+use crate::units::{Chart, Kustomization, Layout, Paths, RunFolders, UnitInfo, UnitKind};
 
 /// How units are rendered.
 #[derive(Debug, Clone)]
@@ -89,12 +89,39 @@ enum Job<'l> {
     Kustomize(&'l Kustomization),
 }
 
+impl Job<'_> {
+    /// The unit as findings name it, its folder and its files.
+    fn unit(&self) -> (Arc<UnitInfo>, &Path, &[PathBuf]) {
+        match self {
+            Job::Helm(chart, values) => (
+                Arc::new(UnitInfo {
+                    kind: UnitKind::Helm,
+                    path: chart.display.clone(),
+                    values: Some(values.name.clone()),
+                }),
+                &chart.dir,
+                &chart.files,
+            ),
+            Job::Kustomize(root) => (
+                Arc::new(UnitInfo {
+                    kind: UnitKind::Kustomize,
+                    path: root.display.clone(),
+                    values: None,
+                }),
+                &root.dir,
+                &root.files,
+            ),
+        }
+    }
+}
+
 /// Renders the units of `layout` that hold a file of `reported`.
 pub fn render(
     layout: &Layout,
     reported: &HashSet<&Path>,
     settings: &RenderSettings,
     paths: &Paths,
+    folders: &mut RunFolders,
 ) -> Units {
     let mut units = Units::default();
     let mut jobs = Vec::new();
@@ -129,30 +156,18 @@ pub fn render(
             jobs.push(Job::Kustomize(root));
         }
     }
-    let results: Vec<(Arc<UnitInfo>, &[PathBuf], Result<_, Failure>)> = jobs
+    let results: Vec<(&Job, Result<Rendered, Failure>)> = jobs
         .par_iter()
-        .map(|job| match job {
-            Job::Helm(chart, values) => {
-                let info = UnitInfo {
-                    kind: UnitKind::Helm,
-                    path: chart.display.clone(),
-                    values: Some(values.name.clone()),
-                };
-                let result = helm::render(chart, values, &settings.helm, paths);
-                (Arc::new(info), chart.files.as_slice(), result)
-            }
-            Job::Kustomize(root) => {
-                let info = UnitInfo {
-                    kind: UnitKind::Kustomize,
-                    path: root.display.clone(),
-                    values: None,
-                };
-                let result = kustomize::render(root, &settings.kustomize, paths);
-                (Arc::new(info), root.files.as_slice(), result)
-            }
+        .map(|job| {
+            let result = match job {
+                Job::Helm(chart, values) => helm::render(chart, values, &settings.helm, paths),
+                Job::Kustomize(root) => kustomize::render(root, &settings.kustomize, paths),
+            };
+            (job, result)
         })
         .collect();
-    for (info, files, result) in results {
+    for (job, result) in results {
+        let (info, dir, files) = job.unit();
         let shown: Vec<Arc<str>> = files.iter().map(|f| paths.display(f)).collect();
         match result {
             Ok(rendered) => {
@@ -172,6 +187,7 @@ pub fn render(
                 });
                 units.rendered.push(RenderedUnit {
                     id: units.rendered.len() as u32,
+                    root: folders.of(Some(dir)),
                     info,
                     rendered,
                     shared,

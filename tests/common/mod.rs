@@ -24,6 +24,16 @@ pub fn scar_in(dir: &Path, args: &[&str]) -> Output {
         .expect("scar runs")
 }
 
+/// Runs scar in `dir` with these environment variables set.
+pub fn scar_with_env(dir: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scar"));
+    command.args(args).current_dir(dir).env_remove("NO_COLOR");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("scar runs")
+}
+
 pub fn scar_with_stdin(args: &[&str], input: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scar"))
         .args(args)
@@ -68,4 +78,33 @@ pub fn rules_and_lines(doc: &serde_json::Value) -> Vec<(String, u64)> {
             )
         })
         .collect()
+}
+
+/// Fails with a clear message when the renderers the tests use are missing
+/// (`.ci/run` installs them).
+pub fn require_renderers() {
+    for tool in ["helm", "kubectl"] {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+        assert!(found, "{tool} is not on PATH; .ci/run installs it");
+    }
+}
+
+/// Copies a folder tree, for tests that edit a fixture.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's folder");
+    for entry in std::fs::read_dir(from).expect("read the fixture folder") {
+        let entry = entry.expect("readable entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy a fixture file");
+        }
+    }
+}
+
+/// The findings of a JSON report, with their rule, path and line.
+pub fn findings(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
+    doc["findings"].as_array().expect("findings")
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use chart::Chart;
 pub use kustomization::Kustomization;
-pub use paths::Paths;
+pub use paths::{Paths, RunFolders};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -54,6 +54,69 @@ fn common_components(a: &Path, b: &Path) -> usize {
         .count()
 }
 
+/// The projects of a run: references between objects never cross from
+/// one to another, so that linting unrelated projects together reports
+/// what linting each alone does. Each folder the run was given (as input
+/// or `--context`) is one, and so is every folder inside it that marks a
+/// project of its own: a repository (`.git`) or a licence file. Files named
+/// one by one, outside those folders, share one more.
+#[derive(Debug, Clone, Default)]
+pub struct RunFolders {
+    /// Absolute; none inside another.
+    folders: Vec<PathBuf>,
+    projects: HashMap<PathBuf, u32>,
+    marks_project: HashMap<PathBuf, bool>,
+}
+
+/// Files whose presence makes a folder a project of its own.
+const PROJECT_MARKERS: &[&str] = &[".git", "LICENSE", "LICENSE.md", "LICENSE.txt", "COPYING"];
+
+/// The project of standard input and of files named one by one.
+const LOOSE_FILES: u32 = 0;
+
+impl RunFolders {
+    pub fn new(mut folders: Vec<PathBuf>) -> RunFolders {
+        folders.sort();
+        folders.dedup();
+        let outermost: Vec<PathBuf> = folders
+            .iter()
+            .filter(|f| !folders.iter().any(|o| o != *f && f.starts_with(o)))
+            .cloned()
+            .collect();
+        RunFolders {
+            folders: outermost,
+            ..RunFolders::default()
+        }
+    }
+
+    /// The project `path` (absolute) belongs to.
+    pub fn of(&mut self, path: Option<&Path>) -> u32 {
+        let Some(path) = path else {
+            return LOOSE_FILES;
+        };
+        let Some(folder) = self.folders.iter().find(|f| path.starts_with(f)).cloned() else {
+            return LOOSE_FILES;
+        };
+        let project = path
+            .ancestors()
+            .skip(1)
+            .take_while(|dir| dir.starts_with(&folder) && *dir != folder)
+            .find(|dir| self.marks_project(dir))
+            .map_or(folder.clone(), Path::to_path_buf);
+        let next = self.projects.len() as u32 + 1;
+        *self.projects.entry(project).or_insert(next)
+    }
+
+    fn marks_project(&mut self, dir: &Path) -> bool {
+        if let Some(known) = self.marks_project.get(dir) {
+            return *known;
+        }
+        let marked = PROJECT_MARKERS.iter().any(|m| dir.join(m).exists());
+        self.marks_project.insert(dir.to_path_buf(), marked);
+        marked
+    }
+}
+
 /// The path from folder `from` to `to`, both absolute and normalized, with
 /// `..` where `to` is not below `from`.
 pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
@@ -102,6 +165,31 @@ mod tests {
             paths.absolute(Path::new("../shared/./c")),
             PathBuf::from("/work/shared/c")
         );
+    }
+
+    #[test]
+    fn files_belong_to_the_folder_named_or_the_project_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (path, text) in [
+            ("a/sub/x.yaml", ""),
+            ("a/y.yaml", ""),
+            ("a/vendored/LICENSE", "MIT"),
+            ("a/vendored/deploy/z.yaml", ""),
+            ("b/w.yaml", ""),
+        ] {
+            std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+            std::fs::write(root.join(path), text).unwrap();
+        }
+        let mut folders = RunFolders::new(vec![root.join("a"), root.join("b"), root.join("a/sub")]);
+        let mut of = |p: &str| folders.of(Some(&root.join(p)));
+        let a = of("a/sub/x.yaml");
+        assert_eq!(of("a/y.yaml"), a);
+        let vendored = of("a/vendored/deploy/z.yaml");
+        let b = of("b/w.yaml");
+        assert!(a != vendored && a != b && vendored != b);
+        assert_eq!(of("elsewhere.yaml"), LOOSE_FILES);
+        assert_eq!(folders.of(None), LOOSE_FILES);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::repo;
+use common::{copy_dir, repo};
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
     let mut command = Command::new(program);
@@ -55,6 +55,12 @@ fn try_repo_builds_the_hook_and_fails_only_on_outage_prone_files() {
     )
     .unwrap();
     fs::write(project.join("Makefile"), "all:\n\techo not configuration\n").unwrap();
+    let chart = project.join("charts/guard");
+    copy_dir(&repo().join("testdata/render/guard-chart"), &chart);
+    let backend_values = chart.join("charts/backend/values.yaml");
+    let one_replica = fs::read_to_string(&backend_values).unwrap();
+    let two_replicas = one_replica.replace("replicaCount: 1", "replicaCount: 2");
+    fs::write(&backend_values, &two_replicas).unwrap();
     git(&project, &["add", "."]);
 
     let home = work.path().join("pre-commit-home");
@@ -106,4 +112,27 @@ fn try_repo_builds_the_hook_and_fails_only_on_outage_prone_files() {
         String::from_utf8_lossy(&good.stderr)
     );
     assert!(text.contains("Passed"), "{text}");
+
+    // A commit that changes only a chart's values: the hook renders the
+    // chart and reports the finding on the unchanged webhook template.
+    let values = "charts/guard/charts/backend/values.yaml";
+    let kept = try_repo(&[values]);
+    assert_eq!(
+        kept.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&kept.stdout)
+    );
+    fs::write(&backend_values, &one_replica).unwrap();
+    let lowered = try_repo(&[values]);
+    let text = String::from_utf8_lossy(&lowered.stdout);
+    assert_eq!(lowered.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("charts/guard/templates/webhook.yaml:6:11: error[webhook-single-replica]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("charts/guard/charts/backend/values.yaml:4: `replicaCount: 1` is set here"),
+        "{text}"
+    );
 }

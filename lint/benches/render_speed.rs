@@ -1,0 +1,148 @@
+//! `cargo bench -p scar-lint --bench render_speed [-- CHARTS | FOLDER]`
+//!
+//! Renders and lints 25 Helm charts (copies of `testdata/render/guard-chart`
+//! under distinct names, or every chart of FOLDER), and times, side by
+//! side in one run: `helm template` on each chart with the same parallelism
+//! scar uses (the floor: what helm alone costs), and a full `scar lint` of
+//! the folder. Reports the wall time of each, the share of scar's wall time
+//! that the helm renders account for, and the time scar's renders spent in
+//! helm summed over threads. Medians of interleaved rounds. helm must be on
+//! PATH.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use scar_lint::{lint, Input, Options, Registry};
+
+fn main() {
+    let argument = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let folder = match argument.as_deref().map(|a| (a, a.parse::<usize>())) {
+        Some((path, Err(_))) => PathBuf::from(path),
+        Some((_, Ok(count))) => generate(scratch.path(), count),
+        None => generate(scratch.path(), 25),
+    };
+    let charts = charts_in(&folder);
+    assert!(
+        !charts.is_empty(),
+        "no Helm chart under {}",
+        folder.display()
+    );
+    let inputs = [Input::Path(folder.clone())];
+    let registry = Registry::builtin();
+    let options = Options::default();
+
+    let rounds = 5;
+    let mut helm_alone = Vec::new();
+    let mut full = Vec::new();
+    let mut in_helm = Vec::new();
+    let mut rendered = 0;
+    let mut findings = 0;
+    for _ in 0..rounds {
+        helm_alone.push(time(|| {
+            charts.par_iter().for_each(|chart| {
+                let status = Command::new("helm")
+                    .arg("template")
+                    .arg("bench")
+                    .arg(chart)
+                    .args(["--include-crds", "--skip-tests"])
+                    .output()
+                    .expect("helm is on PATH");
+                assert!(status.status.success() || !status.stderr.is_empty());
+            });
+        }));
+        let mut report = None;
+        full.push(time(|| {
+            report = Some(lint(&inputs, &options, &registry).expect("the folder exists"));
+        }));
+        let report = report.expect("the lint ran");
+        rendered = report.units.iter().filter(|u| u.rendered).count();
+        findings = report.findings.len();
+        in_helm.push(report.units.iter().map(|u| u.render_time).sum::<Duration>());
+    }
+    let (helm_alone, full, in_helm) = (median(helm_alone), median(full), median(in_helm));
+    let threads = rayon::current_num_threads();
+    println!(
+        "{} charts ({rendered} rendered), {findings} findings, {threads} threads, median of {rounds} rounds",
+        charts.len()
+    );
+    println!("helm template, all charts : {:>8.1} ms", ms(helm_alone));
+    println!("scar lint, all charts     : {:>8.1} ms", ms(full));
+    println!(
+        "helm's share of scar lint : {:>8.0} %   (helm alone / scar lint)",
+        100.0 * ms(helm_alone) / ms(full)
+    );
+    println!(
+        "scar's time in helm       : {:>8.1} ms over {threads} threads: {:.0} % of the wall time the threads had",
+        ms(in_helm),
+        100.0 * ms(in_helm) / (ms(full) * threads as f64)
+    );
+}
+
+/// `count` copies of the fixture chart, each under its own name.
+fn generate(dir: &Path, count: usize) -> PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/render/guard-chart");
+    for i in 0..count {
+        let chart = dir.join(format!("chart-{i:02}"));
+        copy_dir(&fixture, &chart);
+        let meta = chart.join("Chart.yaml");
+        let text = fs::read_to_string(&meta).expect("the fixture has a Chart.yaml");
+        fs::write(
+            &meta,
+            text.replace("name: guard", &format!("name: guard-{i:02}")),
+        )
+        .expect("the copy is writable");
+    }
+    dir.to_path_buf()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("the copy's folder");
+    for entry in fs::read_dir(from).expect("the fixture folder") {
+        let entry = entry.expect("an entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).expect("a copied file");
+        }
+    }
+}
+
+/// Top charts under `folder`: folders with a Chart.yaml not inside another
+/// chart's `charts/`.
+fn charts_in(folder: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![folder.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join("Chart.yaml").is_file() {
+            found.push(dir);
+            continue;
+        }
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

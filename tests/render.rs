@@ -388,12 +388,38 @@ fn a_partial_run_re_renders_the_chart_of_a_changed_values_file_or_template() {
     let dir = tempfile::tempdir().unwrap();
     let chart = dir.path().join("guard-chart");
     copy_dir(&repo().join(CHART), &chart);
+    copy_dir(
+        &repo().join("testdata/rules/render-failed/broken-template"),
+        &dir.path().join("broken"),
+    );
     edit(
         &chart.join("charts/backend/values.yaml"),
         "replicaCount: 1",
         "replicaCount: 2",
     );
-    assert!(hook(dir.path(), "guard-chart/charts/backend/values.yaml").is_empty());
+    let run = json(&scar_in(
+        dir.path(),
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--context",
+            ".",
+            "guard-chart/charts/backend/values.yaml",
+        ],
+    ));
+    assert!(findings(&run).is_empty(), "{run}");
+    let rendered: Vec<&str> = run["summary"]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rendered,
+        vec!["guard-chart"],
+        "only the chart holding the change renders; the broken one is not touched"
+    );
 
     edit(
         &chart.join("charts/backend/values.yaml"),

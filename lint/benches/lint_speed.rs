@@ -10,7 +10,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod support;
+
+use support::{median, ms, time};
 
 use scar_lint::{lint, Input, Options, Registry};
 
@@ -71,21 +75,6 @@ fn main() {
         "lint CPU time / wall : {:>8.2}   (2 cores busy: close to 2)",
         utilisation
     );
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// User plus system CPU time of this process, from /proc (Linux only).

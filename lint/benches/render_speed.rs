@@ -12,7 +12,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod support;
+
+use support::{median, ms, time};
 
 use rayon::prelude::*;
 use scar_lint::{lint, Input, Options, Registry};
@@ -130,19 +134,4 @@ fn charts_in(folder: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -84,6 +84,32 @@ pub struct Units {
     pub reports: Vec<UnitReport>,
 }
 
+impl Units {
+    /// Whether a unit is to be rendered: it holds a file the run reports,
+    /// and is not `set_aside` (with the reason why). The files of a unit
+    /// not rendered are not linted on their own either.
+    fn renders(
+        &mut self,
+        files: &[PathBuf],
+        display: &Arc<str>,
+        reported: &HashSet<&Path>,
+        set_aside: Option<&str>,
+    ) -> bool {
+        let needed = files.iter().any(|f| reported.contains(f.as_path()));
+        if needed && set_aside.is_none() {
+            return true;
+        }
+        self.claimed.extend(files.iter().cloned());
+        if let (true, Some(reason)) = (needed, set_aside) {
+            self.skipped.push(Skipped {
+                path: display.clone(),
+                reason: reason.to_string(),
+            });
+        }
+        false
+    }
+}
+
 enum Job<'l> {
     Helm(&'l Chart, ValueSet),
     Kustomize(&'l Kustomization),
@@ -125,34 +151,21 @@ pub fn render(
 ) -> Units {
     let mut units = Units::default();
     let mut jobs = Vec::new();
-    let needed = |files: &[PathBuf]| files.iter().any(|f| reported.contains(f.as_path()));
     for chart in &layout.charts {
-        if !needed(&chart.files) {
-            units.claimed.extend(chart.files.iter().cloned());
-        } else if chart.library {
-            units.claimed.extend(chart.files.iter().cloned());
-            units.skipped.push(Skipped {
-                path: chart.display.clone(),
-                reason: "library chart: rendered only as a dependency of the charts that use it"
-                    .to_string(),
-            });
-        } else {
+        let set_aside = chart
+            .library
+            .then_some("library chart: rendered only as a dependency of the charts that use it");
+        if units.renders(&chart.files, &chart.display, reported, set_aside) {
             for values in value_sets(chart, settings) {
                 jobs.push(Job::Helm(chart, values));
             }
         }
     }
     for root in &layout.kustomizations {
-        if !needed(&root.files) {
-            units.claimed.extend(root.files.iter().cloned());
-        } else if root.component {
-            units.claimed.extend(root.files.iter().cloned());
-            units.skipped.push(Skipped {
-                path: root.display.clone(),
-                reason: "kustomize component: rendered only through a kustomization that uses it"
-                    .to_string(),
-            });
-        } else {
+        let set_aside = root
+            .component
+            .then_some("kustomize component: rendered only through a kustomization that uses it");
+        if units.renders(&root.files, &root.display, reported, set_aside) {
             jobs.push(Job::Kustomize(root));
         }
     }

@@ -72,6 +72,20 @@ fn unrelated_folders() -> Vec<PathBuf> {
     folders
 }
 
+/// Records what differs between linting two folders together and the
+/// union of linting each alone.
+fn compare(a: &Path, b: &Path, together: &Found, union: &Found, failures: &mut Vec<String>) {
+    if together != union {
+        failures.push(format!(
+            "{} + {}:\n  only together: {:?}\n  only alone: {:?}",
+            a.display(),
+            b.display(),
+            together.difference(union).collect::<Vec<_>>(),
+            union.difference(together).collect::<Vec<_>>()
+        ));
+    }
+}
+
 #[test]
 fn unrelated_folders_named_together_report_the_union_of_each_alone() {
     let folders = unrelated_folders();
@@ -85,15 +99,7 @@ fn unrelated_folders_named_together_report_the_union_of_each_alone() {
         for j in i + 1..folders.len() {
             let together = findings(&[&folders[i], &folders[j]]);
             let union: Found = alone[i].union(&alone[j]).cloned().collect();
-            if together != union {
-                failures.push(format!(
-                    "{} + {}:\n  only together: {:?}\n  only alone: {:?}",
-                    folders[i].display(),
-                    folders[j].display(),
-                    together.difference(&union).collect::<Vec<_>>(),
-                    union.difference(&together).collect::<Vec<_>>()
-                ));
-            }
+            compare(&folders[i], &folders[j], &together, &union, &mut failures);
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -114,15 +120,7 @@ fn unrelated_projects_side_by_side_in_one_folder_report_the_union_of_each_alone(
             let root = work.path().to_path_buf();
             let together = findings(&[&root]);
             let union: Found = findings(&[&x]).union(&findings(&[&y])).cloned().collect();
-            if together != union {
-                failures.push(format!(
-                    "{} + {}:\n  only together: {:?}\n  only alone: {:?}",
-                    folders[i].display(),
-                    folders[j].display(),
-                    together.difference(&union).collect::<Vec<_>>(),
-                    union.difference(&together).collect::<Vec<_>>()
-                ));
-            }
+            compare(&folders[i], &folders[j], &together, &union, &mut failures);
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::engine::Report;
 use crate::finding::{Finding, Severity};
 use crate::k8s::ResourceRef;
-use crate::source::Related;
+use crate::source::{Related, Span};
 use crate::units::UnitKind;
 
 #[derive(Serialize)]
@@ -21,10 +21,8 @@ struct JsonFinding<'a> {
     rule: &'a str,
     severity: Severity,
     path: &'a str,
-    line: u32,
-    column: u32,
-    end_line: u32,
-    end_column: u32,
+    #[serde(flatten)]
+    span: JsonSpan,
     message: &'a str,
     help: &'a str,
     resource: Option<&'a ResourceRef>,
@@ -53,11 +51,29 @@ struct JsonRendered<'a> {
 #[derive(Serialize)]
 struct JsonRelated<'a> {
     path: &'a str,
+    #[serde(flatten)]
+    span: JsonSpan,
+    message: &'a str,
+}
+
+/// A range, 1-based, in characters, `end_column` exclusive.
+#[derive(Serialize)]
+struct JsonSpan {
     line: u32,
     column: u32,
     end_line: u32,
     end_column: u32,
-    message: &'a str,
+}
+
+impl From<Span> for JsonSpan {
+    fn from(span: Span) -> Self {
+        JsonSpan {
+            line: span.line,
+            column: span.column,
+            end_line: span.end_line,
+            end_column: span.end_column,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -130,10 +146,7 @@ fn json_finding(f: &Finding) -> JsonFinding<'_> {
         rule: f.rule,
         severity: f.severity,
         path: &f.path,
-        line: f.span.line,
-        column: f.span.column,
-        end_line: f.span.end_line,
-        end_column: f.span.end_column,
+        span: f.span.into(),
         message: &f.message,
         help: &f.help,
         resource: f.resource.as_ref(),
@@ -163,10 +176,7 @@ fn json_finding(f: &Finding) -> JsonFinding<'_> {
 fn json_related(r: &Related) -> JsonRelated<'_> {
     JsonRelated {
         path: &r.at.path,
-        line: r.at.span.line,
-        column: r.at.span.column,
-        end_line: r.at.span.end_line,
-        end_column: r.at.span.end_column,
+        span: r.at.span.into(),
         message: &r.message,
     }
 }

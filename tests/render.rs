@@ -548,3 +548,38 @@ fn a_baseline_keeps_hiding_a_chart_finding_after_the_chart_is_re_rendered() {
         "the finding moved with its line"
     );
 }
+
+#[test]
+fn a_chart_the_line_stamps_would_change_renders_as_written_and_is_still_traced() {
+    require_renderers();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("sized");
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: sized\nspec:\n  replicas: 3\n  selector:\n    matchLabels: {app: sized}\n  template:\n    metadata:\n      labels: {app: sized}\n    spec:\n      containers:\n        - name: app\n          image: example.com/sized:1\n";
+    write(
+        &chart,
+        "Chart.yaml",
+        "apiVersion: v2\nname: sized\nversion: 0.1.0\n",
+    );
+    write(&chart, "templates/deployment.yaml", deployment);
+    // A template that measures another: the stamped copy is longer, so it
+    // fails there and renders only as written.
+    write(
+        &chart,
+        "templates/guard.yaml",
+        &format!(
+            "{{{{- if gt (len (include (print $.Template.BasePath \"/deployment.yaml\") .)) {} }}}}{{{{ fail \"longer than written\" }}}}{{{{ end }}}}\n",
+            deployment.len() + 5
+        ),
+    );
+    let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "sized"]));
+    assert_eq!(doc["summary"]["units"][0]["rendered"], true, "{doc}");
+    assert_eq!(
+        located(&doc),
+        vec![(
+            "no-pod-anti-affinity".to_string(),
+            "sized/templates/deployment.yaml".to_string(),
+            6,
+            13
+        )]
+    );
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::parse::yaml::{parse_documents, Node};
 use crate::source::{LineIndex, Related, SourceRef, Span};
-use crate::units::chart::{read_yaml, CHART_FILE};
+use crate::units::chart::{read_yaml, Entry, CHART_FILE};
 use crate::units::{Chart, Paths};
 
 use super::process::{self, RunError};
@@ -224,9 +224,13 @@ impl ChartTree {
             let from = entry.path();
             let to = copy.join(entry.file_name());
             let name = entry.file_name();
-            if !std::fs::metadata(&from)?.is_dir() {
-                std::fs::copy(&from, &to)?;
-                continue;
+            match Entry::of(&entry) {
+                Entry::File => {
+                    std::fs::copy(&from, &to)?;
+                    continue;
+                }
+                Entry::Other => continue,
+                Entry::Folder => {}
             }
             if name == "templates" {
                 self.copy_templates(&from, &to, index, paths)?;
@@ -235,12 +239,15 @@ impl ChartTree {
                 for sub in std::fs::read_dir(&from)? {
                     let sub = sub?;
                     let (sub_from, sub_to) = (sub.path(), to.join(sub.file_name()));
-                    if sub_from.join(CHART_FILE).is_file() {
-                        self.copy_chart(&sub_from, &sub_to, Some(index), paths)?;
-                    } else if sub_from.is_dir() {
-                        copy_dir(&sub_from, &sub_to)?;
-                    } else {
-                        std::fs::copy(&sub_from, &sub_to)?;
+                    match Entry::of(&sub) {
+                        Entry::Folder if sub_from.join(CHART_FILE).is_file() => {
+                            self.copy_chart(&sub_from, &sub_to, Some(index), paths)?;
+                        }
+                        Entry::Folder => copy_dir(&sub_from, &sub_to)?,
+                        Entry::File => {
+                            std::fs::copy(&sub_from, &sub_to)?;
+                        }
+                        Entry::Other => {}
                     }
                 }
             } else if name != ".git" {
@@ -261,9 +268,13 @@ impl ChartTree {
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
             let (source, target) = (entry.path(), to.join(entry.file_name()));
-            if std::fs::metadata(&source)?.is_dir() {
-                self.copy_templates(&source, &target, chart, paths)?;
-                continue;
+            match Entry::of(&entry) {
+                Entry::Folder => {
+                    self.copy_templates(&source, &target, chart, paths)?;
+                    continue;
+                }
+                Entry::Other => continue,
+                Entry::File => {}
             }
             let name = entry.file_name().to_string_lossy().into_owned();
             // Partials (`_helpers.tpl`) and NOTES.txt render no manifests.
@@ -420,10 +431,12 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let (source, target) = (entry.path(), to.join(entry.file_name()));
-        if std::fs::metadata(&source)?.is_dir() {
-            copy_dir(&source, &target)?;
-        } else {
-            std::fs::copy(&source, &target)?;
+        match Entry::of(&entry) {
+            Entry::Folder => copy_dir(&source, &target)?,
+            Entry::File => {
+                std::fs::copy(&source, &target)?;
+            }
+            Entry::Other => {}
         }
     }
     Ok(())

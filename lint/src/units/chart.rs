@@ -76,21 +76,44 @@ pub fn belongs(root: &Path, file: &Path) -> bool {
     }
 }
 
-/// Every file below `dir`, symbolic links followed, version control
-/// folders left out.
+/// Every file below `dir`, version control folders left out.
 pub fn list_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        let path = entry.path();
         if entry.file_name() == ".git" {
             continue;
         }
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_dir() => list_files(&path, out),
-            Ok(meta) if meta.is_file() => out.push(path),
-            _ => {}
+        match Entry::of(&entry) {
+            Entry::Folder => list_files(&entry.path(), out),
+            Entry::File => out.push(entry.path()),
+            Entry::Other => {}
+        }
+    }
+}
+
+/// What a folder entry is to a walk. A symbolic link to a file is the
+/// file; one to a folder is not followed, so that a link to a folder above
+/// cannot make a walk endless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Folder,
+    File,
+    Other,
+}
+
+impl Entry {
+    pub fn of(entry: &std::fs::DirEntry) -> Entry {
+        let Ok(kind) = entry.file_type() else {
+            return Entry::Other;
+        };
+        if kind.is_dir() {
+            Entry::Folder
+        } else if kind.is_file() || std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()) {
+            Entry::File
+        } else {
+            Entry::Other
         }
     }
 }

@@ -130,6 +130,23 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
+    fn a_link_to_a_folder_above_does_not_make_a_chart_endless() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let chart = write(&root, "shop/Chart.yaml", "name: shop\n");
+        write(&root, "shop/templates/cm.yaml", "kind: ConfigMap\n");
+        std::os::unix::fs::symlink(&root, root.join("shop/templates/loop")).unwrap();
+        let layout = Layout::of(&[chart], &Paths::new(&root));
+        assert_eq!(
+            layout.charts[0].files.len(),
+            2,
+            "{:?}",
+            layout.charts[0].files
+        );
+    }
+
+    #[test]
     fn sorts_files_into_charts_subcharts_root_kustomizations_and_plain_files() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();

@@ -114,6 +114,28 @@ fn sarif_validates_and_carries_rules_regions_and_fingerprints() {
 }
 
 #[test]
+fn sarif_of_rendered_charts_and_failed_renders_validates_with_related_locations() {
+    common::require_renderers();
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "sarif",
+        "testdata/render",
+        "testdata/rules/render-failed",
+    ]));
+    assert_valid_sarif(&doc);
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    let chart = results
+        .iter()
+        .find(|r| {
+            r["properties"]["unit"]["kind"] == "helm" && r["ruleId"] == "webhook-single-replica"
+        })
+        .expect("the chart's finding");
+    assert_eq!(chart["relatedLocations"].as_array().unwrap().len(), 2);
+    assert!(results.iter().any(|r| r["ruleId"] == "render-failed"));
+}
+
+#[test]
 fn sarif_paths_are_relative_to_the_repository_root_from_a_subfolder() {
     let doc = json(&scar_in(
         &repo().join("testdata"),

@@ -301,6 +301,28 @@ fn without_helm_every_chart_is_a_render_failed_finding_and_the_rest_is_still_che
 }
 
 #[test]
+fn overlays_stopped_by_one_remote_base_make_one_finding_naming_both() {
+    let dir = "testdata/rules/render-failed/shared-remote";
+    let doc = json(&scar(&["lint", "--format", "json", dir]));
+    assert_eq!(
+        located(&doc),
+        vec![(
+            "render-failed".to_string(),
+            format!("{dir}/base/kustomization.yaml"),
+            4,
+            5
+        )]
+    );
+    let message = findings(&doc)[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "kustomization {dir}/dev and kustomization {dir}/prod were not rendered: `https://github.com/example/operator/"
+        )),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_render_that_runs_too_long_is_stopped_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(

@@ -200,9 +200,7 @@ pub fn lint(
     if options.suppressions {
         suppressions.extend(unit_comment_suppressions(&units.rendered, &paths));
     }
-    for failed in units.failed {
-        findings.extend(render_failed(registry, failed));
-    }
+    findings.extend(render_failed(registry, units.failed));
 
     let index = index.finish();
     findings.par_extend(pending.into_par_iter().filter_map(|p| {
@@ -460,24 +458,58 @@ fn unit_comment_suppressions(units: &[RenderedUnit], paths: &Paths) -> Vec<Suppr
         .collect()
 }
 
-/// The `render-failed` finding of a unit that could not be rendered.
-fn render_failed(registry: &Registry, failed: rendered::FailedUnit) -> Option<Finding> {
-    let entry = registry.get(RENDER_FAILED).filter(|e| e.enabled)?;
-    let at = failed.failure.at;
-    Some(Finding {
-        rule: entry.id(),
-        severity: entry.policy.severity,
-        path: at.path,
-        span: at.span,
-        message: failed.failure.message,
-        help: failed.failure.help,
-        resource: None,
-        source_line: at.line_text,
-        related: Vec::new(),
-        rendered: None,
-        unit: Some(failed.info),
-        depends_on: failed.files,
-    })
+/// The `render-failed` findings of the units that could not be rendered:
+/// one per cause, naming every unit it stopped.
+fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<Finding> {
+    let Some(entry) = registry.get(RENDER_FAILED).filter(|e| e.enabled) else {
+        return Vec::new();
+    };
+    let mut causes: Vec<(rendered::FailedUnit, Vec<String>)> = Vec::new();
+    for unit in failed {
+        let same_cause = causes.iter_mut().find(|(first, _)| {
+            let (a, b) = (&first.failure, &unit.failure);
+            a.at.path == b.at.path && a.at.span == b.at.span && a.message == b.message
+        });
+        match same_cause {
+            Some((first, stopped)) => {
+                stopped.push(unit.info.to_string());
+                first.files.extend(unit.files);
+            }
+            None => {
+                let name = unit.info.to_string();
+                causes.push((unit, vec![name]));
+            }
+        }
+    }
+    causes
+        .into_iter()
+        .map(|(unit, stopped)| {
+            let at = unit.failure.at;
+            let message = match stopped.as_slice() {
+                [one] => format!("{one} was not rendered: {}", unit.failure.message),
+                [rest @ .., last] => format!(
+                    "{} and {last} were not rendered: {}",
+                    rest.join(", "),
+                    unit.failure.message
+                ),
+                [] => unit.failure.message,
+            };
+            Finding {
+                rule: entry.id(),
+                severity: entry.policy.severity,
+                path: at.path,
+                span: at.span,
+                message,
+                help: unit.failure.help,
+                resource: None,
+                source_line: at.line_text,
+                related: Vec::new(),
+                rendered: None,
+                unit: Some(unit.info),
+                depends_on: unit.files,
+            }
+        })
+        .collect()
 }
 
 fn lint_unit(file: &SourceFile, place: &FilePlace<'_>, registry: &Registry, checked: &mut Checked) {

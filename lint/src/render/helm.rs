@@ -73,19 +73,13 @@ pub fn render(
         Some(program) => program.clone(),
         None => process::find_on_path("helm").ok_or_else(|| Failure {
             at: chart_ref(),
-            message: format!(
-                "chart {} was not rendered: helm is not on PATH, so scar read none of its templates",
-                chart.display
-            ),
+            message: "helm is not on PATH, so none of its templates were read".to_string(),
             help: "install helm (https://helm.sh/docs/intro/install/), or name it with `helm: {path: …}` in .scar.yaml or --helm".to_string(),
         })?,
     };
     let scratch = tempfile::tempdir().map_err(|e| Failure {
         at: chart_ref(),
-        message: format!(
-            "cannot make a temporary folder to render {}: {e}",
-            chart.display
-        ),
+        message: format!("cannot make a temporary folder to render it in: {e}"),
         help: "check that the temporary folder (TMPDIR) is writable".to_string(),
     })?;
     let copy = scratch
@@ -93,7 +87,7 @@ pub fn render(
         .join(chart.dir.file_name().unwrap_or_default());
     let tree = ChartTree::copy(&chart.dir, &copy, paths).map_err(|e| Failure {
         at: chart_ref(),
-        message: format!("cannot copy {} to render it: {e}", chart.display),
+        message: format!("cannot copy it to render it: {e}"),
         help: "check that the chart's files are readable".to_string(),
     })?;
     let run = |dir: &Path| -> Result<process::Finished, Failure> {
@@ -116,7 +110,7 @@ pub fn render(
         process::run(&mut command, settings.timeout).map_err(|err| Failure {
             at: chart_ref(),
             message: match &err {
-                RunError::TimedOut(_) => format!("helm template {} {err}", chart.display),
+                RunError::TimedOut(_) => format!("helm template {err}"),
                 RunError::CannotStart(_) => format!("helm ({}) {err}", program.display()),
             },
             help: "raise helm.timeout_seconds in .scar.yaml if the chart is large, or check the helm binary".to_string(),
@@ -130,7 +124,7 @@ pub fn render(
         // user sees, and a chart the stamps broke still renders.
         tree.unstamp().map_err(|e| Failure {
             at: chart_ref(),
-            message: format!("cannot restore the copy of {}: {e}", chart.display),
+            message: format!("cannot restore its copy: {e}"),
             help: String::new(),
         })?;
         let plain = run(&copy)?;
@@ -330,7 +324,7 @@ impl ChartTree {
         let chart_text = std::fs::read_to_string(&chart_file).unwrap_or_default();
         let in_chart_file =
             |needle: &str| line_containing(&chart_text, needle, paths.display(&chart_file));
-        let prefix = format!("helm could not render chart {}: ", chart.display);
+        let prefix = "helm: ";
         if let Some((_, missing)) = message.split_once("missing in charts/ directory:") {
             let first = missing
                 .split(',')

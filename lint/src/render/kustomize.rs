@@ -75,8 +75,8 @@ pub fn render(
         return Err(Failure {
             at: at_reference(remote),
             message: format!(
-                "kustomization {} was not rendered: it pulls in `{}` over the network, which scar does not reach unless allowed",
-                root.display, remote.text
+                "`{}` is pulled in over the network, which scar does not reach unless allowed",
+                remote.text
             ),
             help: "vendor the remote base into the repository, or allow it with `kustomize: {allow_remote: true}` in .scar.yaml".to_string(),
         });
@@ -85,8 +85,8 @@ pub fn render(
         return Err(Failure {
             at: at_reference(charts),
             message: format!(
-                "kustomization {} was not rendered: it inflates Helm charts (`{}`), which can download them",
-                root.display, charts.text
+                "`{}` inflates Helm charts, which can download them",
+                charts.text
             ),
             help: "allow it with `kustomize: {enable_helm: true}` in .scar.yaml, or lint the chart itself".to_string(),
         });
@@ -98,10 +98,8 @@ pub fn render(
             None => {
                 return Err(Failure {
                     at: root_ref(),
-                    message: format!(
-                        "kustomization {} was not rendered: neither kustomize nor kubectl is on PATH, so scar read none of it",
-                        root.display
-                    ),
+                    message: "neither kustomize nor kubectl is on PATH, so none of it was read"
+                        .to_string(),
                     help: "install kubectl (it builds kustomizations) or kustomize".to_string(),
                 })
             }
@@ -114,8 +112,7 @@ pub fn render(
     };
     let scratch = tempfile::tempdir().map_err(|e| {
         failure(format!(
-            "cannot make a temporary folder to render {}: {e}",
-            root.display
+            "cannot make a temporary folder to render it in: {e}"
         ))
     })?;
     let wrapper = scratch
@@ -125,7 +122,7 @@ pub fn render(
     let root_real = root
         .dir
         .canonicalize()
-        .map_err(|e| failure(format!("cannot read {}: {e}", root.display)))?;
+        .map_err(|e| failure(format!("cannot read its folder: {e}")))?;
     let target = relative_path(&wrapper, &root_real);
     let manifest = format!(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- {}\nbuildMetadata: [originAnnotations]\n",
@@ -147,9 +144,7 @@ pub fn render(
     let finished = process::run(&mut command, settings.timeout).map_err(|err| Failure {
         at: root_ref(),
         message: match &err {
-            RunError::TimedOut(_) => {
-                format!("{} {subcommand} {} {err}", program.display(), root.display)
-            }
+            RunError::TimedOut(_) => format!("{} {subcommand} {err}", program.display()),
             RunError::CannotStart(_) => format!("{} {err}", program.display()),
         },
         help: "raise kustomize.timeout_seconds in .scar.yaml if the tree is large".to_string(),
@@ -158,7 +153,7 @@ pub fn render(
         let message = build_error(&process::tool_message(&finished.stderr));
         return Err(Failure {
             at: blamed_reference(root, &message, paths).unwrap_or_else(root_ref),
-            message: format!("kustomize could not build {}: {message}", root.display),
+            message: format!("kustomize: {message}"),
             help: "fix the kustomization; `kubectl kustomize` shows the same error".to_string(),
         });
     }

@@ -70,6 +70,8 @@ impl Rendered {
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub at: SourceRef,
+    /// The cause, without naming the unit: units that fail for one cause
+    /// (a remote resource in a base two overlays share) make one finding.
     pub message: String,
     pub help: String,
 }

@@ -456,6 +456,10 @@ impl Indexed for NamespaceSummary {
     }
 }
 
+fn folder_of(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
 /// How many folders two paths share, counting from the start.
 fn common_folders(a: &str, b: &str) -> usize {
     fn folders(path: &str) -> impl Iterator<Item = &str> {
@@ -538,12 +542,21 @@ impl<'a> Lookup<'a> {
                 chosen.push(candidate);
                 continue;
             }
-            // A duplicate in the asker's own file is the one it means.
-            let in_own_file: Vec<&&T> = same
-                .iter()
-                .filter(|t| t.origin().path == from.path)
-                .collect();
-            match in_own_file.as_slice() {
+            // Of duplicates equally deep, the one in the asker's own file
+            // is the one it means, else the one in its folder.
+            let rank = |t: &&T| {
+                let path = &t.origin().path;
+                if *path == from.path {
+                    2
+                } else if folder_of(path) == folder_of(&from.path) {
+                    1
+                } else {
+                    0
+                }
+            };
+            let best = same.iter().map(rank).max().unwrap_or(0);
+            let nearest: Vec<&&T> = same.iter().filter(|t| rank(t) == best).collect();
+            match nearest.as_slice() {
                 [only] if std::ptr::eq(**only, candidate) => chosen.push(candidate),
                 [_] => {}
                 _ => return None,
@@ -733,6 +746,142 @@ impl<'a> Lookup<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::k8s::objects;
+    use crate::parse::yaml::parse_documents;
+
+    const BACKEND: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec:\n  selector: {app: api}\n";
+
+    fn deployment(replicas: u32) -> String {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api, namespace: shop}}\nspec:\n  replicas: {replicas}\n  template:\n    metadata: {{labels: {{app: api}}}}\n")
+    }
+
+    fn origin(path: &str, unit: Option<u32>) -> Origin {
+        Origin {
+            root: 1,
+            unit,
+            path: path.into(),
+        }
+    }
+
+    /// An index of `(origin, YAML)` pairs.
+    fn index(objects_at: &[(Origin, String)]) -> Index {
+        let mut index = Index::default();
+        for (at, text) in objects_at {
+            for doc in parse_documents(text).unwrap() {
+                for object in objects(&doc, "default") {
+                    index.add(
+                        &object,
+                        Placed {
+                            origin: at.clone(),
+                            at: Location {
+                                path: at.path.clone(),
+                                line: 1,
+                            },
+                            replicas_set_at: Vec::new(),
+                        },
+                    );
+                }
+            }
+        }
+        index.finish()
+    }
+
+    /// The replicas behind `shop/api` as seen from `asker`.
+    fn replicas_seen(index: &Index, asker: &Origin) -> Option<u32> {
+        Lookup::new(index, asker)
+            .backend("shop", "api")?
+            .min_replicas
+    }
+
+    #[test]
+    fn of_duplicates_the_one_in_the_same_file_then_the_same_folder_answers() {
+        let asker = origin("apps/api/webhook.yaml", None);
+        let same_file = index(&[
+            (
+                origin("apps/api/webhook.yaml", None),
+                format!("{BACKEND}---\n{}", deployment(1)),
+            ),
+            (origin("apps/api/other.yaml", None), deployment(3)),
+        ]);
+        assert_eq!(replicas_seen(&same_file, &asker), Some(1));
+        let same_folder = index(&[
+            (origin("apps/api/service.yaml", None), BACKEND.to_string()),
+            (origin("apps/api/deploy.yaml", None), deployment(1)),
+            (origin("apps/api/old/deploy.yaml", None), deployment(3)),
+        ]);
+        assert_eq!(replicas_seen(&same_folder, &asker), Some(1));
+    }
+
+    #[test]
+    fn duplicates_equally_near_are_no_answer_and_never_summed() {
+        let asker = origin("envs/webhook.yaml", None);
+        let tie = index(&[
+            (origin("envs/service.yaml", None), BACKEND.to_string()),
+            (origin("envs/dev/deploy.yaml", None), deployment(1)),
+            (origin("envs/prod/deploy.yaml", None), deployment(3)),
+        ]);
+        assert_eq!(replicas_seen(&tie, &asker), None);
+        let nearer = index(&[
+            (origin("envs/dev/service.yaml", None), BACKEND.to_string()),
+            (origin("envs/dev/deploy.yaml", None), deployment(1)),
+            (origin("envs/prod/service.yaml", None), BACKEND.to_string()),
+            (origin("envs/prod/deploy.yaml", None), deployment(3)),
+        ]);
+        assert_eq!(
+            replicas_seen(&nearer, &origin("envs/prod/webhook.yaml", None)),
+            Some(3)
+        );
+        assert_eq!(
+            replicas_seen(&nearer, &origin("envs/dev/webhook.yaml", None)),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_rendered_unit_sees_only_its_own_objects_and_projects_never_mix() {
+        let index = index(&[
+            (
+                origin("chart/templates/svc.yaml", Some(0)),
+                BACKEND.to_string(),
+            ),
+            (
+                origin("chart/templates/deploy.yaml", Some(0)),
+                deployment(2),
+            ),
+            (origin("plain/svc.yaml", None), BACKEND.to_string()),
+            (origin("plain/deploy.yaml", None), deployment(1)),
+        ]);
+        assert_eq!(
+            replicas_seen(&index, &origin("chart/templates/hook.yaml", Some(0))),
+            Some(2)
+        );
+        assert_eq!(
+            replicas_seen(&index, &origin("plain/hook.yaml", None)),
+            Some(1)
+        );
+        assert_eq!(
+            replicas_seen(&index, &origin("chart/templates/hook.yaml", Some(1))),
+            None
+        );
+        let elsewhere = Origin {
+            root: 2,
+            ..origin("plain/hook.yaml", None)
+        };
+        assert_eq!(replicas_seen(&index, &elsewhere), None);
+    }
+
+    #[test]
+    fn answers_remember_the_files_they_came_from() {
+        let index = index(&[
+            (origin("a/svc.yaml", None), BACKEND.to_string()),
+            (origin("a/deploy.yaml", None), deployment(1)),
+        ]);
+        let asker = origin("a/hook.yaml", None);
+        let lookup = Lookup::new(&index, &asker);
+        assert!(lookup.backend("shop", "api").is_some());
+        let read: Vec<String> = lookup.files_read().iter().map(|p| p.to_string()).collect();
+        assert_eq!(read, vec!["a/deploy.yaml", "a/svc.yaml"]);
+    }
 
     #[test]
     fn counts_common_folders_not_the_file() {

@@ -2,13 +2,16 @@
 //! the linter (manifests, compose files, policies, `.scar.yaml`) and the
 //! load generator (scenario files).
 //!
-//! Built from `saphyr-parser`'s event stream rather than a loader so that
+//! Built from `granit-parser`'s event stream rather than a loader so that
 //! aliases, `<<` merge keys and multi-document streams resolve exactly the way
 //! the Kubernetes and compose loaders resolve them, with positions intact.
+//! Indentation is read as PyYAML and Go's yaml read it (what `kubectl`
+//! accepts), not with the YAML specification's stricter rules for flow
+//! collections and quoted scalars: see `tests/yaml_test_suite.rs`.
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as YamlSpan};
+use granit_parser::{Event, Marker, Parser, ScalarStyle, Span as YamlSpan};
 
 /// A range in a source file. Lines and columns are 1-based and count
 /// characters; `end_column` is exclusive, as in SARIF.
@@ -84,10 +87,20 @@ pub struct YamlError {
 /// before it eats the machine.
 const MAX_ALIAS_EXPANSION: usize = 1_000_000;
 
+/// How deep block collections may nest: far beyond any real manifest, and
+/// well within what the tree's recursive walks take.
+const MAX_BLOCK_NESTING: usize = 10_000;
+/// How deep flow collections (`[[[…`) may nest.
+const MAX_FLOW_NESTING: usize = 1_000;
+
 /// Parses every document of a stream. Empty documents are left out.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut builder = Builder::default();
-    for event in Parser::new_from_str(text) {
+    let options = granit_parser::options! {
+        block_nesting_limit: MAX_BLOCK_NESTING,
+        flow_nesting_limit: MAX_FLOW_NESTING,
+    };
+    for event in Parser::new_from_str_with_options(text, options) {
         let (event, span) = event.map_err(|e| YamlError {
             span: point(e.marker()),
             message: e.info().to_string(),
@@ -135,7 +148,7 @@ struct Builder {
 impl Builder {
     fn on_event(&mut self, event: Event<'_>, span: YamlSpan) -> Result<(), YamlError> {
         match event {
-            Event::DocumentStart(_) => self.anchors.clear(),
+            Event::DocumentStart(..) => self.anchors.clear(),
             Event::Scalar(text, style, anchor, _tag) => {
                 let node = Node {
                     span: span_of(span),
@@ -163,12 +176,12 @@ impl Builder {
                 }
                 self.complete(node, 0);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+            Event::SequenceStart(_, anchor, _) => self.stack.push(Frame::Seq {
                 start: span_of(span),
                 anchor,
                 items: Vec::new(),
             }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+            Event::MappingStart(_, anchor, _) => self.stack.push(Frame::Map {
                 start: span_of(span),
                 anchor,
                 entries: Vec::new(),
@@ -203,7 +216,9 @@ impl Builder {
                     self.complete(node, anchor);
                 }
             }
-            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+            // Stream and document ends, and what the parser reports only
+            // when asked (anchor names, unresolved aliases).
+            _ => {}
         }
         Ok(())
     }

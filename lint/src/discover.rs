@@ -26,6 +26,9 @@ pub enum Hint {
     /// Found in a walk without an extension: a script if it has a shebang,
     /// otherwise not ours.
     ShebangOnly,
+    /// A `.conf` file in a `*.d/` folder: a systemd drop-in if it has a unit
+    /// file's `[Section]`, otherwise not ours (`sysctl.d/`, nginx's `conf.d/`).
+    DropIn,
 }
 
 #[derive(Debug, Clone)]
@@ -107,7 +110,7 @@ fn discover_inputs(inputs: &[Input]) -> Result<Discovery, MissingPath> {
             Input::Path(path) if path.exists() => discovery.candidates.push(Candidate {
                 path: Some(path.clone()),
                 display: display_path(path, &cwd),
-                hint: kind_from_name(path).map_or(Hint::Sniff, Hint::Known),
+                hint: hint_from_name(path),
                 report: true,
             }),
             Input::Path(path) => return Err(MissingPath(path.clone())),
@@ -131,10 +134,10 @@ fn walk(root: &Path, cwd: &Path, discovery: &mut Discovery) {
                 match entry {
                     Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
                         let path = entry.path();
-                        let hint = match kind_from_name(path) {
-                            Some(kind) => Some(Hint::Known(kind)),
-                            None if may_be_script(path) => Some(Hint::ShebangOnly),
-                            None => None,
+                        let hint = match hint_from_name(path) {
+                            Hint::Sniff if may_be_script(path) => Some(Hint::ShebangOnly),
+                            Hint::Sniff => None,
+                            hint => Some(hint),
                         };
                         if let Some(hint) = hint {
                             let candidate = Candidate {
@@ -239,18 +242,54 @@ pub fn kind_from_name(path: &Path) -> Option<FileKind> {
     match ext {
         "yaml" | "yml" => Some(FileKind::Yaml),
         "service" | "socket" | "timer" => Some(FileKind::Unit),
-        "conf" if is_drop_in(path) => Some(FileKind::Unit),
         "sh" | "bash" => Some(FileKind::Script),
         _ => None,
     }
 }
 
-/// systemd drop-ins live in `<unit>.d/` folders.
+/// What a file's name tells of its kind before it is read.
+pub fn hint_from_name(path: &Path) -> Hint {
+    match kind_from_name(path) {
+        Some(kind) => Hint::Known(kind),
+        None if is_drop_in(path) => Hint::DropIn,
+        None => Hint::Sniff,
+    }
+}
+
+/// systemd drop-ins are `.conf` files in `<unit>.d/` folders.
 fn is_drop_in(path: &Path) -> bool {
-    path.parent()
+    let in_dot_d = path
+        .parent()
         .and_then(Path::file_name)
         .and_then(|d| d.to_str())
-        .is_some_and(|d| d.ends_with(".d"))
+        .is_some_and(|d| d.ends_with(".d"));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    in_dot_d && without_template_suffixes(name).ends_with(".conf")
+}
+
+/// Sections of systemd unit files, which a drop-in holds at least one of.
+const UNIT_SECTIONS: &[&str] = &[
+    "Unit",
+    "Service",
+    "Socket",
+    "Timer",
+    "Install",
+    "Mount",
+    "Automount",
+    "Swap",
+    "Path",
+    "Slice",
+    "Scope",
+];
+
+/// Whether a text has a `[Section]` header of a systemd unit file.
+pub fn has_unit_section(text: &str) -> bool {
+    text.lines().any(|line| {
+        line.trim()
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .is_some_and(|name| UNIT_SECTIONS.contains(&name))
+    })
 }
 
 /// Classifies a file from its text: a shebang, a `[Section]` header, or YAML.
@@ -296,10 +335,16 @@ mod tests {
             Some(FileKind::Unit)
         );
         assert_eq!(
-            kind_from_name(Path::new("x/docker.service.d/10-mem.conf")),
-            Some(FileKind::Unit)
+            hint_from_name(Path::new("x/docker.service.d/10-mem.conf")),
+            Hint::DropIn
         );
-        assert_eq!(kind_from_name(Path::new("x/nginx.conf")), None);
+        assert_eq!(
+            hint_from_name(Path::new("x/kubelet.service.d/10-kubeadm.conf.j2")),
+            Hint::DropIn
+        );
+        assert_eq!(hint_from_name(Path::new("x/nginx.conf")), Hint::Sniff);
+        assert!(has_unit_section("# memory\n[Service]\nMemoryMax=1G\n"));
+        assert!(!has_unit_section("net.ipv4.ip_forward=1\n[not-a-unit]\n"));
         assert_eq!(kind_from_name(Path::new("etcd.j2")), None);
         assert_eq!(kind_from_name(Path::new("deploy.yaml.golden")), None);
         assert!(may_be_script(Path::new("roles/etcd/templates/etcd.j2")));

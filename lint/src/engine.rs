@@ -281,6 +281,8 @@ fn lint_file(candidate: &Candidate, root: u32, options: &Options, registry: &Reg
         Hint::Sniff => discover::kind_from_content(&text),
         Hint::ShebangOnly if discover::has_shell_shebang(&text) => FileKind::Script,
         Hint::ShebangOnly => return Outcome::NotOurs,
+        Hint::DropIn if discover::has_unit_section(&text) => FileKind::Unit,
+        Hint::DropIn => return Outcome::NotOurs,
     };
     let file = SourceFile::new(candidate.display.clone(), text);
     let place = FilePlace::new(&file, root);

@@ -152,6 +152,10 @@ fn bad_input_is_reported_or_skipped_and_the_good_file_is_still_checked() {
         found.contains("good.yaml:10:16 missing-prestop-sleep"),
         "{found:?}"
     );
+    assert!(
+        !found.iter().any(|f| f.contains(".d/")),
+        "sysctl.d and conf.d files without a unit section are not drop-ins: {found:?}"
+    );
     let skipped: BTreeSet<(String, String)> = report
         .skipped
         .iter()

@@ -353,8 +353,14 @@ fn lint_yaml(
     registry: &Registry,
     checked: &mut Checked,
 ) -> YamlOutcome {
+    // A template is a file its template markers break: one that does not
+    // parse, or whose `{{ … }}` values read as YAML flow mappings. Markers
+    // inside strings (an alert's `{{ $labels.instance }}`) break nothing.
     let templated = file.text.contains("{{") || file.text.contains("{%");
     let docs = match yaml::parse_documents(&file.text) {
+        Ok(docs) if templated && docs.iter().any(Node::has_complex_key) => {
+            return YamlOutcome::Template
+        }
         Ok(docs) => docs,
         Err(_) if templated => return YamlOutcome::Template,
         // A file of unknown name that is not YAML either (a Makefile
@@ -365,13 +371,6 @@ fn lint_yaml(
             return YamlOutcome::Checked;
         }
     };
-    if templated
-        && docs
-            .iter()
-            .any(|d| d.has_complex_key() || d.has_plain_template())
-    {
-        return YamlOutcome::Template;
-    }
     let mut recognised = false;
     for doc in &docs {
         let objects = k8s::objects(doc, &options.namespace);

@@ -421,17 +421,6 @@ impl Node {
                 .any(|(k, v)| !matches!(k.value, Value::Scalar(_)) || v.has_complex_key()),
         }
     }
-
-    /// Whether an unquoted scalar carries template syntax (`image: repo:{{ .Values.tag }}`).
-    pub fn has_plain_template(&self) -> bool {
-        match &self.value {
-            Value::Scalar(s) => s.plain && (s.text.contains("{{") || s.text.contains("{%")),
-            Value::Seq(items) => items.iter().any(Node::has_plain_template),
-            Value::Map(entries) => entries
-                .iter()
-                .any(|(k, v)| k.has_plain_template() || v.has_plain_template()),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
 //! systemd unit files and drop-ins: sections, repeated keys, `\`
 //! continuations, comments, and the `-@:+!` prefixes of `Exec*=` lines.
+//! Units are often Jinja templates (`docker.service.j2`): statements and
+//! comments (`{% … %}`, `{# … #}`) are skipped as the shell reader skips
+//! them, and a value with a `{{ placeholder }}` is kept as written, which
+//! rules read as unknown.
 
 use crate::source::Span;
 
@@ -30,18 +34,44 @@ pub struct UnitError {
     pub message: String,
 }
 
+/// For a line that starts a Jinja statement, comment or expression standing
+/// alone, the text that closes it.
+fn template_line(trimmed: &str) -> Option<&'static str> {
+    match trimmed.get(..2)? {
+        "{%" => Some("%}"),
+        "{#" => Some("#}"),
+        "{{" => Some("}}"),
+        _ => None,
+    }
+}
+
 impl<'a> Unit<'a> {
     pub fn parse(text: &'a str) -> Result<Unit<'a>, UnitError> {
         let mut entries = Vec::new();
         let mut section = String::new();
         let mut offset = 0;
         let mut lines = text.split_inclusive('\n').enumerate().peekable();
+        // The closing of a Jinja statement or comment still open.
+        let mut in_template: Option<&str> = None;
         while let Some((index, raw)) = lines.next() {
             let line_no = index as u32 + 1;
             let line_start = offset;
             offset += raw.len();
             let line = raw.trim_end_matches(['\n', '\r']);
             let trimmed = line.trim_start();
+            if let Some(close) = in_template {
+                if trimmed.contains(close) {
+                    in_template = None;
+                }
+                continue;
+            }
+            if let Some(close) = template_line(trimmed) {
+                let opened_here = &trimmed[2..];
+                if !opened_here.contains(close) {
+                    in_template = Some(close);
+                }
+                continue;
+            }
             if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
                 continue;
             }
@@ -197,6 +227,21 @@ pub fn timespan_seconds(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skips_jinja_statements_and_comments_and_keeps_placeholders_as_written() {
+        let text = "[Unit]\nDescription=docker\n{% if docker_version is defined %}\nAfter=network.target\n{% endif %}\n{# a comment\n   over lines #}\n[Service]\nRestartSec={{ restart_sec }}\n{{ extra_lines }}\nRestart=always\n";
+        let unit = Unit::parse(text).expect("Jinja is not a parse error");
+        assert_eq!(unit.last("Unit", "After").map(|e| e.key_span.line), Some(4));
+        assert_eq!(
+            unit.last("Service", "RestartSec").map(|e| e.value.as_str()),
+            Some("{{ restart_sec }}")
+        );
+        assert_eq!(
+            unit.last("Service", "Restart").map(|e| e.key_span.line),
+            Some(11)
+        );
+    }
 
     const UNIT: &str = "# etcd\n[Unit]\nDescription=etcd\n\n[Service]\nExecStartPre=-/usr/bin/docker rm -f etcd\nExecStart=/usr/bin/docker run \\\n  --memory=512M \\\n  quay.io/coreos/etcd\nRestart=always\nRestart=on-failure\n";
 

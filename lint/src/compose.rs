@@ -35,6 +35,27 @@ pub fn services(doc: &Node) -> Option<Vec<ComposeService<'_>>> {
 }
 
 impl<'a> ComposeService<'a> {
+    /// Whether the service runs `program`: by its image, or by its
+    /// `entrypoint`, else its `command` (a list, or a string split on spaces).
+    pub fn runs(&self, program: &str) -> bool {
+        let image = self.node.get("image").and_then(Node::str);
+        let argv = |key| -> Vec<&str> {
+            match self.node.get(key) {
+                Some(node) if !node.items().is_empty() => {
+                    node.items().iter().filter_map(Node::str).collect()
+                }
+                Some(node) => node
+                    .str()
+                    .map_or(Vec::new(), |s| s.split_whitespace().collect()),
+                None => Vec::new(),
+            }
+        };
+        let mut command = argv("entrypoint");
+        command.extend(argv("command"));
+        image.is_some_and(|i| crate::k8s::image_runs(i, program))
+            || crate::k8s::command_runs(&command, program)
+    }
+
     /// The memory limit: `mem_limit`, or `deploy.resources.limits.memory`.
     pub fn memory_limit(&self) -> Option<&'a Node> {
         self.node

@@ -107,6 +107,8 @@ pub struct ContainerRun {
     pub subcommand: String,
     pub options: Vec<RunOption>,
     pub image: Option<Word>,
+    /// The command and arguments after the image.
+    pub command: Vec<Word>,
     /// The whole command, for messages that point at it.
     pub span: Span,
 }
@@ -138,15 +140,26 @@ impl ContainerRun {
         if !matches!(subcommand.text.as_str(), "run" | "create") {
             return None;
         }
-        let (options, image) = read_options(args);
+        let (options, image_at) = read_options(args);
         let last = words.last().map_or(engine_word.span, |w| w.span);
         Some(ContainerRun {
             engine: engine.to_string(),
             subcommand: subcommand.text.clone(),
             options,
-            image,
+            image: image_at.and_then(|i| args.get(i)).cloned(),
+            command: image_at.map_or(Vec::new(), |i| args[i + 1..].to_vec()),
             span: engine_word.span.to(last),
         })
+    }
+
+    /// Whether the container runs `program`: by its image, or by the
+    /// command given after the image.
+    pub fn runs(&self, program: &str) -> bool {
+        let command: Vec<&str> = self.command.iter().map(|w| w.text.as_str()).collect();
+        self.image
+            .as_ref()
+            .is_some_and(|i| crate::k8s::image_runs(&i.text, program))
+            || crate::k8s::command_runs(&command, program)
     }
 
     /// The last occurrence wins, as in the engines' flag parsers.
@@ -216,14 +229,15 @@ fn skip_global_flags(mut words: &[Word]) -> &[Word] {
     words
 }
 
-fn read_options(args: &[Word]) -> (Vec<RunOption>, Option<Word>) {
+/// The options before the image, and where the image is in `args`.
+fn read_options(args: &[Word]) -> (Vec<RunOption>, Option<usize>) {
     let mut options = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let word = &args[i];
         let text = word.text.as_str();
         if text == "--" {
-            return (options, args.get(i + 1).cloned());
+            return (options, (i + 1 < args.len()).then_some(i + 1));
         }
         if let Some(long) = text.strip_prefix("--") {
             let (name, value) = match long.split_once('=') {
@@ -268,7 +282,7 @@ fn read_options(args: &[Word]) -> (Vec<RunOption>, Option<Word>) {
                 break;
             }
         } else {
-            return (options, Some(word.clone()));
+            return (options, Some(i));
         }
         i += 1;
     }

@@ -234,18 +234,60 @@ pub fn image_tag(image: &str) -> Option<&str> {
     last.split_once(':').map(|(_, tag)| tag)
 }
 
-/// The image name of a container, or the program its command runs: what a
-/// container is, for rules about etcd or the control plane.
+/// Whether an image reference runs `program`: an image of that name, or
+/// for etcd also `etcd-server` (bitnami's).
+pub fn image_runs(image: &str, program: &str) -> bool {
+    let name = image_name(image);
+    name == program || (program == "etcd" && name == "etcd-server")
+}
+
+/// Whether a command line (`argv`) starts `program`: as its first word (any
+/// path), or in a shell's `-c` script, first or after `exec`, `&&`, `;` or `|`.
+pub fn command_runs(argv: &[&str], program: &str) -> bool {
+    let basename = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
+    let Some(first) = argv.first() else {
+        return false;
+    };
+    if basename(first) == program {
+        return true;
+    }
+    if !matches!(
+        basename(first).as_str(),
+        "sh" | "bash" | "ash" | "dash" | "zsh"
+    ) {
+        return false;
+    }
+    let script = argv.iter().skip_while(|a| **a != "-c").nth(1);
+    script.is_some_and(|script| {
+        let mut command_position = true;
+        script.split_whitespace().any(|word| {
+            let starts = command_position && basename(word.trim_end_matches(';')) == program;
+            command_position =
+                matches!(word, "exec" | "&&" | "||" | ";" | "|") || word.ends_with(';');
+            starts
+        })
+    })
+}
+
+/// What a container is, for rules about etcd or the control plane: the
+/// image it runs, or the program its command (else its arguments) starts.
 pub fn container_runs(container: &Node, program: &str) -> bool {
-    let image = container.get("image").and_then(Node::str).map(image_name);
-    let command = container
-        .get("command")
-        .map_or(&[][..], Node::items)
-        .iter()
-        .take(2)
-        .filter_map(Node::str)
-        .any(|c| c.rsplit('/').next() == Some(program));
-    image == Some(program) || command
+    let image = container.get("image").and_then(Node::str);
+    let words = |key| -> Vec<&str> {
+        container
+            .get(key)
+            .map_or(&[][..], Node::items)
+            .iter()
+            .filter_map(Node::str)
+            .collect()
+    };
+    let mut argv = words("command");
+    if argv.is_empty() {
+        argv = words("args");
+    } else {
+        argv.extend(words("args"));
+    }
+    image.is_some_and(|i| image_runs(i, program)) || command_runs(&argv, program)
 }
 
 /// A mapping of strings, as `labels` and Service `selector` are.
@@ -269,6 +311,28 @@ mod tests {
         assert_eq!(objects.len(), 2);
         assert_eq!((objects[0].kind, objects[0].namespace), ("Service", "prod"));
         assert_eq!(objects[1].namespace, "");
+    }
+
+    #[test]
+    fn tells_what_a_container_runs_from_its_image_command_or_arguments() {
+        let container = |yaml: &str| parse_documents(yaml).unwrap().remove(0);
+        for runs_etcd in [
+            "image: quay.io/coreos/etcd:v3.5.15",
+            "image: docker.io/bitnami/etcd-server:3.5",
+            "image: alpine\ncommand: [/usr/local/bin/etcd, --name, a]",
+            "image: alpine\nargs: [etcd, --data-dir, /var/lib/etcd]",
+            "image: alpine\ncommand: [/bin/sh, -c, \"exec etcd --name a\"]",
+        ] {
+            assert!(container_runs(&container(runs_etcd), "etcd"), "{runs_etcd}");
+        }
+        for other in [
+            "image: etcd-operator:1",
+            "image: alpine\ncommand: [etcdctl, endpoint, health]",
+            "image: alpine\nargs: [--etcd-servers, https://etcd:2379]",
+            "image: alpine\ncommand: [run-agent]\nargs: [--name, etcd]",
+        ] {
+            assert!(!container_runs(&container(other), "etcd"), "{other}");
+        }
     }
 
     #[test]

@@ -1,8 +1,7 @@
 use crate::compose::ComposeService;
 use crate::container_cli::ContainerRun;
-use crate::k8s::{container_runs, image_name, Object};
+use crate::k8s::{command_runs, container_runs, Object};
 use crate::parse::systemd::Unit;
-use crate::parse::yaml::Node;
 use crate::quantity::{describe, docker_bytes, kubernetes_bytes, systemd_bytes};
 use crate::source::Span;
 
@@ -27,7 +26,9 @@ etcd run with a memory limit below `min_memory` (default `1Gi`): docker,
 podman or nerdctl `--memory`/`-m`, compose `mem_limit` or
 `deploy.resources.limits.memory`, `resources.limits.memory` of an etcd
 container in Kubernetes YAML, or `MemoryMax=`/`MemoryLimit=` in a systemd
-unit that runs etcd.
+unit that runs etcd. etcd is told by its image (`etcd`, as quay.io and
+registry.k8s.io name it, or bitnami's `etcd-server`) or by a command that
+starts the `etcd` binary, directly or in a shell's `-c` script.
 
 Sizes are read the way each tool reads them, and the suffixes differ:
 docker, compose and systemd take `512M`, `512m`, `512MB` and `512MiB` all as
@@ -55,7 +56,7 @@ resources:
     }
 
     fn check_container_run(&self, run: &ContainerRun, out: &mut Emitter<'_>) {
-        if run.image.as_ref().is_none_or(|i| image_name(&i.text) != ETCD) {
+        if !run.runs(ETCD) {
             return;
         }
         if let Some(memory) = run.option("--memory") {
@@ -65,8 +66,7 @@ resources:
     }
 
     fn check_compose_service(&self, service: &ComposeService<'_>, out: &mut Emitter<'_>) {
-        let image = service.node.get("image").and_then(Node::str).map(image_name);
-        if image != Some(ETCD) {
+        if !service.runs(ETCD) {
             return;
         }
         if let Some(limit) = service.memory_limit() {
@@ -88,7 +88,10 @@ resources:
         let runs_etcd = unit
             .all("Service", "ExecStart")
             .flat_map(|e| unit.exec_commands(e))
-            .any(|words| words.first().is_some_and(|w| w.text.rsplit('/').next() == Some(ETCD)));
+            .any(|words| {
+                let argv: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+                command_runs(&argv, ETCD)
+            });
         if !runs_etcd {
             return;
         }

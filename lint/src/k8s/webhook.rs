@@ -157,6 +157,17 @@ impl<'a> Webhook<'a> {
         }
     }
 
+    /// Whether its `objectSelector` matches only objects carrying a label:
+    /// the objects the control plane writes carry none of a policy's, so an
+    /// opt-in webhook never stands in their way.
+    pub fn opts_objects_in(&self) -> bool {
+        self.node
+            .get("objectSelector")
+            .filter(|n| !n.is_null())
+            .and_then(LabelSelector::parse)
+            .is_some_and(|selector| !selector.matches(&super::Labels::new()))
+    }
+
     /// `timeoutSeconds`, or its default: 10 in v1, 30 in v1beta1.
     pub fn timeout_seconds(&self, api_version: &str) -> Option<i64> {
         match self.node.get("timeoutSeconds") {

@@ -31,7 +31,10 @@ every namespace carries. So a `NotIn` on `kubernetes.io/metadata.name` listing
 kube-system, or an `In`/`matchLabels` opt-in on a label kube-system does not
 carry, keeps it out; a `DoesNotExist` opt-out label does only if kube-system
 is labelled. A fail-closed webhook on a narrow resource (ingresses) is not
-reported. Only the webhook configuration is needed: the backend may live
+reported, nor one whose `objectSelector` only matches labelled objects (an
+opt-in such as `matchLabels: {policy.example.com/enforce: "true"}`): what the
+control plane writes does not carry a policy's labels. An `objectSelector`
+that only excludes (`DoesNotExist`, `NotIn`) still matches unlabelled objects. Only the webhook configuration is needed: the backend may live
 elsewhere.
 
 ## Why it matters
@@ -64,7 +67,10 @@ webhooks:
     }
 
     fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
-        for webhook in webhooks(object).into_iter().filter(|w| w.fails_closed) {
+        for webhook in webhooks(object)
+            .into_iter()
+            .filter(|w| w.fails_closed && !w.opts_objects_in())
+        {
             let resources = webhook.intercepted_recovery_resources();
             if resources.is_empty() {
                 continue;

@@ -231,6 +231,20 @@ fn without_template_suffixes(mut name: &str) -> &str {
     name
 }
 
+/// Suffixes of copies of a file rather than the file: left alone.
+const COPY_SUFFIXES: &[&str] = &[
+    "golden", "orig", "bak", "rej", "swp", "old", "tmp", "backup",
+];
+
+/// `coredns.yaml.sed`, `addon.yaml.base`, `deploy.yml.in`: YAML that a
+/// build step fills in, as Kubernetes' own addon manifests ship.
+fn is_yaml_with_a_suffix(name: &str) -> bool {
+    let Some((stem, suffix)) = name.rsplit_once('.') else {
+        return false;
+    };
+    (stem.ends_with(".yaml") || stem.ends_with(".yml")) && !COPY_SUFFIXES.contains(&suffix)
+}
+
 /// The kind a file name promises; `None` when only its content can tell.
 pub fn kind_from_name(path: &Path) -> Option<FileKind> {
     let file_name = path.file_name()?.to_str()?;
@@ -239,6 +253,9 @@ pub fn kind_from_name(path: &Path) -> Option<FileKind> {
     }
     let name = without_template_suffixes(file_name);
     let ext = name.rsplit_once('.').map(|(_, ext)| ext)?;
+    if is_yaml_with_a_suffix(name) {
+        return Some(FileKind::Yaml);
+    }
     match ext {
         "yaml" | "yml" => Some(FileKind::Yaml),
         "service" | "socket" | "timer" => Some(FileKind::Unit),
@@ -347,6 +364,15 @@ mod tests {
         assert!(!has_unit_section("net.ipv4.ip_forward=1\n[not-a-unit]\n"));
         assert_eq!(kind_from_name(Path::new("etcd.j2")), None);
         assert_eq!(kind_from_name(Path::new("deploy.yaml.golden")), None);
+        assert_eq!(
+            kind_from_name(Path::new("coredns/coredns.yaml.sed")),
+            Some(FileKind::Yaml)
+        );
+        assert_eq!(
+            kind_from_name(Path::new("dns/kube-dns.yaml.base")),
+            Some(FileKind::Yaml)
+        );
+        assert_eq!(kind_from_name(Path::new("x.yml.in")), Some(FileKind::Yaml));
         assert!(may_be_script(Path::new("roles/etcd/templates/etcd.j2")));
         assert!(!may_be_script(Path::new("README.md")));
     }

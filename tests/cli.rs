@@ -344,3 +344,27 @@ fn objects_without_a_namespace_are_in_the_one_namespace_names() {
         rules(&["--namespace", "appmesh-system"]).contains(&"webhook-single-replica".to_string())
     );
 }
+
+#[test]
+fn messages_print_numbers_as_people_write_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("agent.service"),
+        "[Unit]\nStartLimitIntervalSec=10\nStartLimitBurst=3\n\n[Service]\nExecStart=/usr/bin/agent\nRestart=always\nRestartSec=1\n",
+    )
+    .unwrap();
+    let output = common::scar_in(dir.path(), &["lint", "--format", "json", "."]);
+    let finding = &json(&output)["findings"][0];
+    assert_eq!(finding["rule"], "unit-start-limit-defeats-restart");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("restarts every 1s, so 3 restarts fit in the 10s start limit"),
+        "{finding}"
+    );
+    assert_eq!(
+        finding["help"],
+        "set RestartSec= above 3.3s, or StartLimitIntervalSec=0 in [Unit]"
+    );
+}

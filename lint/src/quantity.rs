@@ -67,6 +67,18 @@ pub fn kubernetes_bytes(text: &str) -> Option<u64> {
     (bytes >= 0.0).then_some(bytes.ceil() as u64)
 }
 
+/// A number for messages, as people write it: `3.3`, `0.25`, `10`, never
+/// `3.3333333333333335`.
+pub fn number(value: f64) -> String {
+    let decimals = if value.abs() >= 1.0 { 1 } else { 2 };
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// A size for messages: `512 MiB`, `1.5 GiB`.
 pub fn describe(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -86,6 +98,15 @@ pub fn describe(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        assert_eq!(number(10.0 / 3.0), "3.3");
+        assert_eq!(number(0.1), "0.1");
+        assert_eq!(number(0.25), "0.25");
+        assert_eq!(number(10.0), "10");
+        assert_eq!(number(2.5), "2.5");
+    }
 
     const MIB: u64 = 1024 * 1024;
 

@@ -10,8 +10,9 @@
 //! findings of rendered objects point at those files' lines.
 //!
 //! A suppression without a reason suppresses nothing and is reported
-//! (`suppression-without-reason`); one that matches no finding is reported
-//! too (`unused-suppression`), so stale ones do not pile up.
+//! (`suppression-without-reason`); one that names a rule scar does not have
+//! is an error (`unknown-rule`); one that matches no finding is reported too
+//! (`unused-suppression`), so stale ones do not pile up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub const ANNOTATION: &str = "scar.dev/ignore";
 const COMMENT_MARKER: &str = "scar:ignore";
 pub const WITHOUT_REASON: &str = "suppression-without-reason";
 pub const UNUSED: &str = "unused-suppression";
+pub const UNKNOWN_RULE: &str = "unknown-rule";
 
 #[derive(Debug, Clone)]
 pub struct Suppression {
@@ -228,6 +230,24 @@ pub fn apply(
     let mut once: Vec<(bool, &Suppression)> = written.into_values().collect();
     once.sort_by_key(|(_, s)| s.written());
     for (used, suppression) in once {
+        let unknown: Vec<&str> = suppression
+            .rules
+            .iter()
+            .filter(|r| registry.get(r).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            kept.extend(meta_finding(
+                registry,
+                UNKNOWN_RULE,
+                suppression,
+                format!(
+                    "suppression names `{}`, which is not a scar rule, so it suppresses nothing",
+                    unknown.join("`, `")
+                ),
+                "use the id `scar rules` lists",
+            ));
+        }
         if suppression.reason.is_none() {
             let id = suppression.rules.join(",");
             kept.extend(meta_finding(
@@ -238,10 +258,11 @@ pub fn apply(
                 "say why: `# scar:ignore rule-id -- reason`, or `scar.dev/ignore: \"rule-id: reason\"`",
             ));
         } else if !used
+            && unknown.is_empty()
             && suppression
                 .rules
                 .iter()
-                .all(|r| registry.get(r).is_none_or(|e| e.enabled))
+                .all(|r| registry.get(r).is_some_and(|e| e.enabled))
         {
             kept.extend(meta_finding(
                 registry,

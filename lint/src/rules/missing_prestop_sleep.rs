@@ -1,6 +1,7 @@
 use crate::k8s::lifecycle::{pre_stop, PreStop};
 use crate::k8s::{image_name, Object};
 use crate::parse::yaml::Node;
+use crate::quantity::number;
 
 use super::{Diagnosis, Emitter, Rule};
 
@@ -81,7 +82,11 @@ spec:
                     node,
                 } if seconds < min_seconds => (
                     node.span,
-                    format!("has a preStop sleep of {seconds}s, shorter than the {min_seconds}s load balancers need to stop routing to it"),
+                    format!(
+                        "has a preStop sleep of {}s, shorter than the {}s load balancers need to stop routing to it",
+                        number(seconds),
+                        number(min_seconds)
+                    ),
                 ),
                 PreStop::Sleep { .. } | PreStop::Other => continue,
             };
@@ -98,7 +103,8 @@ spec:
                         service.name, service.at
                     ),
                     help: format!(
-                        "add lifecycle.preStop.sleep.seconds (or exec [\"sleep\", \"N\"]) with N of at least {min_seconds} and keep terminationGracePeriodSeconds above N plus the drain time"
+                        "add lifecycle.preStop.sleep.seconds (or exec [\"sleep\", \"N\"]) with N of at least {} and keep terminationGracePeriodSeconds above N plus the drain time",
+                        number(min_seconds)
                     ),
                     ..Diagnosis::default()
                 })

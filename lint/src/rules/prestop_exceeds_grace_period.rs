@@ -1,6 +1,7 @@
 use crate::k8s::lifecycle::{pre_stop, PreStop};
 use crate::k8s::Object;
 use crate::parse::yaml::Node;
+use crate::quantity::number;
 
 use super::{Emitter, Rule};
 
@@ -72,10 +73,12 @@ spec:
             out.report(
                 node.span,
                 format!(
-                    "container `{name}` sleeps {seconds}s in preStop but the Pod's grace period is {grace}s: it is killed before it can drain"
+                    "container `{name}` sleeps {}s in preStop but the Pod's grace period is {grace}s: it is killed before it can drain",
+                    number(seconds)
                 ),
                 format!(
-                    "raise terminationGracePeriodSeconds above {seconds}s plus the app's drain time, or shorten the sleep"
+                    "raise terminationGracePeriodSeconds above {}s plus the app's drain time, or shorten the sleep",
+                    number(seconds)
                 ),
             );
         }

@@ -1,4 +1,5 @@
 use crate::parse::systemd::{timespan_seconds, Entry, Unit};
+use crate::quantity::number;
 
 use super::{Emitter, Rule};
 
@@ -106,12 +107,15 @@ RestartSec=5s
         out.report(
             restart.key_span.to(restart.value_span),
             format!(
-                "Restart={} restarts every {restart_sec}s, so {burst} restarts fit in the {interval}s start limit: a crash loop makes systemd give up and the service stays down",
-                restart.value
+                "Restart={} restarts every {}s, so {} restarts fit in the {}s start limit: a crash loop makes systemd give up and the service stays down",
+                restart.value,
+                number(restart_sec),
+                number(burst),
+                number(interval)
             ),
             format!(
                 "set RestartSec= above {}s, or StartLimitIntervalSec=0 in [Unit]",
-                interval / burst
+                number(interval / burst)
             ),
         );
     }

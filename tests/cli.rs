@@ -368,3 +368,29 @@ fn messages_print_numbers_as_people_write_them() {
         "set RestartSec= above 3.3s, or StartLimitIntervalSec=0 in [Unit]"
     );
 }
+
+#[test]
+fn an_autoscaler_that_decides_the_count_is_named_with_its_line() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/rules/webhook-single-replica",
+    ]));
+    let finding = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "webhook-single-replica" && f["line"] == 32)
+        .expect("the webhook whose backend an HPA scales down");
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.contains("HorizontalPodAutoscaler policy/scaled keeps at least 1"),
+        "{message}"
+    );
+    assert_eq!(finding["related"][0]["line"], 65, "the minReplicas line");
+    assert_eq!(
+        finding["related"][0]["path"],
+        "testdata/rules/webhook-single-replica/backends.yaml"
+    );
+}

@@ -149,24 +149,21 @@ pub struct Backend<'a> {
     pub workloads: Vec<&'a Workload>,
     /// `None` when a workload has no replica count (a DaemonSet).
     pub min_replicas: Option<u32>,
+    described: String,
+    replicas_set_at: Vec<Related>,
 }
 
 impl Backend<'_> {
-    /// `Deployment ns/name (path:line)`, for every workload.
-    pub fn describe(&self) -> String {
-        self.workloads
-            .iter()
-            .map(|w| format!("{} ({})", w.describe(), w.at))
-            .collect::<Vec<_>>()
-            .join(", ")
+    /// `Deployment ns/name (path:line)` for every workload, with the
+    /// autoscaler that keeps its count where one does.
+    pub fn describe(&self) -> &str {
+        &self.described
     }
 
-    /// The lines that set the backend's replica counts, and their values.
+    /// The lines that set the backend's replica counts (an autoscaler's
+    /// `minReplicas` where it decides), and the values behind them.
     pub fn replicas_set_at(&self) -> Vec<Related> {
-        self.workloads
-            .iter()
-            .flat_map(|w| w.replicas_set_at.iter().cloned())
-            .collect()
+        self.replicas_set_at.clone()
     }
 
     /// The containers that listen on the Service's target ports; every
@@ -204,6 +201,17 @@ pub struct Autoscaler {
     pub target_kind: String,
     pub target_name: String,
     pub min_replicas: u32,
+    /// The `minReplicas` line, and the values behind it.
+    pub min_replicas_set_at: Vec<Related>,
+}
+
+impl Autoscaler {
+    pub fn describe(&self) -> String {
+        format!(
+            "HorizontalPodAutoscaler {}/{} keeps at least {}",
+            self.namespace, self.name, self.min_replicas
+        )
+    }
 }
 
 /// A webhook or aggregated API: the API server calls this Service.
@@ -307,6 +315,7 @@ impl Index {
                         namespace,
                         name,
                         origin,
+                        min_replicas_set_at: replicas_set_at,
                         target_kind: kind.to_string(),
                         target_name: target_name.to_string(),
                         min_replicas: spec
@@ -600,10 +609,24 @@ impl<'a> Lookup<'a> {
             return None;
         }
         let min_replicas = self.total_min_replicas(&workloads);
+        let described = workloads
+            .iter()
+            .map(|w| match self.autoscaler_of(w) {
+                Some(a) => format!("{} ({}; {})", w.describe(), w.at, a.describe()),
+                None => format!("{} ({})", w.describe(), w.at),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let replicas_set_at = workloads
+            .iter()
+            .flat_map(|w| self.replicas_set_at(w))
+            .collect();
         Some(Backend {
             service,
             workloads,
             min_replicas,
+            described,
+            replicas_set_at,
         })
     }
 
@@ -664,37 +687,59 @@ impl<'a> Lookup<'a> {
     /// The replicas a workload keeps at the least: an autoscaler's
     /// `minReplicas` when one targets it, otherwise its own count.
     pub fn min_replicas(&self, workload: &Workload) -> Replicas {
-        let autoscaled = self.autoscaler_min_from(
-            &workload.origin,
-            &workload.namespace,
-            &workload.kind,
-            &workload.name,
-        );
-        match (autoscaled, workload.replicas) {
-            (Some(min), Replicas::Count(_) | Replicas::Unknown) => Replicas::Count(min),
+        match (self.autoscaler_of(workload), workload.replicas) {
+            (Some(a), Replicas::Count(_) | Replicas::Unknown) => Replicas::Count(a.min_replicas),
             (_, replicas) => replicas,
         }
     }
 
-    /// The `minReplicas` of an autoscaler that targets this workload of the asker's.
-    pub fn autoscaler_min(&self, namespace: &str, kind: &str, name: &str) -> Option<u32> {
-        self.autoscaler_min_from(self.asker, namespace, kind, name)
+    /// A workload for messages: its kind, namespace and name, and the
+    /// autoscaler that decides its count when one does.
+    pub fn describe(&self, workload: &Workload) -> String {
+        match self.autoscaler_of(workload) {
+            Some(a) => format!("{} ({})", workload.describe(), a.describe()),
+            None => workload.describe(),
+        }
     }
 
-    fn autoscaler_min_from(
+    /// Where a workload's replica count is set: its autoscaler's
+    /// `minReplicas` when one decides it, else its own `replicas:`.
+    pub fn replicas_set_at(&self, workload: &Workload) -> Vec<Related> {
+        match self.autoscaler_of(workload) {
+            Some(a) => a.min_replicas_set_at.clone(),
+            None => workload.replicas_set_at.clone(),
+        }
+    }
+
+    fn autoscaler_of(&self, workload: &Workload) -> Option<&'a Autoscaler> {
+        self.autoscaler_from(
+            &workload.origin,
+            &workload.namespace,
+            &workload.kind,
+            &workload.name,
+        )
+    }
+
+    /// The autoscaler that targets this workload of the asker's.
+    pub fn autoscaler(&self, namespace: &str, kind: &str, name: &str) -> Option<&'a Autoscaler> {
+        self.autoscaler_from(self.asker, namespace, kind, name)
+    }
+
+    /// The one autoscaler of a workload (of two, the one keeping fewer).
+    fn autoscaler_from(
         &self,
         from: &Origin,
         namespace: &str,
         kind: &str,
         name: &str,
-    ) -> Option<u32> {
+    ) -> Option<&'a Autoscaler> {
         let found = self.nearest(
             from,
             self.index.autoscalers.iter().filter(|a| {
                 a.namespace == namespace && a.target_kind == kind && a.target_name == name
             }),
         )?;
-        found.iter().map(|a| a.min_replicas).min()
+        found.into_iter().min_by_key(|a| a.min_replicas)
     }
 
     /// The fewest Pods these workloads keep together; `None` when one of

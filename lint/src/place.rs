@@ -32,12 +32,26 @@ pub trait Place {
     fn placed(&self, object: &Object<'_>) -> Placed {
         let anchor = self.locate(object.anchor().span);
         let described = format!("{} {}/{}", object.kind, object.namespace, object.name);
-        let replicas_set_at = match (object.node.at(&["spec", "replicas"]), object.replicas()) {
+        // The line that sets how many replicas run: an autoscaler's
+        // `minReplicas`, a workload's `replicas`, or for a workload that
+        // sets none, the workload itself.
+        let (count, message) = if object.kind == "HorizontalPodAutoscaler" {
+            (
+                object.node.at(&["spec", "minReplicas"]),
+                "sets its minReplicas here",
+            )
+        } else {
+            (
+                object.node.at(&["spec", "replicas"]),
+                "sets its replicas here",
+            )
+        };
+        let replicas_set_at = match (count, object.replicas()) {
             (Some(node), _) => {
                 let located = self.locate(node.span);
                 let mut set_at = vec![Related {
                     at: located.at,
-                    message: format!("{described} sets its replicas here"),
+                    message: format!("{described} {message}"),
                 }];
                 set_at.extend(located.related);
                 set_at

@@ -72,12 +72,15 @@ different nodes, and a PodDisruptionBudget with `minAvailable: 1`.
                 );
             }
             _ => out.report_if(at, move |lookup| {
-                let replicas = lookup.autoscaler_min(&namespace, &kind, &name).unwrap_or(replicas);
+                let autoscaler = lookup.autoscaler(&namespace, &kind, &name);
+                let replicas = autoscaler.map_or(replicas, |a| a.min_replicas);
+                let kept = autoscaler.map_or(String::new(), |a| format!(" ({})", a.describe()));
                 (replicas < 2).then(|| Diagnosis {
                     message: format!(
-                        "{label} runs {replicas} replica: every rollout, eviction or node drain leaves the cluster without DNS"
+                        "{label} runs {replicas} replica{kept}: every rollout, eviction or node drain leaves the cluster without DNS"
                     ),
                     help: "set replicas: 2 or more, spread over nodes, with maxUnavailable: 1 and a PodDisruptionBudget".to_string(),
+                    related: autoscaler.map_or(Vec::new(), |a| a.min_replicas_set_at.clone()),
                     ..Diagnosis::default()
                 })
             }),

@@ -74,16 +74,19 @@ or a `podAntiAffinity` term with the same selector and topology key.
             object.name.to_string(),
         );
         out.report_if(at, move |lookup| {
-            let count = match (lookup.autoscaler_min(&namespace, &kind, &name), replicas) {
-                (Some(min), _) => min,
+            let autoscaler = lookup.autoscaler(&namespace, &kind, &name);
+            let count = match (autoscaler, replicas) {
+                (Some(a), _) => a.min_replicas,
                 (None, Replicas::Count(n)) => n,
                 (None, _) => return None,
             };
+            let kept = autoscaler.map_or(String::new(), |a| format!(" ({})", a.describe()));
             (count >= 2).then(|| Diagnosis {
                 message: format!(
-                    "{kind} {namespace}/{name} runs {count} replicas with nothing that spreads them: the scheduler may put them all on one node"
+                    "{kind} {namespace}/{name} runs {count} replicas{kept} with nothing that spreads them: the scheduler may put them all on one node"
                 ),
                 help: "add a topologySpreadConstraint or a podAntiAffinity term on kubernetes.io/hostname whose labelSelector matches these Pods".to_string(),
+                related: autoscaler.map_or(Vec::new(), |a| a.min_replicas_set_at.clone()),
                 ..Diagnosis::default()
             })
         });

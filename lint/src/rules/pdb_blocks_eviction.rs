@@ -90,7 +90,7 @@ spec:
             (needed >= replicas).then(|| Diagnosis {
                 message: format!(
                     "PodDisruptionBudget {name} requires {needed} available Pods, but {} keep{} only {replicas}: no Pod can ever be evicted and drains hang",
-                    workloads.iter().map(|w| w.describe()).collect::<Vec<_>>().join(", "),
+                    workloads.iter().map(|w| lookup.describe(w)).collect::<Vec<_>>().join(", "),
                     if workloads.len() == 1 { "s" } else { "" }
                 ),
                 help: "use maxUnavailable: 1, or run more replicas than minAvailable".to_string(),

@@ -394,3 +394,28 @@ fn an_autoscaler_that_decides_the_count_is_named_with_its_line() {
         "testdata/rules/webhook-single-replica/backends.yaml"
     );
 }
+
+#[test]
+fn one_backend_many_webhooks_is_one_finding_naming_them_all() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/rules/webhook-single-replica/many-webhooks.yaml",
+    ]));
+    let findings: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "webhook-single-replica")
+        .collect();
+    assert_eq!(findings.len(), 1, "{doc}");
+    assert_eq!(findings[0]["line"], 7);
+    assert!(
+        findings[0]["message"].as_str().unwrap().ends_with(
+            "; 3 fail-closed webhooks call it: `mpod.mesh.example.com`, `mvirtualnode.mesh.example.com`, `vmesh.mesh.example.com`"
+        ),
+        "{}",
+        findings[0]["message"]
+    );
+}

@@ -211,6 +211,7 @@ pub fn lint(
         finding.help = diagnosis.help;
         finding.severity = diagnosis.severity.unwrap_or(finding.severity);
         finding.related.extend(diagnosis.related);
+        finding.cause = diagnosis.cause;
         finding.depends_on.extend(lookup.files_read());
         Some(finding)
     }));
@@ -227,10 +228,12 @@ pub fn lint(
     }
     findings.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     // One finding per cause: a base two overlays render, or a template two
-    // values sets render the same way, is reported once.
+    // values sets render the same way, is reported once; so is a backend
+    // that many webhooks call.
     findings.dedup_by(|a, b| {
         a.rule == b.rule && a.path == b.path && a.span == b.span && a.message == b.message
     });
+    let findings = crate::finding::one_per_cause(findings);
     report.findings = findings;
     report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
@@ -508,6 +511,7 @@ fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<
                 rendered: None,
                 unit: Some(unit.info),
                 depends_on: unit.files,
+                cause: None,
             }
         })
         .collect()

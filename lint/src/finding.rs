@@ -72,6 +72,76 @@ pub struct Finding {
     /// Every file the finding's decision read: it is reported when any of
     /// them is among the files a run reports (a pre-commit hook's changes).
     pub depends_on: Vec<Arc<str>>,
+    /// What the finding is about when many places point at it (a backend
+    /// fifteen webhooks call): findings of one rule with one cause are
+    /// reported once, at the first of them, naming every caller.
+    pub cause: Option<Cause>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// The same for every finding of the cause: the backend they share.
+    pub key: String,
+    pub caller: Caller,
+}
+
+/// One of the places that depend on a cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// `fail-closed webhook`, `aggregated API`.
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// Keeps the first finding (in report order) of each rule and cause, and
+/// lists there every caller the others named.
+pub fn one_per_cause(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut callers: Vec<Vec<Caller>> = Vec::with_capacity(findings.len());
+    let mut first: std::collections::HashMap<(&'static str, String), usize> =
+        std::collections::HashMap::new();
+    for finding in findings {
+        let Some(cause) = finding.cause.clone() else {
+            kept.push(finding);
+            callers.push(Vec::new());
+            continue;
+        };
+        match first.get(&(finding.rule, cause.key.clone())) {
+            Some(&at) => {
+                kept[at].depends_on.extend(finding.depends_on);
+                callers[at].push(cause.caller);
+            }
+            None => {
+                first.insert((finding.rule, cause.key), kept.len());
+                kept.push(finding);
+                callers.push(vec![cause.caller]);
+            }
+        }
+    }
+    for (finding, callers) in kept.iter_mut().zip(callers) {
+        if callers.len() > 1 {
+            finding
+                .message
+                .push_str(&format!("; {}", list_callers(&callers)));
+        }
+    }
+    kept
+}
+
+/// `15 fail-closed webhooks call it: `a`, `b`, …` (every name listed).
+fn list_callers(callers: &[Caller]) -> String {
+    let mut kinds: Vec<&'static str> = callers.iter().map(|c| c.kind).collect();
+    kinds.dedup();
+    let counted: Vec<String> = kinds
+        .iter()
+        .map(|kind| {
+            let n = callers.iter().filter(|c| c.kind == *kind).count();
+            format!("{n} {kind}{}", if n == 1 { "" } else { "s" })
+        })
+        .collect();
+    let names: Vec<String> = callers.iter().map(|c| format!("`{}`", c.name)).collect();
+    let verb = if callers.len() == 1 { "calls" } else { "call" };
+    format!("{} {verb} it: {}", counted.join(" and "), names.join(", "))
 }
 
 /// A line of a unit's rendered output.
@@ -142,7 +212,39 @@ mod tests {
             rendered: None,
             unit: None,
             depends_on: Vec::new(),
+            cause: None,
         }
+    }
+
+    #[test]
+    fn findings_of_one_cause_become_one_that_names_every_caller() {
+        let about = |line: u32, backend: &str, webhook: &str| Finding {
+            message: format!("webhook `{webhook}` fails closed and {backend} runs 1 replica"),
+            cause: Some(Cause {
+                key: backend.to_string(),
+                caller: Caller {
+                    kind: "fail-closed webhook",
+                    name: webhook.to_string(),
+                },
+            }),
+            ..finding(line, "")
+        };
+        let merged = one_per_cause(vec![
+            about(7, "Deployment a", "one"),
+            about(9, "Deployment a", "two"),
+            about(11, "Deployment b", "three"),
+            finding(12, ""),
+        ]);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[0].span.line, 7);
+        assert_eq!(
+            merged[0].message,
+            "webhook `one` fails closed and Deployment a runs 1 replica; 2 fail-closed webhooks call it: `one`, `two`"
+        );
+        assert_eq!(
+            merged[1].message,
+            "webhook `three` fails closed and Deployment b runs 1 replica"
+        );
     }
 
     #[test]

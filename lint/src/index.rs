@@ -17,6 +17,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use crate::finding::{Caller, Cause};
 use crate::k8s::webhook::{is_webhook_configuration, webhooks};
 use crate::k8s::{string_map, LabelSelector, Labels, Object, Replicas};
 use crate::parse::yaml::Node;
@@ -166,6 +167,18 @@ impl Backend<'_> {
         self.replicas_set_at.clone()
     }
 
+    /// A finding about this backend, for one of its callers: findings of
+    /// one rule about one backend are reported once.
+    pub fn cause(&self, kind: &'static str, caller: &str) -> Cause {
+        Cause {
+            key: self.described.clone(),
+            caller: Caller {
+                kind,
+                name: caller.to_string(),
+            },
+        }
+    }
+
     /// The containers that listen on the Service's target ports; every
     /// container when none is declared to.
     pub fn serving_containers(&self) -> Vec<(&Workload, &ContainerSummary)> {
@@ -216,7 +229,7 @@ impl Autoscaler {
 
 /// A webhook or aggregated API: the API server calls this Service.
 #[derive(Debug, Clone)]
-struct Caller {
+struct ApiServerCall {
     namespace: String,
     service: String,
     origin: Origin,
@@ -236,7 +249,7 @@ pub struct Index {
     services: Vec<Service>,
     budgets: Vec<DisruptionBudget>,
     autoscalers: Vec<Autoscaler>,
-    callers: Vec<Caller>,
+    callers: Vec<ApiServerCall>,
     namespaces: Vec<NamespaceSummary>,
     workloads_by_namespace: HashMap<String, Vec<usize>>,
     services_by_namespace: HashMap<String, Vec<usize>>,
@@ -330,7 +343,7 @@ impl Index {
                 let service = spec.and_then(|s| s.get("service"));
                 let field = |key| service.and_then(|t| t.get(key)).and_then(Node::str);
                 if let (Some(namespace), Some(name)) = (field("namespace"), field("name")) {
-                    self.callers.push(Caller {
+                    self.callers.push(ApiServerCall {
                         namespace: namespace.to_string(),
                         service: name.to_string(),
                         origin,
@@ -340,7 +353,7 @@ impl Index {
             kind if is_webhook_configuration(kind) => {
                 for webhook in webhooks(object) {
                     if let Some((namespace, name)) = webhook.service() {
-                        self.callers.push(Caller {
+                        self.callers.push(ApiServerCall {
                             namespace: namespace.to_string(),
                             service: name.to_string(),
                             origin: origin.clone(),

@@ -300,6 +300,7 @@ fn meta_finding(
         rendered: None,
         unit: None,
         depends_on: vec![suppression.path.clone()],
+        cause: None,
     })
 }
 

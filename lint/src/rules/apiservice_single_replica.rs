@@ -21,6 +21,10 @@ backing Service's workload runs fewer than `min_replicas` replicas (unset
 `replicas` is 1; an HPA's `minReplicas` counts). Local APIServices (no
 `spec.service`) and backends not among the linted files are not reported.
 
+One finding per backend: when several webhooks or aggregated APIs call
+the same workload, it is reported once, at the first of them, naming
+every caller.
+
 ## Why it matters
 When an aggregated API is down, API discovery fails for every client:
 `kubectl` prints errors for every command, namespace deletion hangs in
@@ -74,7 +78,8 @@ plus a PodDisruptionBudget with `minAvailable: 1`.
                 ),
                 help: format!("run the backend with replicas: {min} or more, spread over nodes, with a PodDisruptionBudget"),
                 related: backend.replicas_set_at(),
-                ..Diagnosis::default()
+                cause: Some(backend.cause("aggregated API", &api)),
+                    ..Diagnosis::default()
             })
         });
     }

@@ -7,7 +7,7 @@
 
 use crate::compose::ComposeService;
 use crate::container_cli::ContainerRun;
-use crate::finding::{Finding, Severity};
+use crate::finding::{Cause, Finding, Severity};
 use crate::index::{Lookup, Origin};
 use crate::k8s::{Object, ResourceRef};
 use crate::parse::systemd::Unit;
@@ -116,6 +116,9 @@ pub struct Diagnosis {
     /// Places in other files that explain the finding (where a backend's
     /// replica count is set).
     pub related: Vec<Related>,
+    /// What many findings share (a backend many webhooks call), so that
+    /// they are reported once.
+    pub cause: Option<Cause>,
 }
 
 /// Decides a pending finding once the whole run's index is built.
@@ -197,6 +200,7 @@ impl<'a> Emitter<'a> {
             related: located.related,
             rendered: located.rendered,
             unit: self.place.unit().cloned(),
+            cause: None,
         }
     }
 }

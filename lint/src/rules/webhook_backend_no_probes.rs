@@ -21,6 +21,10 @@ on the Service's target port, or all of them when none declares it) lack a
 `livenessProbe` or a `readinessProbe`. The finding says which container
 lacks which.
 
+One finding per backend: when several webhooks or aggregated APIs call
+the same workload, it is reported once, at the first of them, naming
+every caller.
+
 ## Why it matters
 Without a readiness probe, a backend Pod receives webhook calls before it
 can answer them; without a liveness probe, a backend that hangs stays hung.
@@ -75,6 +79,7 @@ containers:
                         gaps.join("; ")
                     ),
                     help: "give the backend containers a livenessProbe and a readinessProbe on the webhook server's health endpoint".to_string(),
+                    cause: Some(backend.cause("fail-closed webhook", &name)),
                     ..Diagnosis::default()
                 })
             });

@@ -22,6 +22,10 @@ PodDisruptionBudget selects its Pods. Backends with one replica are
 `webhook-single-replica`'s; backends not among the linted files are not
 reported.
 
+One finding per backend: when several webhooks or aggregated APIs call
+the same workload, it is reported once, at the first of them, naming
+every caller.
+
 ## Why it matters
 Replicas only keep a webhook answering if they are not all taken down at
 once. A node drain or cluster upgrade evicts Pods without regard to the
@@ -62,6 +66,7 @@ spec:
                         backend.describe()
                     ),
                     help: "add a PodDisruptionBudget with maxUnavailable: 1 selecting the backend's Pods".to_string(),
+                    cause: Some(backend.cause("fail-closed webhook", &name)),
                     ..Diagnosis::default()
                 })
             });

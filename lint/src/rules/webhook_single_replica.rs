@@ -25,6 +25,10 @@ while `v1beta1` defaults to `Ignore`) and whose backend, found through
 counts). When the Service or its workload is not among the linted files,
 scar says nothing.
 
+One finding per backend: when several webhooks or aggregated APIs call
+the same workload, it is reported once, at the first of them, naming
+every caller.
+
 ## Why it matters
 AWS App Mesh's controller ran one replica and registered a mutating webhook
 on Pod creation. During a period of high etcd latency its Pod crashed and
@@ -76,6 +80,7 @@ keeps the cluster working while it is down.
                         "run the backend with replicas: {min_replicas} or more and a PodDisruptionBudget, or use failurePolicy: Ignore if the webhook is not a security control"
                     ),
                     related: backend.replicas_set_at(),
+                    cause: Some(backend.cause("fail-closed webhook", &name)),
                     ..Diagnosis::default()
                 })
             });

@@ -68,8 +68,8 @@ fn config_is_found_walking_up_and_changes_rules_severities_params_and_paths() {
         .iter()
         .filter(|f| f["rule"] == "missing-prestop-sleep")
         .collect();
-    // min_seconds 1: the 2-second sleep is long enough now; the two hooks that are missing remain.
-    assert_eq!(prestop.len(), 2, "{prestop:?}");
+    // min_seconds 1: the 2-second sleep is long enough now; the four hooks that are missing remain.
+    assert_eq!(prestop.len(), 4, "{prestop:?}");
     assert!(prestop.iter().all(|f| f["severity"] == "info"));
     assert_eq!(
         after.status.code(),

@@ -18,6 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::finding::{Caller, Cause};
+use crate::k8s::routes::{self, Scrape};
 use crate::k8s::webhook::{is_webhook_configuration, webhooks};
 use crate::k8s::{string_map, LabelSelector, Labels, Object, Replicas};
 use crate::parse::yaml::Node;
@@ -84,7 +85,7 @@ pub struct ContainerSummary {
 }
 
 impl ContainerSummary {
-    fn of(container: &Node) -> ContainerSummary {
+    pub fn of(container: &Node) -> ContainerSummary {
         ContainerSummary {
             name: container
                 .get("name")
@@ -142,6 +143,48 @@ pub struct Service {
     pub selector: Option<Labels>,
     pub headless: bool,
     pub target_ports: Vec<PortRef>,
+    /// `LoadBalancer` or `NodePort`: reachable from outside the cluster.
+    pub exposed_as: Option<String>,
+    /// The names of its ports (unnamed ports are left out).
+    pub port_names: Vec<String>,
+    pub labels: Labels,
+}
+
+impl Service {
+    pub fn describe(&self) -> String {
+        format!("Service {}/{} ({})", self.namespace, self.name, self.at)
+    }
+}
+
+/// An Ingress, Gateway API route or ingress controller route sending
+/// traffic to a Service.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub origin: Origin,
+    pub at: Location,
+    /// The Service it sends to: (namespace, name).
+    pub target: (String, String),
+}
+
+impl Route {
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}/{} ({})",
+            self.kind, self.namespace, self.name, self.at
+        )
+    }
+}
+
+/// A Prometheus Operator `ServiceMonitor`.
+#[derive(Debug, Clone)]
+struct ServiceMonitor {
+    namespace: String,
+    name: String,
+    origin: Origin,
+    scrape: Scrape,
 }
 
 /// A Service and the workloads behind it.
@@ -251,6 +294,8 @@ pub struct Index {
     autoscalers: Vec<Autoscaler>,
     callers: Vec<ApiServerCall>,
     namespaces: Vec<NamespaceSummary>,
+    routes: Vec<Route>,
+    monitors: Vec<ServiceMonitor>,
     workloads_by_namespace: HashMap<String, Vec<usize>>,
     services_by_namespace: HashMap<String, Vec<usize>>,
 }
@@ -266,6 +311,24 @@ impl Index {
         let namespace = object.namespace.to_string();
         let name = object.name.to_string();
         let spec = object.node.get("spec");
+        for target in routes::targets(object) {
+            self.routes.push(Route {
+                kind: object.kind.to_string(),
+                namespace: namespace.clone(),
+                name: name.clone(),
+                origin: origin.clone(),
+                at: at.clone(),
+                target,
+            });
+        }
+        if let Some(scrape) = routes::scrape(object) {
+            self.monitors.push(ServiceMonitor {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                origin: origin.clone(),
+                scrape,
+            });
+        }
         match object.kind {
             kind if object.is_workload() => self.workloads.push(Workload {
                 kind: kind.to_string(),
@@ -293,6 +356,22 @@ impl Index {
                     .filter(|s| !s.is_empty()),
                 headless: spec.and_then(|s| s.get("clusterIP")).and_then(Node::str) == Some("None"),
                 target_ports: spec.map(target_ports).unwrap_or_default(),
+                exposed_as: spec
+                    .and_then(|s| s.get("type"))
+                    .and_then(Node::str)
+                    .filter(|t| matches!(*t, "LoadBalancer" | "NodePort"))
+                    .map(str::to_string),
+                port_names: spec
+                    .and_then(|s| s.get("ports"))
+                    .map_or(&[][..], Node::items)
+                    .iter()
+                    .filter_map(|p| p.get("name").and_then(Node::str).map(str::to_string))
+                    .collect(),
+                labels: object
+                    .node
+                    .at(&["metadata", "labels"])
+                    .map(string_map)
+                    .unwrap_or_default(),
             }),
             "Namespace" => {
                 let mut labels = object
@@ -372,6 +451,8 @@ impl Index {
         self.autoscalers.extend(other.autoscalers);
         self.callers.extend(other.callers);
         self.namespaces.extend(other.namespaces);
+        self.routes.extend(other.routes);
+        self.monitors.extend(other.monitors);
     }
 
     /// Sorts for deterministic answers and builds the lookup tables.
@@ -466,6 +547,24 @@ impl Indexed for Autoscaler {
     }
     fn identity(&self) -> (&str, &str, &str) {
         ("HorizontalPodAutoscaler", &self.namespace, &self.name)
+    }
+}
+
+impl Indexed for Route {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn identity(&self) -> (&str, &str, &str) {
+        (&self.kind, &self.namespace, &self.name)
+    }
+}
+
+impl Indexed for ServiceMonitor {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn identity(&self) -> (&str, &str, &str) {
+        ("ServiceMonitor", &self.namespace, &self.name)
     }
 }
 
@@ -654,6 +753,41 @@ impl<'a> Lookup<'a> {
             }),
         )
         .unwrap_or_default()
+    }
+
+    /// The routes that send traffic to a Service from outside the cluster.
+    pub fn routes_to(&self, service: &Service) -> Vec<&'a Route> {
+        let target = (service.namespace.clone(), service.name.clone());
+        self.nearest(
+            &service.origin,
+            self.index.routes.iter().filter(|r| r.target == target),
+        )
+        .unwrap_or_default()
+    }
+
+    /// Whether a Service only exposes metrics: every port is named as a
+    /// metrics port, or a `ServiceMonitor` scrapes every port it has.
+    pub fn is_metrics_only(&self, service: &Service) -> bool {
+        let names = &service.port_names;
+        if !names.is_empty() && names.iter().all(|n| routes::is_metrics_port(n)) {
+            return true;
+        }
+        let monitors = self
+            .nearest(
+                &service.origin,
+                self.index.monitors.iter().filter(|m| {
+                    m.scrape
+                        .namespaces
+                        .as_ref()
+                        .is_none_or(|ns| ns.contains(&service.namespace))
+                        && m.scrape.selector.matches(&service.labels)
+                }),
+            )
+            .unwrap_or_default();
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|n| monitors.iter().any(|m| m.scrape.ports.contains(n)))
     }
 
     /// How many headless Services (`clusterIP: None`) the asker's unit,

@@ -3,6 +3,7 @@
 
 pub mod cluster_dns;
 pub mod lifecycle;
+pub mod routes;
 pub mod selector;
 pub mod webhook;
 

@@ -1,5 +1,7 @@
+use crate::finding::Severity;
+use crate::index::{ContainerSummary, Service};
 use crate::k8s::lifecycle::{pre_stop, PreStop};
-use crate::k8s::{image_name, Object};
+use crate::k8s::{image_name, Object, Replicas};
 use crate::parse::yaml::Node;
 use crate::quantity::number;
 
@@ -9,15 +11,9 @@ pub(crate) static RULE: &dyn Rule = &MissingPrestopSleep;
 
 struct MissingPrestopSleep;
 
-/// Kinds whose Pods run until replaced, so a rollout terminates serving Pods.
-const SERVING_KINDS: &[&str] = &[
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "ReplicationController",
-    "Pod",
-];
+/// Workloads whose rollouts replace serving Pods while others should take
+/// their traffic. Bare Pods and ReplicationControllers are not rolled out.
+const SERVING_KINDS: &[&str] = &["Deployment", "StatefulSet", "ReplicaSet"];
 
 impl Rule for MissingPrestopSleep {
     fn id(&self) -> &'static str {
@@ -28,13 +24,28 @@ impl Rule for MissingPrestopSleep {
         r#"# missing-prestop-sleep
 
 ## What it finds
-A workload whose Pods a load-balancing Service selects (not a headless one,
-and not one that only admission webhooks or aggregated APIs call), with a serving container (one that declares `ports`, or every container when
-none does) that has no `preStop` hook at all, or a preStop sleep shorter than
-`min_seconds`. A preStop hook that runs something else, such as a drain
-endpoint (`/wait-shutdown` of ingress-nginx, an `httpGet` to `/drain`), is a
-deliberate choice and is not reported; so is CoreDNS, which drains itself
-with the health plugin's `lameduck` that every upstream Corefile sets.
+A container of a Deployment, StatefulSet or ReplicaSet, serving the
+`targetPort` of a Service that selects its Pods, with no `preStop` hook at
+all, or a preStop sleep shorter than `min_seconds`. Every container serves
+when none declares `ports`.
+
+It is a warning when users lose requests: the Service carries traffic from
+outside the cluster (it is of type `LoadBalancer` or `NodePort`, or an
+Ingress, a Gateway API route, a Traefik `IngressRoute`, a Contour
+`HTTPProxy` or an Istio `VirtualService` sends to it) and the workload keeps
+two or more replicas, so a rollout replaces Pods while others should serve.
+With one replica, or behind a `ClusterIP` Service nothing routes to, it is
+an `info`: shown, but not failing CI by default. The message names the
+Service and the route it found.
+
+Not reported: bare Pods and ReplicationControllers (never rolled out),
+Jobs, headless Services, Services only admission webhooks or aggregated
+APIs call, Services that only expose metrics (every port named `metrics`,
+`http-metrics` or `*-metrics`, or every port scraped by a `ServiceMonitor`),
+containers whose ports the Service does not send to, a preStop hook that runs
+something else such as a drain endpoint (`/wait-shutdown` of ingress-nginx,
+an `httpGet` to `/drain`: a deliberate choice), and CoreDNS, which drains
+itself with the health plugin's `lameduck` that every upstream Corefile sets.
 
 ## Why it matters
 When a Pod is deleted, removing its endpoint from load balancers and sending
@@ -70,7 +81,12 @@ spec:
             return;
         }
         let min_seconds = out.params().int("min_seconds") as f64;
-        for container in serving_containers(object.containers()).filter(|c| !drains_itself(c)) {
+        // Without a declared port anywhere, every container may serve.
+        let ports_declared = object.containers().iter().any(declares_ports);
+        for container in object.containers().iter().filter(|c| !drains_itself(c)) {
+            if ports_declared && !declares_ports(container) {
+                continue;
+            }
             let name = container.get("name").and_then(Node::str).unwrap_or("").to_string();
             let (at, problem) = match pre_stop(container) {
                 PreStop::Missing => (
@@ -90,22 +106,57 @@ spec:
                 ),
                 PreStop::Sleep { .. } | PreStop::Other => continue,
             };
-            let namespace = object.namespace.to_string();
+            let serves = ContainerSummary::of(container);
+            let (namespace, kind, workload) = (
+                object.namespace.to_string(),
+                object.kind.to_string(),
+                object.name.to_string(),
+            );
+            let replicas = object.replicas();
             let labels = labels.clone();
             out.report_if(at, move |lookup| {
-                let service = lookup
+                let serving = |s: &Service| {
+                    !ports_declared || s.target_ports.iter().any(|t| serves.serves(t))
+                };
+                let services: Vec<&Service> = lookup
                     .services_selecting(&namespace, &labels)
                     .into_iter()
-                    .find(|s| !s.headless && !lookup.is_api_server_backend(s))?;
+                    .filter(|s| {
+                        !s.headless
+                            && serving(s)
+                            && !lookup.is_api_server_backend(s)
+                            && !lookup.is_metrics_only(s)
+                    })
+                    .collect();
+                let from_outside = |s: &Service| -> Option<String> {
+                    if let Some(route) = lookup.routes_to(s).first() {
+                        return Some(format!("{}, behind {},", s.describe(), route.describe()));
+                    }
+                    s.exposed_as
+                        .as_ref()
+                        .map(|kind| format!("{kind} {},", s.describe()))
+                };
+                let (reached, outside) = match services.iter().find_map(|s| from_outside(s)) {
+                    Some(reach) => (reach, true),
+                    None => (services.first()?.describe(), false),
+                };
+                let kept = match (lookup.autoscaler(&namespace, &kind, &workload), replicas) {
+                    (Some(a), _) => Some(a.min_replicas),
+                    (None, Replicas::Count(n)) => Some(n),
+                    (None, _) => None,
+                };
+                // Traffic is lost for users when a load balancer sends it
+                // and a rollout replaces Pods while others should serve.
+                let loses_users = outside && kept.is_some_and(|n| n >= 2);
                 Some(Diagnosis {
                     message: format!(
-                        "container `{name}` {problem}, and Service {namespace}/{} ({}) sends it traffic: requests fail while it shuts down during a rollout",
-                        service.name, service.at
+                        "container `{name}` {problem}, and {reached} sends it traffic: requests fail while it shuts down during a rollout"
                     ),
                     help: format!(
                         "add lifecycle.preStop.sleep.seconds (or exec [\"sleep\", \"N\"]) with N of at least {} and keep terminationGracePeriodSeconds above N plus the drain time",
                         number(min_seconds)
                     ),
+                    severity: (!loses_users).then_some(Severity::Info),
                     ..Diagnosis::default()
                 })
             });
@@ -120,13 +171,6 @@ fn drains_itself(container: &Node) -> bool {
         .get("image")
         .and_then(Node::str)
         .is_some_and(|image| image_name(image) == "coredns")
-}
-
-fn serving_containers(containers: &[Node]) -> impl Iterator<Item = &Node> {
-    let any_ports = containers.iter().any(declares_ports);
-    containers
-        .iter()
-        .filter(move |c| !any_ports || declares_ports(c))
 }
 
 fn declares_ports(container: &Node) -> bool {

@@ -765,11 +765,12 @@ impl<'a> Lookup<'a> {
         .unwrap_or_default()
     }
 
-    /// Whether a Service only exposes metrics: every port is named as a
-    /// metrics port, or a `ServiceMonitor` scrapes every port it has.
-    pub fn is_metrics_only(&self, service: &Service) -> bool {
+    /// Whether a Service serves only operators: every port is named as a
+    /// metrics, profiling or probe port, or a `ServiceMonitor` scrapes every
+    /// port it has.
+    pub fn serves_only_operators(&self, service: &Service) -> bool {
         let names = &service.port_names;
-        if !names.is_empty() && names.iter().all(|n| routes::is_metrics_port(n)) {
+        if !names.is_empty() && names.iter().all(|n| routes::is_operations_port(n)) {
             return true;
         }
         let monitors = self

@@ -1,7 +1,8 @@
 //! What sends user traffic to a Service from outside the cluster: Ingress
 //! backends, Gateway API routes, and the route resources of ingress
-//! controllers (Traefik, Contour, Istio). And what only scrapes one: a
-//! Prometheus Operator `ServiceMonitor`.
+//! controllers (Traefik, Contour, Istio). And what serves only operators:
+//! metrics, profiling and probe ports, and what a Prometheus Operator
+//! `ServiceMonitor` scrapes.
 
 use crate::parse::yaml::Node;
 
@@ -170,10 +171,23 @@ pub fn scrape(object: &Object<'_>) -> Option<Scrape> {
     })
 }
 
-/// A port name that says it serves metrics: `metrics`, `http-metrics`,
-/// `kube-state-metrics`-style `*-metrics`.
-pub fn is_metrics_port(name: &str) -> bool {
-    name == "metrics" || name.ends_with("-metrics") || name.starts_with("metrics-")
+/// A port name that says it serves operators, not users: metrics
+/// (`metrics`, `http-metrics`, `*-metrics`), profiling (`profiling`,
+/// `http-profiling`, `pprof`) or health probes (`probes`, `health`, `healthz`).
+pub fn is_operations_port(name: &str) -> bool {
+    const KINDS: &[&str] = &[
+        "metrics",
+        "profiling",
+        "pprof",
+        "probes",
+        "health",
+        "healthz",
+    ];
+    KINDS.iter().any(|kind| {
+        name == *kind
+            || name.ends_with(&format!("-{kind}"))
+            || name.starts_with(&format!("{kind}-"))
+    })
 }
 
 #[cfg(test)]
@@ -217,8 +231,11 @@ mod tests {
         let scrape = scrape(&objects(&docs[0], "default")[0]).unwrap();
         assert_eq!(scrape.namespaces, Some(vec!["shop".to_string()]));
         assert_eq!(scrape.ports, vec!["http-metrics".to_string()]);
-        assert!(is_metrics_port("http-metrics"));
-        assert!(is_metrics_port("metrics"));
-        assert!(!is_metrics_port("http"));
+        assert!(is_operations_port("http-metrics"));
+        assert!(is_operations_port("metrics"));
+        assert!(is_operations_port("http-profiling"));
+        assert!(is_operations_port("probes"));
+        assert!(!is_operations_port("http"));
+        assert!(!is_operations_port("metricsservice"));
     }
 }

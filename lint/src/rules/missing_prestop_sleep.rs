@@ -40,8 +40,10 @@ Service and the route it found.
 
 Not reported: bare Pods and ReplicationControllers (never rolled out),
 Jobs, headless Services, Services only admission webhooks or aggregated
-APIs call, Services that only expose metrics (every port named `metrics`,
-`http-metrics` or `*-metrics`, or every port scraped by a `ServiceMonitor`),
+APIs call, Services that serve only operators (every port named for
+metrics, profiling or probes: `metrics`, `http-metrics`, `*-metrics`,
+`http-profiling`, `probes`, `healthz`; or every port scraped by a
+`ServiceMonitor`),
 containers whose ports the Service does not send to, a preStop hook that runs
 something else such as a drain endpoint (`/wait-shutdown` of ingress-nginx,
 an `httpGet` to `/drain`: a deliberate choice), and CoreDNS, which drains
@@ -125,7 +127,7 @@ spec:
                         !s.headless
                             && serving(s)
                             && !lookup.is_api_server_backend(s)
-                            && !lookup.is_metrics_only(s)
+                            && !lookup.serves_only_operators(s)
                     })
                     .collect();
                 let from_outside = |s: &Service| -> Option<String> {

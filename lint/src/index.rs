@@ -73,6 +73,8 @@ pub struct Workload {
     pub replicas_set_at: Vec<Related>,
     pub pod_labels: Labels,
     pub containers: Vec<ContainerSummary>,
+    /// Its Pods run to completion (Jobs, test Pods): they serve no Service.
+    pub runs_to_completion: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -344,6 +346,7 @@ impl Index {
                     .iter()
                     .map(ContainerSummary::of)
                     .collect(),
+                runs_to_completion: object.runs_to_completion(),
             }),
             "Service" => self.services.push(Service {
                 namespace,
@@ -479,7 +482,7 @@ impl Index {
             .into_iter()
             .flatten()
             .map(|&i| &self.workloads[i])
-            .filter(|w| !matches!(w.kind.as_str(), "Job" | "CronJob"))
+            .filter(|w| !w.runs_to_completion)
     }
 }
 

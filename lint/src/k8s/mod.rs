@@ -191,6 +191,23 @@ impl<'a> Object<'a> {
         }
     }
 
+    /// Whether its Pods run to completion rather than serve: Jobs, CronJobs,
+    /// Pods that are not restarted (`restartPolicy: Never`/`OnFailure`), and
+    /// Helm hooks such as `helm test` Pods.
+    pub fn runs_to_completion(&self) -> bool {
+        let restart = self
+            .pod_spec()
+            .and_then(|s| s.get("restartPolicy"))
+            .and_then(Node::str);
+        let hook = self
+            .node
+            .at(&["metadata", "annotations", "helm.sh/hook"])
+            .is_some();
+        matches!(self.kind, "Job" | "CronJob")
+            || matches!(restart, Some("Never" | "OnFailure"))
+            || hook
+    }
+
     /// The regular containers of the pod template (not init or ephemeral).
     pub fn containers(&self) -> &'a [Node] {
         self.pod_spec()

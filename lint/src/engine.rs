@@ -110,20 +110,26 @@ pub fn lint(
             paths.know(path.clone(), candidate.display.clone());
         }
     }
+    // The folders the run was given: how files below them are shown, and
+    // the projects references stay inside.
+    let folders_given: Vec<&PathBuf> = inputs
+        .iter()
+        .filter_map(|input| match input {
+            Input::Path(path) => Some(path),
+            Input::Stdin => None,
+        })
+        .chain(&options.context)
+        .filter(|path| path.is_dir())
+        .collect();
+    for folder in &folders_given {
+        paths.know_folder(
+            paths.absolute(folder),
+            &discover::display_path(folder, &cwd),
+        );
+    }
+    let mut folders = RunFolders::new(folders_given.iter().map(|f| paths.absolute(f)).collect());
     let files: Vec<PathBuf> = absolute.iter().flatten().cloned().collect();
     let layout = Layout::of(&files, &paths);
-    let mut folders = RunFolders::new(
-        inputs
-            .iter()
-            .filter_map(|input| match input {
-                Input::Path(path) => Some(path),
-                Input::Stdin => None,
-            })
-            .chain(&options.context)
-            .filter(|path| path.is_dir())
-            .map(|path| paths.absolute(path))
-            .collect(),
-    );
     let reported_files: HashSet<&Path> = candidates
         .iter()
         .zip(&absolute)

@@ -12,14 +12,24 @@ use crate::discover::normalize;
 pub struct Paths {
     cwd: PathBuf,
     known: HashMap<PathBuf, Arc<str>>,
+    /// Folders the run was given, and how they are shown.
+    roots: Vec<(PathBuf, String)>,
 }
 
 impl Paths {
     pub fn new(cwd: &Path) -> Paths {
         Paths {
             cwd: cwd.to_path_buf(),
-            known: HashMap::new(),
+            ..Paths::default()
         }
+    }
+
+    /// Remembers how a folder the run was given is shown, so that files
+    /// below it that discovery did not list (a template, a base) are shown
+    /// the same way.
+    pub fn know_folder(&mut self, absolute: PathBuf, display: &str) {
+        self.roots
+            .push((absolute, display.trim_end_matches('/').to_string()));
     }
 
     /// Remembers how discovery shows a file.
@@ -36,6 +46,19 @@ impl Paths {
     pub fn display(&self, absolute: &Path) -> Arc<str> {
         if let Some(known) = self.known.get(absolute) {
             return known.clone();
+        }
+        let root = self
+            .roots
+            .iter()
+            .filter(|(dir, _)| absolute.starts_with(dir))
+            .max_by_key(|(dir, _)| dir.components().count());
+        if let Some((dir, shown)) = root {
+            let rest = absolute.strip_prefix(dir).unwrap_or(absolute);
+            return match (shown.is_empty(), rest.as_os_str().is_empty()) {
+                (_, true) => shown.as_str().into(),
+                (true, false) => rest.to_string_lossy().into(),
+                (false, false) => format!("{shown}/{}", rest.display()).into(),
+            };
         }
         // Outside the current folder's tree altogether (a temporary
         // folder), the absolute path reads better than a climb to the root.
@@ -161,6 +184,12 @@ mod tests {
             "../shared/c/z.yaml"
         );
         assert_eq!(&*paths.display(Path::new("/tmp/q.yaml")), "/tmp/q.yaml");
+        paths.know_folder(PathBuf::from("/work/shared/corpus"), "/work/shared/corpus");
+        assert_eq!(
+            &*paths.display(Path::new("/work/shared/corpus/c/NOTES.txt")),
+            "/work/shared/corpus/c/NOTES.txt",
+            "below a folder named on the command line, shown the way it was named"
+        );
         assert_eq!(
             paths.absolute(Path::new("../shared/./c")),
             PathBuf::from("/work/shared/c")

@@ -358,11 +358,15 @@ fn edit(path: &Path, from: &str, to: &str) {
 }
 
 /// A change to one file, as a pre-commit hook runs scar on it.
-fn hook(dir: &Path, changed: &str) -> Vec<(String, String, u64, u64)> {
-    located(&json(&scar_in(
+fn hook_report(dir: &Path, changed: &str) -> serde_json::Value {
+    json(&scar_in(
         dir,
         &["lint", "--format", "json", "--context", ".", changed],
-    )))
+    ))
+}
+
+fn hook(dir: &Path, changed: &str) -> Vec<(String, String, u64, u64)> {
+    located(&hook_report(dir, changed))
 }
 
 #[test]
@@ -419,17 +423,7 @@ fn a_partial_run_re_renders_the_chart_of_a_changed_values_file_or_template() {
         "replicaCount: 1",
         "replicaCount: 2",
     );
-    let run = json(&scar_in(
-        dir.path(),
-        &[
-            "lint",
-            "--format",
-            "json",
-            "--context",
-            ".",
-            "guard-chart/charts/backend/values.yaml",
-        ],
-    ));
+    let run = hook_report(dir.path(), "guard-chart/charts/backend/values.yaml");
     assert!(findings(&run).is_empty(), "{run}");
     let rendered: Vec<&str> = run["summary"]["units"]
         .as_array()

@@ -517,68 +517,40 @@ trait Indexed {
     fn identity(&self) -> (&str, &str, &str);
 }
 
-impl Indexed for Workload {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn identity(&self) -> (&str, &str, &str) {
-        (&self.kind, &self.namespace, &self.name)
-    }
+/// `Indexed` for a summary with an `origin` field, from its identity.
+macro_rules! indexed {
+    ($type:ty, |$item:ident| $identity:expr) => {
+        impl Indexed for $type {
+            fn origin(&self) -> &Origin {
+                &self.origin
+            }
+            fn identity(&self) -> (&str, &str, &str) {
+                let $item = self;
+                $identity
+            }
+        }
+    };
 }
 
-impl Indexed for Service {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn identity(&self) -> (&str, &str, &str) {
-        ("Service", &self.namespace, &self.name)
-    }
-}
-
-impl Indexed for DisruptionBudget {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn identity(&self) -> (&str, &str, &str) {
-        ("PodDisruptionBudget", &self.namespace, &self.name)
-    }
-}
-
-impl Indexed for Autoscaler {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn identity(&self) -> (&str, &str, &str) {
-        ("HorizontalPodAutoscaler", &self.namespace, &self.name)
-    }
-}
-
-impl Indexed for Route {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn identity(&self) -> (&str, &str, &str) {
-        (&self.kind, &self.namespace, &self.name)
-    }
-}
-
-impl Indexed for ServiceMonitor {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn identity(&self) -> (&str, &str, &str) {
-        ("ServiceMonitor", &self.namespace, &self.name)
-    }
-}
-
-impl Indexed for NamespaceSummary {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn identity(&self) -> (&str, &str, &str) {
-        ("Namespace", "", &self.name)
-    }
-}
+indexed!(Workload, |w| (&w.kind, &w.namespace, &w.name));
+indexed!(Route, |r| (&r.kind, &r.namespace, &r.name));
+indexed!(Service, |s| ("Service", &s.namespace, &s.name));
+indexed!(DisruptionBudget, |b| (
+    "PodDisruptionBudget",
+    &b.namespace,
+    &b.name
+));
+indexed!(Autoscaler, |a| (
+    "HorizontalPodAutoscaler",
+    &a.namespace,
+    &a.name
+));
+indexed!(ServiceMonitor, |m| (
+    "ServiceMonitor",
+    &m.namespace,
+    &m.name
+));
+indexed!(NamespaceSummary, |n| ("Namespace", "", &n.name));
 
 fn folder_of(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])

@@ -146,24 +146,43 @@ pub fn lint(
         .filter(|(_, p)| p.as_ref().is_none_or(|p| !units.claimed.contains(p)))
         .map(|(c, p)| (c, folders.of(p.as_deref())))
         .collect();
-    let outcomes: Vec<Outcome> = raw
+    // Each file's results join its thread's accumulator as soon as the
+    // file is done, so that no file's allocations outlive it.
+    let from_files = raw
         .par_iter()
         .map(|(candidate, root)| lint_file(candidate, *root, options, registry))
-        .collect();
-    let checked_units: Vec<Checked> = units
+        .fold(Gathered::default, Gathered::add)
+        .reduce(Gathered::default, Gathered::merge);
+    // A rendered unit's files are counted by the files named, below.
+    let from_units = units
         .rendered
         .par_iter()
         .map(|unit| lint_rendered(unit, options, registry))
-        .collect();
-
+        .fold(Gathered::default, |mut gathered, checked| {
+            gathered.resources += checked.resources;
+            gathered.checked.absorb(checked);
+            gathered
+        })
+        .reduce(Gathered::default, Gathered::merge);
+    let Gathered {
+        files,
+        resources,
+        skipped,
+        checked:
+            Checked {
+                mut findings,
+                pending,
+                mut suppressions,
+                index,
+                ..
+            },
+    } = from_files.merge(from_units);
     let mut report = Report {
         units: units.reports,
+        files,
+        resources,
         ..Report::default()
     };
-    let mut index = Index::default();
-    let mut findings = Vec::new();
-    let mut pending = Vec::new();
-    let mut suppressions = Vec::new();
     report.skipped.extend(
         discovery
             .unreadable
@@ -171,34 +190,7 @@ pub fn lint(
             .map(|(path, reason)| Skipped { path, reason }),
     );
     report.skipped.extend(units.skipped);
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Checked(checked) => {
-                let checked = *checked;
-                if checked.reported {
-                    report.files += 1;
-                    report.resources += checked.resources;
-                }
-                index.extend(checked.index);
-                findings.extend(checked.findings);
-                pending.extend(checked.pending);
-                suppressions.extend(checked.suppressions);
-            }
-            Outcome::Skipped { skipped, reported } => {
-                if reported {
-                    report.skipped.push(skipped);
-                }
-            }
-            Outcome::NotOurs => {}
-        }
-    }
-    for checked in checked_units {
-        report.resources += checked.resources;
-        index.extend(checked.index);
-        findings.extend(checked.findings);
-        pending.extend(checked.pending);
-        suppressions.extend(checked.suppressions);
-    }
+    report.skipped.extend(skipped);
     report.files += reported_files
         .iter()
         .filter(|f| units.rendered_files.contains(**f))
@@ -255,6 +247,45 @@ enum Outcome {
     NotOurs,
 }
 
+/// The results of many files, merged as they come.
+#[derive(Default)]
+struct Gathered {
+    /// Reported files checked, and their resources.
+    files: usize,
+    resources: usize,
+    skipped: Vec<Skipped>,
+    checked: Checked,
+}
+
+impl Gathered {
+    fn add(mut self, outcome: Outcome) -> Gathered {
+        match outcome {
+            Outcome::Checked(checked) => {
+                if checked.reported {
+                    self.files += 1;
+                    self.resources += checked.resources;
+                }
+                self.checked.absorb(*checked);
+            }
+            Outcome::Skipped { skipped, reported } => {
+                if reported {
+                    self.skipped.push(skipped);
+                }
+            }
+            Outcome::NotOurs => {}
+        }
+        self
+    }
+
+    fn merge(mut self, other: Gathered) -> Gathered {
+        self.files += other.files;
+        self.resources += other.resources;
+        self.skipped.extend(other.skipped);
+        self.checked.absorb(other.checked);
+        self
+    }
+}
+
 #[derive(Default)]
 struct Checked {
     /// False for context files: their findings count only through a
@@ -265,6 +296,15 @@ struct Checked {
     suppressions: Vec<Suppression>,
     index: Index,
     resources: usize,
+}
+
+impl Checked {
+    fn absorb(&mut self, other: Checked) {
+        self.findings.extend(other.findings);
+        self.pending.extend(other.pending);
+        self.suppressions.extend(other.suppressions);
+        self.index.extend(other.index);
+    }
 }
 
 fn lint_file(candidate: &Candidate, root: u32, options: &Options, registry: &Registry) -> Outcome {
@@ -433,10 +473,7 @@ fn check_object(
 
 /// Checks the objects of a rendered unit, each placed where it was written.
 fn lint_rendered(unit: &RenderedUnit, options: &Options, registry: &Registry) -> Checked {
-    let mut checked = Checked {
-        reported: true,
-        ..Checked::default()
-    };
+    let mut checked = Checked::default();
     for doc in &unit.rendered.documents {
         for object in &k8s::objects(doc, &options.namespace) {
             let place = RenderedPlace::new(unit, Some(object));

@@ -2,12 +2,11 @@
 //! labels and label selectors.
 
 pub mod cluster_dns;
+pub mod labels;
 pub mod lifecycle;
 pub mod routes;
 pub mod selector;
 pub mod webhook;
-
-use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -15,7 +14,7 @@ use crate::parse::yaml::Node;
 
 pub use selector::LabelSelector;
 
-pub type Labels = BTreeMap<String, String>;
+pub use labels::Labels;
 
 /// One Kubernetes object, with its namespace already defaulted.
 #[derive(Debug, Clone, Copy)]

@@ -298,8 +298,54 @@ pub struct Index {
     namespaces: Vec<NamespaceSummary>,
     routes: Vec<Route>,
     monitors: Vec<ServiceMonitor>,
-    workloads_by_namespace: HashMap<String, Vec<usize>>,
-    services_by_namespace: HashMap<String, Vec<usize>>,
+    tables: Tables,
+}
+
+/// Positions of summaries by what lookups ask for, so that no lookup scans
+/// a whole namespace: keys are hashes of the strings asked for (the answers
+/// are checked against the summaries, so a collision costs only a compare).
+#[derive(Debug, Default)]
+struct Tables {
+    /// Services by (namespace, name).
+    services_named: Keyed,
+    /// Services by each (namespace, key, value) pair of their selector.
+    services_selecting: Keyed,
+    /// Long-running workloads by namespace, and by each pod label pair.
+    workloads_in: Keyed,
+    workloads_labelled: Keyed,
+    /// Budgets by each `matchLabels` pair; those without any, by namespace.
+    budgets_labelled: Keyed,
+    budgets_unlabelled: Keyed,
+    /// Autoscalers by (namespace, target kind, target name).
+    autoscalers_of: Keyed,
+    /// Webhook and APIService calls by the Service's (namespace, name).
+    calls_to: Keyed,
+    /// Routes by the Service's (namespace, name).
+    routes_to: Keyed,
+    namespaces_named: Keyed,
+}
+
+#[derive(Debug, Default)]
+struct Keyed(HashMap<u64, Vec<usize>>);
+
+impl Keyed {
+    fn add(&mut self, key: u64, at: usize) {
+        self.0.entry(key).or_default().push(at);
+    }
+
+    fn get(&self, key: u64) -> &[usize] {
+        self.0.get(&key).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A fixed hash of strings: the same in every run and every thread.
+fn key(parts: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for part in parts {
+        part.hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 impl Index {
@@ -463,36 +509,72 @@ impl Index {
         let position = |origin: &Origin, at: &Location| (origin.unit, at.path.clone(), at.line);
         self.workloads.sort_by_key(|w| position(&w.origin, &w.at));
         self.services.sort_by_key(|s| position(&s.origin, &s.at));
-        self.workloads_by_namespace = by_namespace(self.workloads.iter().map(|w| &w.namespace));
-        self.services_by_namespace = by_namespace(self.services.iter().map(|s| &s.namespace));
+        let tables = &mut self.tables;
+        for (i, s) in self.services.iter().enumerate() {
+            tables.services_named.add(key(&[&s.namespace, &s.name]), i);
+            for (k, v) in s.selector.iter().flat_map(Labels::iter) {
+                tables.services_selecting.add(key(&[&s.namespace, k, v]), i);
+            }
+        }
+        for (i, w) in self.workloads.iter().enumerate() {
+            if w.runs_to_completion {
+                continue;
+            }
+            tables.workloads_in.add(key(&[&w.namespace]), i);
+            for (k, v) in w.pod_labels.iter() {
+                tables.workloads_labelled.add(key(&[&w.namespace, k, v]), i);
+            }
+        }
+        for (i, b) in self.budgets.iter().enumerate() {
+            if b.selector.match_labels.is_empty() {
+                tables.budgets_unlabelled.add(key(&[&b.namespace]), i);
+            }
+            for (k, v) in b.selector.match_labels.iter() {
+                tables.budgets_labelled.add(key(&[&b.namespace, k, v]), i);
+            }
+        }
+        for (i, a) in self.autoscalers.iter().enumerate() {
+            let target = key(&[&a.namespace, &a.target_kind, &a.target_name]);
+            tables.autoscalers_of.add(target, i);
+        }
+        for (i, c) in self.callers.iter().enumerate() {
+            tables.calls_to.add(key(&[&c.namespace, &c.service]), i);
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            tables.routes_to.add(key(&[&r.target.0, &r.target.1]), i);
+        }
+        for (i, n) in self.namespaces.iter().enumerate() {
+            tables.namespaces_named.add(key(&[&n.name]), i);
+        }
         self
     }
 
-    fn services_in<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Service> + 'a {
-        self.services_by_namespace
-            .get(namespace)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.services[i])
-    }
-
-    fn workloads_in<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Workload> + 'a {
-        self.workloads_by_namespace
-            .get(namespace)
-            .into_iter()
-            .flatten()
+    /// Long-running workloads that may carry every label of `labels`: those
+    /// with the rarest of its pairs, or every one in the namespace.
+    fn workloads_with<'a>(
+        &'a self,
+        namespace: &str,
+        labels: &Labels,
+    ) -> impl Iterator<Item = &'a Workload> + 'a {
+        let by_pair = labels
+            .iter()
+            .map(|(k, v)| self.tables.workloads_labelled.get(key(&[namespace, k, v])))
+            .min_by_key(|positions| positions.len());
+        let positions = by_pair.unwrap_or_else(|| self.tables.workloads_in.get(key(&[namespace])));
+        let namespace = namespace.to_string();
+        positions
+            .iter()
             .map(|&i| &self.workloads[i])
-            .filter(|w| !w.runs_to_completion)
+            .filter(move |w| w.namespace == namespace)
     }
-}
 
-/// Positions of the items of each namespace, in order.
-fn by_namespace<'a>(namespaces: impl Iterator<Item = &'a String>) -> HashMap<String, Vec<usize>> {
-    let mut map: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, namespace) in namespaces.enumerate() {
-        map.entry(namespace.clone()).or_default().push(i);
+    /// The positions in several lists, once each, in order.
+    fn union<'a>(lists: impl Iterator<Item = &'a [usize]>) -> Vec<usize> {
+        let mut positions: Vec<usize> = lists.flatten().copied().collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions
     }
-    map
 }
 
 /// A Service's `targetPort`s, each defaulting to its `port`.
@@ -666,9 +748,14 @@ impl<'a> Lookup<'a> {
     }
 
     fn service_from(&self, from: &Origin, namespace: &str, name: &str) -> Option<&'a Service> {
+        let index = self.index;
+        let named = index.tables.services_named.get(key(&[namespace, name]));
         let found = self.nearest(
             from,
-            self.index.services_in(namespace).filter(|s| s.name == name),
+            named
+                .iter()
+                .map(|&i| &index.services[i])
+                .filter(|s| s.namespace == namespace && s.name == name),
         )?;
         found.into_iter().next()
     }
@@ -682,7 +769,7 @@ impl<'a> Lookup<'a> {
         self.nearest(
             &service.origin,
             self.index
-                .workloads_in(&service.namespace)
+                .workloads_with(&service.namespace, selector)
                 .filter(|w| selector.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v))),
         )
     }
@@ -719,12 +806,19 @@ impl<'a> Lookup<'a> {
 
     /// Services with a selector that match these Pod labels.
     pub fn services_selecting(&self, namespace: &str, pod_labels: &Labels) -> Vec<&'a Service> {
+        let index = self.index;
+        let positions = Index::union(
+            pod_labels
+                .iter()
+                .map(|(k, v)| index.tables.services_selecting.get(key(&[namespace, k, v]))),
+        );
         self.nearest(
             self.asker,
-            self.index.services_in(namespace).filter(|s| {
-                s.selector
-                    .as_ref()
-                    .is_some_and(|sel| sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)))
+            positions.iter().map(|&i| &index.services[i]).filter(|s| {
+                s.namespace == namespace
+                    && s.selector
+                        .as_ref()
+                        .is_some_and(|sel| sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)))
             }),
         )
         .unwrap_or_default()
@@ -732,10 +826,15 @@ impl<'a> Lookup<'a> {
 
     /// The routes that send traffic to a Service from outside the cluster.
     pub fn routes_to(&self, service: &Service) -> Vec<&'a Route> {
+        let index = self.index;
         let target = (service.namespace.clone(), service.name.clone());
+        let positions = index.tables.routes_to.get(key(&[&target.0, &target.1]));
         self.nearest(
             &service.origin,
-            self.index.routes.iter().filter(|r| r.target == target),
+            positions
+                .iter()
+                .map(|&i| &index.routes[i])
+                .filter(|r| r.target == target),
         )
         .unwrap_or_default()
     }
@@ -784,7 +883,12 @@ impl<'a> Lookup<'a> {
     /// Whether the API server itself calls this Service (an admission
     /// webhook's or an aggregated API's), rather than load balancers.
     pub fn is_api_server_backend(&self, service: &Service) -> bool {
-        let caller = self.index.callers.iter().find(|caller| {
+        let index = self.index;
+        let calls = index
+            .tables
+            .calls_to
+            .get(key(&[&service.namespace, &service.name]));
+        let caller = calls.iter().map(|&i| &index.callers[i]).find(|caller| {
             caller.namespace == service.namespace
                 && caller.service == service.name
                 && self
@@ -798,11 +902,20 @@ impl<'a> Lookup<'a> {
     }
 
     pub fn budgets_selecting(&self, workload: &Workload) -> Vec<&'a DisruptionBudget> {
+        let index = self.index;
+        let namespace = workload.namespace.as_str();
+        let labelled = workload
+            .pod_labels
+            .iter()
+            .map(|(k, v)| index.tables.budgets_labelled.get(key(&[namespace, k, v])));
+        let unlabelled = index.tables.budgets_unlabelled.get(key(&[namespace]));
+        let positions = Index::union(labelled.chain(std::iter::once(unlabelled)));
         self.nearest(
             &workload.origin,
-            self.index.budgets.iter().filter(|b| {
-                b.namespace == workload.namespace && b.selector.matches(&workload.pod_labels)
-            }),
+            positions
+                .iter()
+                .map(|&i| &index.budgets[i])
+                .filter(|b| b.namespace == namespace && b.selector.matches(&workload.pod_labels)),
         )
         .unwrap_or_default()
     }
@@ -856,11 +969,19 @@ impl<'a> Lookup<'a> {
         kind: &str,
         name: &str,
     ) -> Option<&'a Autoscaler> {
+        let index = self.index;
+        let positions = index
+            .tables
+            .autoscalers_of
+            .get(key(&[namespace, kind, name]));
         let found = self.nearest(
             from,
-            self.index.autoscalers.iter().filter(|a| {
-                a.namespace == namespace && a.target_kind == kind && a.target_name == name
-            }),
+            positions
+                .iter()
+                .map(|&i| &index.autoscalers[i])
+                .filter(|a| {
+                    a.namespace == namespace && a.target_kind == kind && a.target_name == name
+                }),
         )?;
         found.into_iter().min_by_key(|a| a.min_replicas)
     }
@@ -886,7 +1007,7 @@ impl<'a> Lookup<'a> {
         self.nearest(
             self.asker,
             self.index
-                .workloads_in(namespace)
+                .workloads_with(namespace, &selector.match_labels)
                 .filter(|w| selector.matches(&w.pod_labels)),
         )
     }
@@ -895,7 +1016,14 @@ impl<'a> Lookup<'a> {
     /// unit, else the nearest plain file's, else the one label every
     /// namespace carries.
     pub fn namespace_labels(&self, namespace: &str) -> Labels {
-        let named = || self.index.namespaces.iter().filter(|n| n.name == namespace);
+        let index = self.index;
+        let named = || {
+            let positions = index.tables.namespaces_named.get(key(&[namespace]));
+            positions
+                .iter()
+                .map(|&i| &index.namespaces[i])
+                .filter(|n| n.name == namespace)
+        };
         let in_plain_files = Origin {
             unit: None,
             ..self.asker.clone()

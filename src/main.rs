@@ -343,23 +343,39 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
 
     let repo_paths = RepoPaths::from_cwd();
     for (format, output) in outputs {
-        let text = match format {
-            Format::Human => human::render(
+        let write = |out: &mut dyn Write| match format {
+            Format::Human => human::write(
                 &report,
                 human::Style {
                     color: output.is_none() && use_color(),
                 },
+                out,
             ),
-            Format::Json => json::render(&report),
-            Format::Sarif => sarif::render(&report, &registry, &repo_paths),
-            Format::Github => github::render(&report, &repo_paths),
+            Format::Json => json::write(&report, out),
+            Format::Sarif => sarif::write(&report, &registry, &repo_paths, out),
+            Format::Github => github::write(&report, &repo_paths, out),
         };
-        match output {
+        match &output {
             None => {
-                print(&text)?;
+                let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+                match write(&mut stdout).and_then(|()| stdout.flush()) {
+                    // A closed pipe (`scar lint | head`) is not a failure of the lint.
+                    Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                        return Err(Failure::Usage(format!("cannot write output: {err}")))
+                    }
+                    _ => {}
+                }
             }
-            Some(path) => std::fs::write(&path, text)
-                .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?,
+            Some(path) => {
+                let cannot = |e: std::io::Error| {
+                    Failure::Usage(format!("cannot write {}: {e}", path.display()))
+                };
+                let mut file =
+                    std::io::BufWriter::new(std::fs::File::create(path).map_err(cannot)?);
+                write(&mut file)
+                    .and_then(|()| file.flush())
+                    .map_err(cannot)?;
+            }
         }
     }
     Ok(exit_code(&report, args.fail_on.into()))

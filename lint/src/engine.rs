@@ -406,32 +406,28 @@ fn lint_yaml(
     // parse, or whose `{{ … }}` values read as YAML flow mappings. Markers
     // inside strings (an alert's `{{ $labels.instance }}`) break nothing.
     let templated = file.text.contains("{{") || file.text.contains("{%");
-    let docs = match yaml::parse_documents(&file.text) {
-        Ok(docs) if templated && docs.iter().any(Node::has_complex_key) => {
-            return YamlOutcome::Template
-        }
-        Ok(docs) => docs,
-        Err(_) if templated => return YamlOutcome::Template,
-        // A file of unknown name that is not YAML either (a Makefile
-        // passed by a hook) is not ours, not broken.
-        Err(_) if sniffed => return YamlOutcome::NotConfiguration,
-        Err(err) => {
-            report_parse_error(place, registry, err.span, &err.message, checked);
-            return YamlOutcome::Checked;
-        }
-    };
+    let comment_suppressions = checked.suppressions.len();
+    let mut template = false;
+    let mut documents = 0;
     let mut recognised = false;
-    for doc in &docs {
-        let objects = k8s::objects(doc, &options.namespace);
+    // One document at a time: a bundle of thousands of objects is never
+    // held as one tree.
+    let parsed = yaml::for_each_document(&file.text, |doc| {
+        if template || (templated && doc.has_complex_key()) {
+            template = true;
+            return;
+        }
+        documents += 1;
+        let objects = k8s::objects(&doc, &options.namespace);
         if !objects.is_empty() {
             recognised = true;
             for object in &objects {
                 check_object(object, place, options, registry, checked);
             }
-        } else if let Some(services) = compose::services(doc) {
+        } else if let Some(services) = compose::services(&doc) {
             recognised = true;
             if !checked.reported {
-                continue;
+                return;
             }
             for service in &services {
                 checked.resources += 1;
@@ -441,11 +437,26 @@ fn lint_yaml(
                 }
             }
         }
-    }
-    if recognised || docs.is_empty() {
-        YamlOutcome::Checked
-    } else {
-        YamlOutcome::NotConfiguration
+    });
+    match parsed {
+        _ if template => YamlOutcome::Template,
+        Err(_) if templated => YamlOutcome::Template,
+        // A file of unknown name that is not YAML either (a Makefile
+        // passed by a hook) is not ours, not broken.
+        Err(_) if sniffed => YamlOutcome::NotConfiguration,
+        Err(err) => {
+            // Nothing else in a file that does not parse counts, not even
+            // the documents before the error.
+            checked.findings.clear();
+            checked.pending.clear();
+            checked.suppressions.truncate(comment_suppressions);
+            checked.index = Index::default();
+            checked.resources = 0;
+            report_parse_error(place, registry, err.span, &err.message, checked);
+            YamlOutcome::Checked
+        }
+        Ok(()) if recognised || documents == 0 => YamlOutcome::Checked,
+        Ok(()) => YamlOutcome::NotConfiguration,
     }
 }
 

@@ -95,7 +95,21 @@ const MAX_FLOW_NESTING: usize = 1_000;
 
 /// Parses every document of a stream. Empty documents are left out.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
-    let mut builder = Builder::default();
+    let mut documents = Vec::new();
+    for_each_document(text, |doc| documents.push(doc))?;
+    Ok(documents)
+}
+
+/// Parses a stream and hands over each document as soon as it is complete,
+/// so that only one document's tree is held at a time. Empty documents are
+/// left out; a syntax error ends the stream.
+pub fn for_each_document(text: &str, on_document: impl FnMut(Node)) -> Result<(), YamlError> {
+    let mut builder = Builder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        on_document,
+        expanded: 0,
+    };
     let options = granit_parser::options! {
         block_nesting_limit: MAX_BLOCK_NESTING,
         flow_nesting_limit: MAX_FLOW_NESTING,
@@ -107,7 +121,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
         })?;
         builder.on_event(event, span)?;
     }
-    Ok(builder.documents)
+    Ok(())
 }
 
 fn point(marker: &Marker) -> Span {
@@ -137,15 +151,14 @@ enum Frame {
     },
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<F> {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
-    documents: Vec<Node>,
+    on_document: F,
     expanded: usize,
 }
 
-impl Builder {
+impl<F: FnMut(Node)> Builder<F> {
     fn on_event(&mut self, event: Event<'_>, span: YamlSpan) -> Result<(), YamlError> {
         match event {
             Event::DocumentStart(..) => self.anchors.clear(),
@@ -230,7 +243,7 @@ impl Builder {
         match self.stack.last_mut() {
             None => {
                 if !node.is_null() {
-                    self.documents.push(node);
+                    (self.on_document)(node);
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(node),

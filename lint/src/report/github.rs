@@ -1,15 +1,17 @@
 //! GitHub Actions workflow commands, so findings show inline on a pull
 //! request without code scanning: `::error file=…,line=…::message`.
 
-use std::fmt::Write as _;
-
 use crate::engine::Report;
 use crate::finding::Severity;
 
 use super::location::RepoPaths;
 
-pub fn render(report: &Report, paths: &RepoPaths) -> String {
-    let mut out = String::new();
+/// Writes one workflow command per finding.
+pub fn write(
+    report: &Report,
+    paths: &RepoPaths,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     for f in &report.findings {
         let command = match f.severity {
             Severity::Error => "error",
@@ -42,14 +44,14 @@ pub fn render(report: &Report, paths: &RepoPaths) -> String {
         if !f.help.is_empty() {
             message.push_str(&format!("\nhelp: {}", f.help));
         }
-        let _ = writeln!(
+        writeln!(
             out,
             "::{command} {}::{}",
             properties.join(","),
             escape_data(&message)
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
 /// Message text: `%`, CR and LF are encoded, as the runner decodes them.

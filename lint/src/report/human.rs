@@ -29,13 +29,18 @@ impl Style {
     }
 }
 
-pub fn render(report: &Report, style: Style) -> String {
-    let mut out = String::new();
+/// Writes the report finding by finding, so that a large one is never
+/// held as one text.
+pub fn write(report: &Report, style: Style, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut text = String::new();
     for finding in &report.findings {
-        render_finding(&mut out, finding, style);
+        text.clear();
+        render_finding(&mut text, finding, style);
+        out.write_all(text.as_bytes())?;
     }
-    render_summary(&mut out, report, style);
-    out
+    text.clear();
+    render_summary(&mut text, report, style);
+    out.write_all(text.as_bytes())
 }
 
 fn render_finding(out: &mut String, finding: &Finding, style: Style) {

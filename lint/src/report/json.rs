@@ -103,7 +103,8 @@ struct SkippedFile<'a> {
     reason: &'a str,
 }
 
-pub fn render(report: &Report) -> String {
+/// Writes the document as it is serialized, never as one text.
+pub fn write(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let tally = |severity| report.count(severity);
     let document = Document {
         version: 1,
@@ -135,10 +136,8 @@ pub fn render(report: &Report) -> String {
                 .collect(),
         },
     };
-    let mut text = serde_json::to_string_pretty(&document)
-        .expect("the report serialises: it holds only strings and numbers");
-    text.push('\n');
-    text
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    out.write_all(b"\n")
 }
 
 fn json_finding(f: &Finding) -> JsonFinding<'_> {

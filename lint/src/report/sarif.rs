@@ -1,10 +1,11 @@
 //! SARIF 2.1.0 for GitHub code scanning: every rule with its doc, and every
 //! finding with a region and fingerprints that survive unrelated edits.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::engine::Report;
-use crate::finding::Severity;
+use crate::finding::{Finding, Severity};
 use crate::rules::{Registry, RuleEntry};
 
 use super::location::RepoPaths;
@@ -12,84 +13,125 @@ use super::location::RepoPaths;
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
 
-pub fn render(report: &Report, registry: &Registry, paths: &RepoPaths) -> String {
+/// Writes the SARIF log; results are built and written one at a time, so a
+/// large report is never held as one JSON tree.
+pub fn write(
+    report: &Report,
+    registry: &Registry,
+    paths: &RepoPaths,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let rules: Vec<&RuleEntry> = registry.iter().collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let rule_index = rules.iter().position(|r| r.id() == f.rule);
-            let mut location = json!({
-                "region": {
-                    "startLine": f.span.line,
-                    "startColumn": f.span.column,
-                    "endLine": f.span.end_line,
-                    "endColumn": f.span.end_column,
-                    "snippet": {"text": f.source_line},
-                }
-            });
-            if let Some(uri) = paths.relative(&f.path) {
-                location["artifactLocation"] = json!({"uri": uri, "uriBaseId": "%SRCROOT%"});
-            }
-            let mut result = json!({
-                "ruleId": f.rule,
-                "level": level(f.severity),
-                "message": {"text": if f.help.is_empty() { f.message.clone() } else { format!("{}\nHelp: {}", f.message, f.help) }},
-                "locations": [{"physicalLocation": location}],
-                "partialFingerprints": {"scarFingerprint/v1": f.fingerprint()},
-            });
-            if let Some(index) = rule_index {
-                result["ruleIndex"] = json!(index);
-            }
-            let related: Vec<Value> = f
-                .related
-                .iter()
-                .enumerate()
-                .filter_map(|(id, r)| {
-                    let uri = paths.relative(&r.at.path)?;
-                    Some(json!({
-                        "id": id,
-                        "message": {"text": r.message},
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                            "region": {
-                                "startLine": r.at.span.line,
-                                "startColumn": r.at.span.column,
-                                "endLine": r.at.span.end_line,
-                                "endColumn": r.at.span.end_column,
-                                "snippet": {"text": r.at.line_text},
-                            },
-                        },
-                    }))
-                })
-                .collect();
-            if !related.is_empty() {
-                result["relatedLocations"] = json!(related);
-            }
-            if let Some(unit) = &f.unit {
-                result["properties"] = json!({"unit": unit});
-            }
-            result
-        })
-        .collect();
-    let document = json!({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
+    let log = Log {
+        schema: SCHEMA,
+        version: "2.1.0",
+        runs: [Run {
+            tool: json!({"driver": {
                 "name": "scar",
                 "informationUri": REPOSITORY,
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
                 "rules": rules.iter().map(|r| rule(r)).collect::<Vec<_>>(),
-            }},
-            "columnKind": "unicodeCodePoints",
-            "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root"}}},
-            "results": results,
+            }}),
+            column_kind: "unicodeCodePoints",
+            original_uri_base_ids: json!({"%SRCROOT%": {"description": {"text": "The repository root"}}}),
+            results: Results {
+                findings: &report.findings,
+                rules: &rules,
+                paths,
+            },
         }],
+    };
+    serde_json::to_writer_pretty(&mut *out, &log)?;
+    out.write_all(b"\n")
+}
+
+#[derive(Serialize)]
+struct Log<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    tool: Value,
+    column_kind: &'static str,
+    original_uri_base_ids: Value,
+    results: Results<'a>,
+}
+
+struct Results<'a> {
+    findings: &'a [Finding],
+    rules: &'a [&'a RuleEntry],
+    paths: &'a RepoPaths,
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.findings
+                .iter()
+                .map(|f| result(f, self.rules, self.paths)),
+        )
+    }
+}
+
+/// One finding as a SARIF result.
+fn result(f: &Finding, rules: &[&RuleEntry], paths: &RepoPaths) -> Value {
+    let rule_index = rules.iter().position(|r| r.id() == f.rule);
+    let mut location = json!({
+        "region": {
+            "startLine": f.span.line,
+            "startColumn": f.span.column,
+            "endLine": f.span.end_line,
+            "endColumn": f.span.end_column,
+            "snippet": {"text": f.source_line},
+        }
     });
-    let mut text = serde_json::to_string_pretty(&document).expect("a JSON value always serialises");
-    text.push('\n');
-    text
+    if let Some(uri) = paths.relative(&f.path) {
+        location["artifactLocation"] = json!({"uri": uri, "uriBaseId": "%SRCROOT%"});
+    }
+    let mut result = json!({
+        "ruleId": f.rule,
+        "level": level(f.severity),
+        "message": {"text": if f.help.is_empty() { f.message.clone() } else { format!("{}\nHelp: {}", f.message, f.help) }},
+        "locations": [{"physicalLocation": location}],
+        "partialFingerprints": {"scarFingerprint/v1": f.fingerprint()},
+    });
+    if let Some(index) = rule_index {
+        result["ruleIndex"] = json!(index);
+    }
+    let related: Vec<Value> = f
+        .related
+        .iter()
+        .enumerate()
+        .filter_map(|(id, r)| {
+            let uri = paths.relative(&r.at.path)?;
+            Some(json!({
+                "id": id,
+                "message": {"text": r.message},
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                    "region": {
+                        "startLine": r.at.span.line,
+                        "startColumn": r.at.span.column,
+                        "endLine": r.at.span.end_line,
+                        "endColumn": r.at.span.end_column,
+                        "snippet": {"text": r.at.line_text},
+                    },
+                },
+            }))
+        })
+        .collect();
+    if !related.is_empty() {
+        result["relatedLocations"] = json!(related);
+    }
+    if let Some(unit) = &f.unit {
+        result["properties"] = json!({"unit": unit});
+    }
+    result
 }
 
 fn level(severity: Severity) -> &'static str {

@@ -142,6 +142,20 @@ struct LintArgs {
     /// in .scar.yaml, else a current release).
     #[arg(long, value_name = "VERSION")]
     kube_version: Option<String>,
+    /// Files larger than this many megabytes are not read: listed as
+    /// skipped, or a `not-checked` finding when named.
+    #[arg(long, value_name = "MB", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_file_size: u64,
+    /// Check files on this many threads (default: one per CPU). Output
+    /// does not depend on it.
+    #[arg(short = 'j', long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// Check standard input (`-`) as the file of this name: classified by
+    /// it (a unit, a script, a compose file) and named in findings.
+    #[arg(long, value_name = "NAME")]
+    stdin_filename: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -298,7 +312,9 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         .into_iter()
         .map(|p| {
             if p.as_os_str() == "-" {
-                Input::Stdin
+                Input::Stdin {
+                    name: args.stdin_filename.clone(),
+                }
             } else {
                 Input::Path(p)
             }
@@ -313,6 +329,12 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         render.helm.kube_version = version;
     }
     render.command_line = command_line_values(&args.helm_values, &args.helm_set)?;
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.into())
+            .build_global()
+            .map_err(|e| Failure::Usage(format!("cannot start {threads} threads: {e}")))?;
+    }
     let options = Options {
         namespace: args
             .namespace
@@ -322,6 +344,8 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         context: args.context,
         exclusions: config.exclusions(),
         render,
+        max_file_size: args.max_file_size.saturating_mul(1_000_000),
+        threads: args.threads.map_or(0, usize::from),
     };
     let mut report =
         scar_lint::lint(&inputs, &options, &registry).map_err(|e| Failure::Usage(e.to_string()))?;

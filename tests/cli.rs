@@ -420,3 +420,31 @@ fn one_backend_many_webhooks_is_one_finding_naming_them_all() {
         findings[0]["message"]
     );
 }
+
+#[test]
+fn reports_are_byte_identical_across_runs_and_thread_counts() {
+    for format in ["json", "sarif"] {
+        let report = |threads: &str| {
+            let output = scar(&["lint", "--threads", threads, "--format", format, "testdata"]);
+            assert_eq!(output.status.code(), Some(1), "{}", common::stderr(&output));
+            output.stdout
+        };
+        let first = report("1");
+        assert!(first.len() > 10_000, "a report with findings");
+        for threads in ["2", "1", "2"] {
+            assert!(
+                report(threads) == first,
+                "{format} with {threads} threads differs from 1 thread"
+            );
+        }
+    }
+}
+
+#[test]
+fn impossible_limits_are_usage_errors() {
+    for args in [["--threads", "0"], ["--max-file-size", "0"]] {
+        let output = scar(&["lint", args[0], args[1], "testdata/good"]);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(common::stderr(&output).contains(args[0]), "{args:?}");
+    }
+}

@@ -353,11 +353,11 @@ fn read_value_set(
                     set.set.push(SetValue {
                         key: dotted,
                         value: scalar.str().unwrap_or("").to_string(),
-                        written_at: Some(SourceRef {
-                            path: display_path(config, &cwd),
-                            span: scalar.span,
-                            line_text: lines.line(text, scalar.span.line).to_string(),
-                        }),
+                        written_at: Some(SourceRef::on_line(
+                            display_path(config, &cwd),
+                            scalar.span,
+                            lines.line(text, scalar.span.line),
+                        )),
                     });
                 }
             }

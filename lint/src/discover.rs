@@ -40,12 +40,19 @@ pub struct Candidate {
     /// False for files read only for what they tell about the others
     /// (`--context`): their own findings are not reported.
     pub report: bool,
+    /// Named on the command line (or standard input), not found by a walk:
+    /// a file that cannot be checked is then a finding, not a quiet skip.
+    pub named: bool,
 }
 
 #[derive(Debug, Clone)]
 pub enum Input {
     Path(PathBuf),
-    Stdin,
+    /// Standard input, shown and classified as the file `name` when given
+    /// (`--stdin-filename`), else read as YAML.
+    Stdin {
+        name: Option<String>,
+    },
 }
 
 pub const STDIN_NAME: &str = "<stdin>";
@@ -70,13 +77,17 @@ impl std::error::Error for MissingPath {}
 
 /// Finds the files of `inputs`, then those of `context` that are not among
 /// them, marked as not reported.
-pub fn discover(inputs: &[Input], context: &[PathBuf]) -> Result<Discovery, MissingPath> {
-    let mut reported = discover_inputs(inputs)?;
+pub fn discover(
+    inputs: &[Input],
+    context: &[PathBuf],
+    threads: usize,
+) -> Result<Discovery, MissingPath> {
+    let mut reported = discover_inputs(inputs, threads)?;
     if context.is_empty() {
         return Ok(reported);
     }
     let context: Vec<Input> = context.iter().cloned().map(Input::Path).collect();
-    let mut background = discover_inputs(&context)?;
+    let mut background = discover_inputs(&context, threads)?;
     let named: std::collections::HashSet<Arc<str>> = reported
         .candidates
         .iter()
@@ -92,7 +103,7 @@ pub fn discover(inputs: &[Input], context: &[PathBuf]) -> Result<Discovery, Miss
     Ok(reported)
 }
 
-fn discover_inputs(inputs: &[Input]) -> Result<Discovery, MissingPath> {
+fn discover_inputs(inputs: &[Input], threads: usize) -> Result<Discovery, MissingPath> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut discovery = Discovery {
         candidates: Vec::new(),
@@ -100,19 +111,27 @@ fn discover_inputs(inputs: &[Input]) -> Result<Discovery, MissingPath> {
     };
     for input in inputs {
         match input {
-            Input::Stdin => discovery.candidates.push(Candidate {
+            Input::Stdin { name } => discovery.candidates.push(Candidate {
                 path: None,
-                display: STDIN_NAME.into(),
-                hint: Hint::Known(FileKind::Yaml),
+                display: name.as_deref().unwrap_or(STDIN_NAME).into(),
+                hint: name.as_ref().map_or(Hint::Known(FileKind::Yaml), |n| {
+                    hint_from_name(Path::new(n))
+                }),
                 report: true,
+                named: true,
             }),
-            Input::Path(path) if path.is_dir() => walk(path, &cwd, &mut discovery),
-            Input::Path(path) if path.exists() => discovery.candidates.push(Candidate {
-                path: Some(path.clone()),
-                display: display_path(path, &cwd),
-                hint: hint_from_name(path),
-                report: true,
-            }),
+            Input::Path(path) if path.is_dir() => walk(path, &cwd, threads, &mut discovery),
+            // A link that leads nowhere (or round in a loop) is still a file
+            // named: checking it says why it cannot be read.
+            Input::Path(path) if path.symlink_metadata().is_ok() => {
+                discovery.candidates.push(Candidate {
+                    path: Some(path.clone()),
+                    display: display_path(path, &cwd),
+                    hint: hint_from_name(path),
+                    report: true,
+                    named: true,
+                })
+            }
             Input::Path(path) => return Err(MissingPath(path.clone())),
         }
     }
@@ -123,11 +142,12 @@ fn discover_inputs(inputs: &[Input]) -> Result<Discovery, MissingPath> {
     Ok(discovery)
 }
 
-fn walk(root: &Path, cwd: &Path, discovery: &mut Discovery) {
+fn walk(root: &Path, cwd: &Path, threads: usize, discovery: &mut Discovery) {
     let found = Mutex::new(Vec::new());
     let unreadable = Mutex::new(Vec::new());
     WalkBuilder::new(root)
         .require_git(false)
+        .threads(threads)
         .build_parallel()
         .run(|| {
             Box::new(|entry| {
@@ -145,6 +165,7 @@ fn walk(root: &Path, cwd: &Path, discovery: &mut Discovery) {
                                 display: display_path(path, cwd),
                                 hint,
                                 report: true,
+                                named: false,
                             };
                             lock(&found).push(candidate);
                         }

@@ -23,12 +23,13 @@ use crate::parse::yaml::{self, Node};
 use crate::place::{FilePlace, Place, RenderedPlace, RenderedUnit};
 use crate::rendered::{self, RenderSettings, UnitReport};
 use crate::rules::{Emitter, Pending, Registry, RuleEntry};
-use crate::source::{SourceFile, Span};
+use crate::source::{Excerpt, SourceFile, Span};
 use crate::suppress::{self, Suppression};
 use crate::units::{Layout, Paths, RunFolders};
 
 pub const PARSE_ERROR: &str = "parse-error";
 pub const RENDER_FAILED: &str = "render-failed";
+pub const NOT_CHECKED: &str = "not-checked";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -43,6 +44,12 @@ pub struct Options {
     pub context: Vec<PathBuf>,
     pub exclusions: Option<Exclusions>,
     pub render: RenderSettings,
+    /// Larger files are not read (listed as skipped, or `not-checked`
+    /// when named).
+    pub max_file_size: u64,
+    /// Threads that walk folders (0: as many as suit the machine); checking
+    /// runs on rayon's pool, which the caller sizes.
+    pub threads: usize,
 }
 
 impl Default for Options {
@@ -53,6 +60,8 @@ impl Default for Options {
             context: Vec::new(),
             exclusions: None,
             render: RenderSettings::default(),
+            max_file_size: 50 * MB,
+            threads: 0,
         }
     }
 }
@@ -92,7 +101,7 @@ pub fn lint(
     options: &Options,
     registry: &Registry,
 ) -> Result<Report, MissingPath> {
-    let mut discovery = discover::discover(inputs, &options.context)?;
+    let mut discovery = discover::discover(inputs, &options.context, options.threads)?;
     if let Some(exclusions) = &options.exclusions {
         discovery
             .candidates
@@ -116,7 +125,7 @@ pub fn lint(
         .iter()
         .filter_map(|input| match input {
             Input::Path(path) => Some(path),
-            Input::Stdin => None,
+            Input::Stdin { .. } => None,
         })
         .chain(&options.context)
         .filter(|path| path.is_dir())
@@ -242,6 +251,8 @@ enum Outcome {
     Skipped {
         skipped: Skipped,
         reported: bool,
+        /// For a file named on the command line: `not-checked`.
+        finding: Option<Box<Finding>>,
     },
     /// Found by a walk but not a kind scar lints (a file without a shebang).
     NotOurs,
@@ -267,9 +278,14 @@ impl Gathered {
                 }
                 self.checked.absorb(*checked);
             }
-            Outcome::Skipped { skipped, reported } => {
+            Outcome::Skipped {
+                skipped,
+                reported,
+                finding,
+            } => {
                 if reported {
                     self.skipped.push(skipped);
+                    self.checked.findings.extend(finding.map(|f| *f));
                 }
             }
             Outcome::NotOurs => {}
@@ -314,16 +330,49 @@ fn lint_file(candidate: &Candidate, root: u32, options: &Options, registry: &Reg
             reason,
         },
         reported: candidate.report,
+        finding: None,
     };
-    let bytes = match read(candidate) {
+    // A file named on the command line that cannot be checked is a finding:
+    // a hook must not pass a file it never read.
+    let unchecked_at = |reason: String, line: u32| {
+        let finding = candidate
+            .named
+            .then(|| not_checked(registry, &candidate.display, line, &reason))
+            .flatten()
+            .map(Box::new);
+        Outcome::Skipped {
+            skipped: Skipped {
+                path: candidate.display.clone(),
+                reason,
+            },
+            reported: candidate.report,
+            finding,
+        }
+    };
+    let unchecked = |reason: String| unchecked_at(reason, 1);
+    let bytes = match read(candidate, options.max_file_size) {
         Ok(bytes) => bytes,
-        Err(err) => return skip(format!("unreadable: {err}")),
+        Err(Unread::TooLarge) => {
+            return unchecked(format!(
+                "larger than {} MB (--max-file-size)",
+                options.max_file_size / MB
+            ))
+        }
+        Err(Unread::NotAFile) => {
+            return unchecked("not a regular file (a FIFO, socket or device)".to_string())
+        }
+        Err(Unread::Io(err)) => return unchecked(format!("unreadable: {err}")),
     };
     if bytes[..bytes.len().min(8192)].contains(&0) {
-        return skip("binary".to_string());
+        return unchecked("binary".to_string());
     }
-    let Ok(text) = String::from_utf8(bytes) else {
-        return skip("not UTF-8".to_string());
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => {
+            let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+            return unchecked_at(format!("not UTF-8 (line {line})"), line);
+        }
     };
     let kind = match candidate.hint {
         Hint::Known(kind) => kind,
@@ -375,15 +424,61 @@ fn lint_file(candidate: &Candidate, root: u32, options: &Options, registry: &Reg
     Outcome::Checked(checked)
 }
 
-fn read(candidate: &Candidate) -> std::io::Result<Vec<u8>> {
-    match &candidate.path {
-        Some(path) => std::fs::read(path),
-        None => {
-            let mut bytes = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut bytes)?;
-            Ok(bytes)
+const MB: u64 = 1_000_000;
+
+/// Why a file's bytes were not read.
+enum Unread {
+    TooLarge,
+    NotAFile,
+    Io(std::io::Error),
+}
+
+/// A file's bytes, at most `limit` of them: reading stops there, so a file
+/// that grows while it is read (or standard input without end) is bounded.
+fn read(candidate: &Candidate, limit: u64) -> Result<Vec<u8>, Unread> {
+    let source: Box<dyn Read> = match &candidate.path {
+        Some(path) => {
+            let meta = std::fs::metadata(path).map_err(Unread::Io)?;
+            if !meta.is_file() {
+                return Err(Unread::NotAFile);
+            }
+            if meta.len() > limit {
+                return Err(Unread::TooLarge);
+            }
+            Box::new(std::fs::File::open(path).map_err(Unread::Io)?)
         }
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let mut bytes = Vec::new();
+    source
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(Unread::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Unread::TooLarge);
     }
+    Ok(bytes)
+}
+
+/// The `not-checked` finding of a named file scar could not read.
+fn not_checked(registry: &Registry, path: &Arc<str>, line: u32, reason: &str) -> Option<Finding> {
+    let entry = registry.get(NOT_CHECKED).filter(|e| e.enabled)?;
+    Some(Finding {
+        rule: entry.id(),
+        severity: entry.policy.severity,
+        path: path.clone(),
+        span: Span::point(line, 1),
+        message: format!("{path} was not checked: {reason}"),
+        help: "check the file, or leave it out of the files named (or raise --max-file-size)"
+            .to_string(),
+        resource: None,
+        excerpt: Excerpt::none(),
+        related: Vec::new(),
+        rendered: None,
+        unit: None,
+        depends_on: vec![path.clone()],
+        cause: None,
+    })
 }
 
 enum YamlOutcome {
@@ -560,7 +655,7 @@ fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<
                 message,
                 help: unit.failure.help,
                 resource: None,
-                source_line: at.line_text,
+                excerpt: at.excerpt,
                 related: Vec::new(),
                 rendered: None,
                 unit: Some(unit.info),
@@ -644,12 +739,12 @@ fn emitter<'a>(
 /// Reads and parses the files of `inputs` without checking them: the
 /// baseline the speed benchmark compares a full run against.
 pub fn parse_only(inputs: &[Input]) -> Result<usize, MissingPath> {
-    let discovery = discover::discover(inputs, &[])?;
+    let discovery = discover::discover(inputs, &[], 0)?;
     Ok(discovery
         .candidates
         .par_iter()
         .filter_map(|c| {
-            let text = String::from_utf8(read(c).ok()?).ok()?;
+            let text = String::from_utf8(read(c, u64::MAX).ok()?).ok()?;
             let docs = yaml::parse_documents(&text).ok()?;
             Some(
                 docs.iter()

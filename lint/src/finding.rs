@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::k8s::ResourceRef;
-use crate::source::{Related, Span};
+use crate::source::{Excerpt, Related, Span};
 use crate::units::UnitInfo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -58,9 +58,9 @@ pub struct Finding {
     /// The Kubernetes object the finding is about; `None` for scripts,
     /// units and compose services.
     pub resource: Option<ResourceRef>,
-    /// The source line at `span.line`, kept for the snippet once the file
-    /// itself has been dropped.
-    pub source_line: String,
+    /// The source line at `span.line` (its part around the span when it is
+    /// long), kept for the snippet once the file itself has been dropped.
+    pub excerpt: Excerpt,
     /// Other places that explain the finding: the values file line or the
     /// patch that set what a template or base renders.
     pub related: Vec<Related>,
@@ -160,12 +160,12 @@ impl Finding {
 impl Finding {
     /// The text the finding points at, with runs of white space folded.
     pub fn offending_text(&self) -> String {
-        let start = self.span.column.saturating_sub(1) as usize;
+        let quoted = self.excerpt.from_column(self.span.column);
         let text: String = if self.span.end_line == self.span.line {
             let len = self.span.end_column.saturating_sub(self.span.column) as usize;
-            self.source_line.chars().skip(start).take(len).collect()
+            quoted.take(len).collect()
         } else {
-            self.source_line.chars().skip(start).collect()
+            quoted.collect()
         };
         text.split_whitespace().collect::<Vec<_>>().join(" ")
     }
@@ -207,7 +207,7 @@ mod tests {
             message: String::new(),
             help: String::new(),
             resource: None,
-            source_line: source_line.to_string(),
+            excerpt: Excerpt::around(source_line, 3),
             related: Vec::new(),
             rendered: None,
             unit: None,

@@ -9,7 +9,7 @@ use crate::index::{Location, Origin, Placed};
 use crate::k8s::{Object, Replicas};
 use crate::parse::yaml::{Node, Value};
 use crate::render::Rendered;
-use crate::source::{Related, SourceFile, SourceRef, Span};
+use crate::source::{Excerpt, Related, SourceFile, SourceRef, Span};
 use crate::units::UnitInfo;
 
 /// A span's place, what set it, and the rendered line it was read on.
@@ -173,7 +173,7 @@ impl Place for RenderedPlace<'_> {
             related: traced.related,
             rendered: Some(RenderedLine {
                 line: span.line,
-                text: text.to_string(),
+                text: Excerpt::around(text, span.column).text,
             }),
         }
     }

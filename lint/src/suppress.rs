@@ -21,7 +21,7 @@ use crate::finding::Finding;
 use crate::k8s::{Object, ResourceRef};
 use crate::place::Place;
 use crate::rules::Registry;
-use crate::source::Span;
+use crate::source::{Excerpt, Span};
 use crate::units::UnitInfo;
 
 pub const ANNOTATION: &str = "scar.dev/ignore";
@@ -37,7 +37,7 @@ pub struct Suppression {
     pub reason: Option<String>,
     /// Where the suppression is written.
     pub at: Span,
-    source_line: String,
+    excerpt: Excerpt,
     covers: Covers,
 }
 
@@ -110,7 +110,7 @@ pub fn from_comments(path: &Arc<str>, text: &str, comment_starts: &[char]) -> Ve
                 column,
                 line[comment..].trim_end().chars().count() as u32,
             ),
-            source_line: line.to_string(),
+            excerpt: Excerpt::around(line, column),
             covers: Covers::Lines {
                 first: target,
                 last: target,
@@ -161,7 +161,7 @@ pub fn from_annotations(place: &dyn Place, object: &Object<'_>) -> Vec<Suppressi
                 rules: split_ids(ids),
                 reason: non_empty(reason),
                 at: written.span,
-                source_line: written.line_text,
+                excerpt: written.excerpt,
                 covers,
             }
         })
@@ -295,7 +295,7 @@ fn meta_finding(
         message,
         help: help.to_string(),
         resource: None,
-        source_line: suppression.source_line.clone(),
+        excerpt: suppression.excerpt.clone(),
         related: Vec::new(),
         rendered: None,
         unit: None,

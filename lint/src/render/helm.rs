@@ -391,12 +391,11 @@ impl ChartTree {
         let (chart, rest) = self.chart_of_source(source)?;
         let path = self.charts[chart].dir.join(rest);
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let line_text = LineIndex::new(&text).line(&text, line).to_string();
-        Some(SourceRef {
-            path: paths.display(&path),
-            span: Span::point(line, column),
-            line_text,
-        })
+        Some(SourceRef::on_line(
+            paths.display(&path),
+            Span::point(line, column),
+            LineIndex::new(&text).line(&text, line),
+        ))
     }
 }
 
@@ -409,15 +408,12 @@ fn line_containing(text: &str, needle: &str, path: Arc<str>) -> SourceRef {
         .find(|(_, l)| l.contains(needle))
         .unwrap_or((0, text.lines().next().unwrap_or("")));
     let column = line.len() - line.trim_start().len();
-    SourceRef {
-        path,
-        span: Span::on_line(
-            index as u32 + 1,
-            line[..column].chars().count() as u32 + 1,
-            line.trim().chars().count() as u32,
-        ),
-        line_text: line.to_string(),
-    }
+    let span = Span::on_line(
+        index as u32 + 1,
+        line[..column].chars().count() as u32 + 1,
+        line.trim().chars().count() as u32,
+    );
+    SourceRef::on_line(path, span, line)
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -520,11 +516,7 @@ impl HelmMap {
             sources,
             values: files,
             set: values.set.clone(),
-            chart_file: SourceRef {
-                path: paths.display(&chart_file),
-                span: Span::point(1, 1),
-                line_text: String::new(),
-            },
+            chart_file: SourceRef::whole_file(paths.display(&chart_file)),
             tree,
         }
     }
@@ -542,11 +534,11 @@ impl HelmMap {
         span: Span,
     ) -> SourceRef {
         let text = template.lines.line(&template.text, line);
-        SourceRef {
-            path: template.display.clone(),
-            span: column_in_template(text, rendered, span, line),
-            line_text: text.to_string(),
-        }
+        SourceRef::on_line(
+            template.display.clone(),
+            column_in_template(text, rendered, span, line),
+            text,
+        )
     }
 
     /// The values file lines that set what a template line renders: the
@@ -671,14 +663,14 @@ impl ValuesFile {
         } else {
             key.span
         };
-        let line_text = self.lines.line(&self.text, span.line).to_string();
+        let at = SourceRef::on_line(
+            self.display.clone(),
+            span,
+            self.lines.line(&self.text, span.line),
+        );
         let related = Related {
-            message: format!("`{}` is set here", line_text.trim()),
-            at: SourceRef {
-                path: self.display.clone(),
-                span,
-                line_text,
-            },
+            message: format!("`{}` is set here", at.excerpt.text.trim()),
+            at,
         };
         Some((related, depth == path.len()))
     }
@@ -699,11 +691,7 @@ impl SourceMap for HelmMap {
         };
         let Some(template) = source.template.map(|t| &self.tree.templates[t]) else {
             return Traced {
-                at: SourceRef {
-                    path: source.display.clone(),
-                    span: Span::point(1, 1),
-                    line_text: String::new(),
-                },
+                at: SourceRef::whole_file(source.display.clone()),
                 related: Vec::new(),
             };
         };

@@ -58,19 +58,13 @@ pub fn render(
 ) -> Result<Rendered, Failure> {
     let at_reference = |reference: &Reference| {
         let text = std::fs::read_to_string(&reference.file).unwrap_or_default();
-        SourceRef {
-            path: paths.display(&reference.file),
-            span: reference.span,
-            line_text: LineIndex::new(&text)
-                .line(&text, reference.span.line)
-                .to_string(),
-        }
+        SourceRef::on_line(
+            paths.display(&reference.file),
+            reference.span,
+            LineIndex::new(&text).line(&text, reference.span.line),
+        )
     };
-    let root_ref = || SourceRef {
-        path: paths.display(&root.file),
-        span: Span::point(1, 1),
-        line_text: String::new(),
-    };
+    let root_ref = || SourceRef::whole_file(paths.display(&root.file));
     if let Some(remote) = root.remote.as_ref().filter(|_| !settings.allow_remote) {
         return Err(Failure {
             at: at_reference(remote),
@@ -235,11 +229,11 @@ fn blamed_reference(root: &Kustomization, message: &str, paths: &Paths) -> Optio
                     || message.contains(&format!("/{item}")));
             named.then(|| {
                 let column = line.find(item).unwrap_or(0) as u32 + 1;
-                SourceRef {
-                    path: paths.display(file),
-                    span: Span::on_line(i as u32 + 1, column, item.chars().count() as u32),
-                    line_text: line.to_string(),
-                }
+                SourceRef::on_line(
+                    paths.display(file),
+                    Span::on_line(i as u32 + 1, column, item.chars().count() as u32),
+                    line,
+                )
             })
         })
     })
@@ -265,11 +259,11 @@ impl TreeFile {
     }
 
     fn place(&self, span: Span) -> SourceRef {
-        SourceRef {
-            path: self.display.clone(),
+        SourceRef::on_line(
+            self.display.clone(),
             span,
-            line_text: self.lines.line(&self.text, span.line).to_string(),
-        }
+            self.lines.line(&self.text, span.line),
+        )
     }
 }
 
@@ -335,11 +329,7 @@ impl KustomizeMap {
             origins,
             files: Vec::new(),
             patches: Vec::new(),
-            root_file: SourceRef {
-                path: paths.display(&root.file),
-                span: Span::point(1, 1),
-                line_text: String::new(),
-            },
+            root_file: SourceRef::whole_file(paths.display(&root.file)),
         };
         for file in &root.files {
             if let Some(parsed) = TreeFile::read(file, paths) {

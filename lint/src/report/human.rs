@@ -59,7 +59,8 @@ fn render_finding(out: &mut String, finding: &Finding, style: Style) {
     );
     let gutter = span.line.to_string().len();
     let bar = style.paint("1;34", "|");
-    let line = &finding.source_line;
+    let excerpt = &finding.excerpt;
+    let line = &excerpt.text;
     let _ = writeln!(out, "{:gutter$} {bar}", "");
     let _ = writeln!(
         out,
@@ -67,10 +68,10 @@ fn render_finding(out: &mut String, finding: &Finding, style: Style) {
         style.paint("1;34", &span.line.to_string())
     );
 
-    let start = span.column.saturating_sub(1) as usize;
+    let start = span.column.saturating_sub(excerpt.first_column) as usize;
     let line_len = line.chars().count();
     let end = if span.end_line == span.line {
-        (span.end_column.saturating_sub(1) as usize).min(line_len)
+        (span.end_column.saturating_sub(excerpt.first_column) as usize).min(line_len)
     } else {
         line_len
     };

@@ -87,7 +87,7 @@ fn result(f: &Finding, rules: &[&RuleEntry], paths: &RepoPaths) -> Value {
             "startColumn": f.span.column,
             "endLine": f.span.end_line,
             "endColumn": f.span.end_column,
-            "snippet": {"text": f.source_line},
+            "snippet": {"text": f.excerpt.text},
         }
     });
     if let Some(uri) = paths.relative(&f.path) {
@@ -119,7 +119,7 @@ fn result(f: &Finding, rules: &[&RuleEntry], paths: &RepoPaths) -> Value {
                         "startColumn": r.at.span.column,
                         "endLine": r.at.span.end_line,
                         "endColumn": r.at.span.end_column,
-                        "snippet": {"text": r.at.line_text},
+                        "snippet": {"text": r.at.excerpt.text},
                     },
                 },
             }))

@@ -196,7 +196,7 @@ impl<'a> Emitter<'a> {
             message: String::new(),
             help: String::new(),
             resource: self.resource.cloned(),
-            source_line: located.at.line_text,
+            excerpt: located.at.excerpt,
             related: located.related,
             rendered: located.rendered,
             unit: self.place.unit().cloned(),

@@ -218,8 +218,17 @@ fn main() -> ExitCode {
             eprintln!("scar: {message}");
             ExitCode::from(EXIT_USAGE)
         }
-        Err(Failure::Config(err)) => {
-            eprintln!("{:?}", config_report(&err));
+        Err(Failure::Config(errors)) => {
+            for err in &errors {
+                eprintln!("{:?}", config_report(err));
+            }
+            if errors.len() > 1 {
+                eprintln!(
+                    "scar: {} mistakes in {}",
+                    errors.len(),
+                    errors[0].path.display()
+                );
+            }
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -227,7 +236,8 @@ fn main() -> ExitCode {
 
 enum Failure {
     Usage(String),
-    Config(ConfigError),
+    /// Every mistake in the config file.
+    Config(Vec<ConfigError>),
 }
 
 const EXIT_CANNOT_START: u8 = 1;

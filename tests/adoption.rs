@@ -137,6 +137,25 @@ fn config_mistakes_are_errors_naming_the_file_and_line() {
         "{}",
         stderr(&output)
     );
+
+    // Every mistake at once, not one per run.
+    write(
+        dir.path(),
+        ".scar.yaml",
+        "rules:\n  webhook-single-replica:\n    params: {min_replicas: 0}\n  missing-prestop-slep: {}\n",
+    );
+    let output = scar_in(dir.path(), &["lint", "."]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains(".scar.yaml:3:28") && err.contains("above 0"),
+        "{err}"
+    );
+    assert!(
+        err.contains(".scar.yaml:4:3") && err.contains("missing-prestop-slep"),
+        "{err}"
+    );
+    assert!(err.contains("2 mistakes in"), "{err}");
 }
 
 #[test]

@@ -26,9 +26,10 @@
 //!   enable_helm: false             # helmCharts: runs helm
 //! ```
 //!
-//! Every mistake is an error naming the file and line: unknown keys,
-//! unknown rule ids, parameters a rule does not have, values of the wrong
-//! type, charts and values files that do not exist.
+//! Every mistake is an error naming the file and line, and all of them are
+//! reported at once: unknown keys, unknown rule ids, parameters a rule does
+//! not have, values of the wrong type or impossible ones (`min_replicas: 0`,
+//! seconds not above 0), charts and values files that do not exist.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,6 +40,7 @@ use crate::discover::{display_path, normalize};
 use crate::finding::Severity;
 use crate::parse::yaml::{parse_documents, Node, Value};
 use crate::policy::Param;
+use crate::quantity::kubernetes_bytes;
 use crate::render::helm::{SetValue, ValueSet};
 use crate::rendered::RenderSettings;
 use crate::rules::Registry;
@@ -109,19 +111,21 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 }
 
 impl Config {
-    pub fn load(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
-        let error = |span: Span, message: String| ConfigError {
+    /// Reads a config file; every mistake in it is an error, in the order
+    /// they are written, not only the first.
+    pub fn load(path: &Path, registry: &Registry) -> Result<Config, Vec<ConfigError>> {
+        let error = |(span, message): Failure| ConfigError {
             path: path.to_path_buf(),
             span,
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| {
-            error(
+            vec![error((
                 Span::point(1, 1),
                 format!("cannot read the config file: {e}"),
-            )
+            ))]
         })?;
-        let docs = parse_documents(&text).map_err(|e| error(e.span, e.message))?;
+        let docs = parse_documents(&text).map_err(|e| vec![error((e.span, e.message))])?;
         let mut config = Config {
             path: Some(path.to_path_buf()),
             ..Config::default()
@@ -129,44 +133,36 @@ impl Config {
         let Some(root) = docs.first() else {
             return Ok(config);
         };
-        let entries = expect_map(root, "the config file").map_err(|(s, m)| error(s, m))?;
+        let mut problems = Problems::default();
+        let entries = expect_map(root, "the config file").map_err(|f| vec![error(f)])?;
         for (key, value) in entries {
             match key.str().unwrap_or("") {
                 "namespace" => {
-                    config.namespace = Some(
-                        expect_str(value, "namespace")
-                            .map_err(|(s, m)| error(s, m))?
-                            .to_string(),
-                    );
+                    config.namespace = problems
+                        .keep(expect_str(value, "namespace"))
+                        .map(str::to_string);
                 }
-                "exclude" => {
-                    config.exclude = Some(exclude_globs(value).map_err(|(s, m)| error(s, m))?);
-                }
+                "exclude" => config.exclude = problems.keep(exclude_globs(value)),
                 "rules" => {
-                    for (id, settings) in
-                        expect_map(value, "rules").map_err(|(s, m)| error(s, m))?
-                    {
-                        let rule =
-                            read_rule(id, settings, registry).map_err(|(s, m)| error(s, m))?;
-                        config.rules.push(rule);
+                    for (id, settings) in problems.keep(expect_map(value, "rules")).unwrap_or(&[]) {
+                        config
+                            .rules
+                            .extend(read_rule(id, settings, registry, &mut problems));
                     }
                 }
-                "helm" => {
-                    read_helm(value, path, &text, &mut config.render)
-                        .map_err(|(s, m)| error(s, m))?;
-                }
-                "kustomize" => {
-                    read_kustomize(value, &mut config.render).map_err(|(s, m)| error(s, m))?;
-                }
-                other => {
-                    return Err(error(
-                        key.span,
-                        format!("unknown key `{other}` (expected namespace, exclude, rules, helm or kustomize)"),
-                    ))
-                }
+                "helm" => read_helm(value, path, &text, &mut config.render, &mut problems),
+                "kustomize" => read_kustomize(value, &mut config.render, &mut problems),
+                other => problems.add(
+                    key.span,
+                    format!("unknown key `{other}` (expected namespace, exclude, rules, helm or kustomize)"),
+                ),
             }
         }
-        Ok(config)
+        if problems.0.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems.0.into_iter().map(error).collect())
+        }
     }
 
     /// The default render settings with this config's applied.
@@ -270,44 +266,72 @@ fn exclude_globs(node: &Node) -> Result<GlobSet, Failure> {
         .map_err(|e| (node.span, format!("bad exclude patterns: {e}")))
 }
 
+/// The mistakes found so far in a config file.
+#[derive(Default)]
+struct Problems(Vec<Failure>);
+
+impl Problems {
+    fn add(&mut self, span: Span, message: String) {
+        self.0.push((span, message));
+    }
+
+    /// The value, or `None` with its mistake recorded, so that reading
+    /// goes on to the next setting.
+    fn keep<T>(&mut self, result: Result<T, Failure>) -> Option<T> {
+        result.map_err(|failure| self.0.push(failure)).ok()
+    }
+}
+
 fn read_helm(
     node: &Node,
     config: &Path,
     text: &str,
     render: &mut RenderConfig,
-) -> Result<(), Failure> {
+    problems: &mut Problems,
+) {
     let base = config_folder(config);
-    for (key, value) in expect_map(node, "helm")? {
+    for (key, value) in problems.keep(expect_map(node, "helm")).unwrap_or(&[]) {
         match key.str().unwrap_or("") {
-            "path" => render.helm_path = Some(base.join(expect_str(value, "helm.path")?)),
-            "kube_version" => {
-                render.kube_version = Some(expect_str(value, "helm.kube_version")?.to_string());
+            "path" => {
+                render.helm_path = problems
+                    .keep(expect_str(value, "helm.path"))
+                    .map(|p| base.join(p));
             }
-            "timeout_seconds" => render.helm_timeout = Some(seconds(value)?),
+            "kube_version" => {
+                render.kube_version = problems
+                    .keep(expect_str(value, "helm.kube_version"))
+                    .map(str::to_string);
+            }
+            "timeout_seconds" => render.helm_timeout = problems.keep(seconds(value)),
             "charts" => {
-                for (chart_key, sets) in expect_map(value, "helm.charts")? {
-                    let chart = normalize(&base.join(expect_str(chart_key, "chart folder")?));
+                for (chart_key, sets) in problems.keep(expect_map(value, "helm.charts")).unwrap_or(&[]) {
+                    let Some(folder) = problems.keep(expect_str(chart_key, "chart folder")) else {
+                        continue;
+                    };
+                    let chart = normalize(&base.join(folder));
                     if !chart.join(CHART_FILE).is_file() {
-                        return Err((
+                        problems.add(
                             chart_key.span,
                             format!("no {CHART_FILE} in {}", chart.display()),
-                        ));
+                        );
+                        continue;
                     }
-                    for (name, set) in expect_map(sets, "a chart's values sets")? {
-                        let set = read_value_set(name, set, &chart, config, text)?;
-                        render.value_sets.push((chart.clone(), set));
+                    for (name, set) in problems
+                        .keep(expect_map(sets, "a chart's values sets"))
+                        .unwrap_or(&[])
+                    {
+                        if let Some(set) = read_value_set(name, set, &chart, config, text, problems) {
+                            render.value_sets.push((chart.clone(), set));
+                        }
                     }
                 }
             }
-            other => {
-                return Err((
-                    key.span,
-                    format!("unknown key `{other}` in helm (expected path, kube_version, timeout_seconds or charts)"),
-                ))
-            }
+            other => problems.add(
+                key.span,
+                format!("unknown key `{other}` in helm (expected path, kube_version, timeout_seconds or charts)"),
+            ),
         }
     }
-    Ok(())
 }
 
 /// A named values set: `values` files relative to the chart, `set` values.
@@ -317,13 +341,15 @@ fn read_value_set(
     chart: &Path,
     config: &Path,
     text: &str,
-) -> Result<ValueSet, Failure> {
-    let name_text = expect_str(name, "values set name")?;
+    problems: &mut Problems,
+) -> Option<ValueSet> {
+    let name_text = problems.keep(expect_str(name, "values set name"))?;
     if name_text == "default" {
-        return Err((
+        problems.add(
             name.span,
             "`default` is the chart's own values.yaml; name this set otherwise".to_string(),
-        ));
+        );
+        return None;
     }
     let mut set = ValueSet {
         name: name_text.to_string(),
@@ -332,23 +358,29 @@ fn read_value_set(
     };
     let lines = LineIndex::new(text);
     let cwd = std::env::current_dir().unwrap_or_default();
-    for (key, value) in expect_map(node, &format!("values set `{name_text}`"))? {
+    let entries = problems.keep(expect_map(node, &format!("values set `{name_text}`")))?;
+    for (key, value) in entries {
         match key.str().unwrap_or("") {
             "values" => {
                 let Value::Seq(items) = &value.value else {
-                    return Err((value.span, "`values` must be a list of files".to_string()));
+                    problems.add(value.span, "`values` must be a list of files".to_string());
+                    continue;
                 };
                 for item in items {
-                    let file = normalize(&chart.join(expect_str(item, "values file")?));
-                    if !file.is_file() {
-                        return Err((item.span, format!("no values file {}", file.display())));
+                    let Some(file) = problems.keep(expect_str(item, "values file")) else {
+                        continue;
+                    };
+                    let file = normalize(&chart.join(file));
+                    if file.is_file() {
+                        set.files.push(file);
+                    } else {
+                        problems.add(item.span, format!("no values file {}", file.display()));
                     }
-                    set.files.push(file);
                 }
             }
             "set" => {
                 let mut flat = Vec::new();
-                flatten_values(value, "", &mut flat)?;
+                flatten_values(value, "", &mut flat, problems);
                 for (dotted, scalar) in flat {
                     set.set.push(SetValue {
                         key: dotted,
@@ -361,17 +393,15 @@ fn read_value_set(
                     });
                 }
             }
-            other => {
-                return Err((
-                    key.span,
-                    format!(
+            other => problems.add(
+                key.span,
+                format!(
                     "unknown key `{other}` in values set `{name_text}` (expected values or set)"
                 ),
-                ))
-            }
+            ),
         }
     }
-    Ok(set)
+    Some(set)
 }
 
 /// `{image: {tag: x}}` as `image.tag` = x, as helm's `--set` writes it.
@@ -379,48 +409,45 @@ fn flatten_values<'a>(
     node: &'a Node,
     prefix: &str,
     out: &mut Vec<(String, &'a Node)>,
-) -> Result<(), Failure> {
-    for (key, value) in expect_map(node, "set")? {
-        let name = expect_str(key, "value name")?;
+    problems: &mut Problems,
+) {
+    for (key, value) in problems.keep(expect_map(node, "set")).unwrap_or(&[]) {
+        let Some(name) = problems.keep(expect_str(key, "value name")) else {
+            continue;
+        };
         let dotted = if prefix.is_empty() {
             name.to_string()
         } else {
             format!("{prefix}.{name}")
         };
         match &value.value {
-            Value::Map(_) => flatten_values(value, &dotted, out)?,
+            Value::Map(_) => flatten_values(value, &dotted, out, problems),
             Value::Scalar(_) => out.push((dotted, value)),
-            Value::Seq(_) => {
-                return Err((
-                    value.span,
-                    "lists cannot be set here; put them in a values file".to_string(),
-                ))
-            }
+            Value::Seq(_) => problems.add(
+                value.span,
+                "lists cannot be set here; put them in a values file".to_string(),
+            ),
         }
     }
-    Ok(())
 }
 
-fn read_kustomize(node: &Node, render: &mut RenderConfig) -> Result<(), Failure> {
-    for (key, value) in expect_map(node, "kustomize")? {
+fn read_kustomize(node: &Node, render: &mut RenderConfig, problems: &mut Problems) {
+    for (key, value) in problems.keep(expect_map(node, "kustomize")).unwrap_or(&[]) {
         let flag = || {
             value
                 .bool()
                 .ok_or((value.span, "expected true or false".to_string()))
         };
         match key.str().unwrap_or("") {
-            "timeout_seconds" => render.kustomize_timeout = Some(seconds(value)?),
-            "allow_remote" => render.allow_remote = Some(flag()?),
-            "enable_helm" => render.enable_helm = Some(flag()?),
-            other => {
-                return Err((
-                    key.span,
-                    format!("unknown key `{other}` in kustomize (expected timeout_seconds, allow_remote or enable_helm)"),
-                ))
-            }
+            "timeout_seconds" => render.kustomize_timeout = problems.keep(seconds(value)),
+            "allow_remote" => render.allow_remote = problems.keep(flag()),
+            "enable_helm" => render.enable_helm = problems.keep(flag()),
+            other => problems.add(
+                key.span,
+                format!("unknown key `{other}` in kustomize (expected timeout_seconds, allow_remote or enable_helm)"),
+            ),
         }
     }
-    Ok(())
 }
 
 fn seconds(node: &Node) -> Result<Duration, Failure> {
@@ -439,35 +466,47 @@ fn config_folder(config: &Path) -> PathBuf {
     normalize(&cwd.join(config.parent().unwrap_or(Path::new(""))))
 }
 
-fn read_rule(id_node: &Node, node: &Node, registry: &Registry) -> Result<RuleSettings, Failure> {
-    let id = expect_str(id_node, "rule id")?;
+fn read_rule(
+    id_node: &Node,
+    node: &Node,
+    registry: &Registry,
+    problems: &mut Problems,
+) -> Option<RuleSettings> {
+    let id = problems.keep(expect_str(id_node, "rule id"))?;
     let Some(entry) = registry.get(id) else {
-        return Err((
+        problems.add(
             id_node.span,
             format!("unknown rule `{id}`; `scar rules` lists them"),
-        ));
+        );
+        return None;
     };
     let mut settings = RuleSettings {
         id: id.to_string(),
         ..RuleSettings::default()
     };
-    for (key, value) in expect_map(node, &format!("rules.{id}"))? {
+    let entries = problems.keep(expect_map(node, &format!("rules.{id}")))?;
+    for (key, value) in entries {
         match key.str().unwrap_or("") {
             "enabled" => {
-                settings.enabled = Some(
+                settings.enabled = problems.keep(
                     value
                         .bool()
-                        .ok_or((value.span, "`enabled` must be true or false".to_string()))?,
+                        .ok_or((value.span, "`enabled` must be true or false".to_string())),
                 );
             }
             "severity" => {
-                let text = expect_str(value, "severity")?;
-                settings.severity = Some(text.parse().map_err(|e| (value.span, e))?);
+                settings.severity = problems.keep(
+                    expect_str(value, "severity")
+                        .and_then(|text| text.parse().map_err(|e| (value.span, e))),
+                );
             }
             "params" => {
-                for (name_node, param) in expect_map(value, "params")? {
-                    let name = expect_str(name_node, "parameter name")?;
-                    let default = entry.policy.params.get(name).ok_or_else(|| {
+                for (name_node, param) in problems.keep(expect_map(value, "params")).unwrap_or(&[])
+                {
+                    let Some(name) = problems.keep(expect_str(name_node, "parameter name")) else {
+                        continue;
+                    };
+                    let Some(default) = entry.policy.params.get(name) else {
                         let known: Vec<&str> = entry
                             .policy
                             .params
@@ -479,29 +518,28 @@ fn read_rule(id_node: &Node, node: &Node, registry: &Registry) -> Result<RuleSet
                         } else {
                             known.join(", ")
                         };
-                        (
+                        problems.add(
                             name_node.span,
                             format!(
                                 "rule `{id}` has no parameter `{name}` (its parameters: {known})"
                             ),
-                        )
-                    })?;
-                    settings
-                        .params
-                        .push((name.to_string(), typed_like(default, param)?));
+                        );
+                        continue;
+                    };
+                    if let Some(value) = problems.keep(typed_like(default, param)) {
+                        settings.params.push((name.to_string(), value));
+                    }
                 }
             }
-            other => {
-                return Err((
-                    key.span,
-                    format!(
+            other => problems.add(
+                key.span,
+                format!(
                     "unknown key `{other}` in rules.{id} (expected enabled, severity or params)"
                 ),
-                ))
-            }
+            ),
         }
     }
-    Ok(settings)
+    Some(settings)
 }
 
 /// A parameter value of the same type as the rule's default.
@@ -513,9 +551,27 @@ fn typed_like(default: &Param, node: &Node) -> Result<Param, Failure> {
     };
     let mismatch = || (node.span, format!("expected {kind}"));
     match (default, &node.value) {
-        (Param::Int(_), _) => node.int().map(Param::Int).ok_or_else(mismatch),
-        (Param::Text(_), Value::Scalar(_)) if !node.is_null() => {
-            Ok(Param::Text(node.str().unwrap_or("").to_string()))
+        // Every integer parameter counts replicas, seconds or requests.
+        (Param::Int(_), _) => match node.int() {
+            Some(n) if n >= 1 => Ok(Param::Int(n)),
+            Some(_) => Err((
+                node.span,
+                "expected a whole number above 0 (to turn the rule off, set `enabled: false`)"
+                    .to_string(),
+            )),
+            None => Err(mismatch()),
+        },
+        (Param::Text(default), Value::Scalar(_)) if !node.is_null() => {
+            let text = node.str().unwrap_or("");
+            // A quantity stays a quantity: a misspelt one would turn the
+            // rule off without a word.
+            if kubernetes_bytes(default).is_some() && kubernetes_bytes(text).is_none() {
+                return Err((
+                    node.span,
+                    format!("expected a quantity like `{default}` (Ki, Mi, Gi, or M, G)"),
+                ));
+            }
+            Ok(Param::Text(text.to_string()))
         }
         (Param::List(_), Value::Seq(items)) => items
             .iter()
@@ -530,7 +586,7 @@ fn typed_like(default: &Param, node: &Node) -> Result<Param, Failure> {
 mod tests {
     use super::*;
 
-    fn load(text: &str) -> Result<Config, ConfigError> {
+    fn load(text: &str) -> Result<Config, Vec<ConfigError>> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, text).unwrap();
@@ -586,13 +642,69 @@ mod tests {
             ("helm:\n  charts:\n    nowhere: {}\n", 3, "no Chart.yaml"),
             ("helm:\n  timeout_seconds: soon\n", 2, "number of seconds"),
             ("kustomize:\n  allow_remote: maybe\n", 2, "true or false"),
+            (
+                "rules:\n  webhook-single-replica:\n    params: {min_replicas: 0}\n",
+                3,
+                "above 0",
+            ),
+            (
+                "rules:\n  webhook-timeout-too-long:\n    params:\n      max_seconds: -5\n",
+                4,
+                "above 0",
+            ),
+            ("kustomize:\n  timeout_seconds: -1\n", 2, "above 0"),
+            (
+                "rules:\n  etcd-memory-too-low:\n    params: {min_memory: 2 gigs}\n",
+                3,
+                "expected a quantity",
+            ),
         ];
         for (text, line, message) in cases {
-            let err = load(text).unwrap_err();
+            let errors = load(text).unwrap_err();
+            assert_eq!(errors.len(), 1, "{text}: {errors:?}");
+            let err = &errors[0];
             assert_eq!(err.span.line, line, "{text}: {err}");
             assert!(err.message.contains(message), "{text}: {err}");
             assert!(err.to_string().contains(".scar.yaml:"), "{err}");
         }
+        assert!(load("rules:\n  etcd-memory-too-low:\n    params: {min_memory: 2048M}\n").is_ok());
+    }
+
+    #[test]
+    fn every_mistake_is_reported_not_only_the_first() {
+        let text = "\
+namespaces: prod
+rules:
+  webhook-single-replica:
+    params: {min_replicas: 0}
+    severity: fatal
+  no-such-rule: {}
+  missing-prestop-sleep:
+    enabled: false
+helm:
+  timeout_seconds: soon
+  charts:
+    nowhere: {}
+kustomize:
+  allow_remote: maybe
+";
+        let errors = load(text).unwrap_err();
+        let found: Vec<(u32, &str)> = errors
+            .iter()
+            .map(|e| (e.span.line, e.message.split(' ').next().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (1, "unknown"),
+                (4, "expected"),
+                (5, "unknown"),
+                (6, "unknown"),
+                (10, "expected"),
+                (12, "no"),
+                (14, "expected"),
+            ]
+        );
     }
 
     #[test]
@@ -628,8 +740,9 @@ mod tests {
             "helm:\n  charts:\n    deploy/shop:\n      prod:\n        values: [missing.yaml]\n",
         )
         .unwrap();
-        let err = Config::load(&path, &Registry::builtin()).unwrap_err();
-        assert_eq!(err.span.line, 5, "{err}");
+        let errors = Config::load(&path, &Registry::builtin()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].span.line, 5, "{}", errors[0]);
     }
 
     #[test]

@@ -104,11 +104,13 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
 /// so that only one document's tree is held at a time. Empty documents are
 /// left out; a syntax error ends the stream.
 pub fn for_each_document(text: &str, on_document: impl FnMut(Node)) -> Result<(), YamlError> {
+    let positions = Positions::new(text);
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
         on_document,
         expanded: 0,
+        positions: &positions,
     };
     let options = granit_parser::options! {
         block_nesting_limit: MAX_BLOCK_NESTING,
@@ -116,7 +118,7 @@ pub fn for_each_document(text: &str, on_document: impl FnMut(Node)) -> Result<()
     };
     for event in Parser::new_from_str_with_options(text, options) {
         let (event, span) = event.map_err(|e| YamlError {
-            span: point(e.marker()),
+            span: positions.point(e.marker()),
             message: e.info().to_string(),
         })?;
         builder.on_event(event, span)?;
@@ -124,16 +126,77 @@ pub fn for_each_document(text: &str, on_document: impl FnMut(Node)) -> Result<()
     Ok(())
 }
 
-fn point(marker: &Marker) -> Span {
-    Span::point(marker.line() as u32, marker.col() as u32 + 1)
+/// Turns the parser's positions into the lines people and tools count.
+/// YAML breaks lines at a lone carriage return as kubectl does, but git,
+/// editors and code review break them only at line feeds, so a finding
+/// after a lone `\r` must stay on the line-feed line it is on, further right.
+struct Positions {
+    /// For each line the parser counts, from the first, the line-feed line
+    /// it is on and how many characters of that line come before it; `None`
+    /// when the text has no lone carriage return (the two counts agree).
+    yaml_lines: Option<Vec<(u32, u32)>>,
 }
 
-fn span_of(span: YamlSpan) -> Span {
-    Span {
-        line: span.start.line() as u32,
-        column: span.start.col() as u32 + 1,
-        end_line: span.end.line() as u32,
-        end_column: span.end.col() as u32 + 1,
+impl Positions {
+    fn new(text: &str) -> Positions {
+        let lone_cr = text
+            .as_bytes()
+            .iter()
+            .enumerate()
+            .any(|(i, b)| *b == b'\r' && text.as_bytes().get(i + 1) != Some(&b'\n'));
+        if !lone_cr {
+            return Positions { yaml_lines: None };
+        }
+        let mut yaml_lines = vec![(1, 0)];
+        let (mut line, mut before) = (1, 0);
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            before += 1;
+            match c {
+                '\n' => {
+                    (line, before) = (line + 1, 0);
+                    yaml_lines.push((line, before));
+                }
+                '\r' if chars.peek() != Some(&'\n') => yaml_lines.push((line, before)),
+                _ => {}
+            }
+        }
+        Positions {
+            yaml_lines: Some(yaml_lines),
+        }
+    }
+
+    /// The line and 1-based column of the parser's 1-based line and
+    /// 0-based column.
+    fn place(&self, yaml_line: usize, yaml_column: usize) -> (u32, u32) {
+        let column = yaml_column as u32 + 1;
+        match self.yaml_lines.as_deref() {
+            None => (yaml_line as u32, column),
+            Some(lines) => {
+                let (line, before) = lines
+                    .get(yaml_line.saturating_sub(1))
+                    .or(lines.last())
+                    .copied()
+                    .unwrap_or((1, 0));
+                (line, before + column)
+            }
+        }
+    }
+
+    fn point(&self, marker: &Marker) -> Span {
+        let (line, column) = self.place(marker.line(), marker.col());
+        Span::point(line, column)
+    }
+
+    fn span(&self, span: YamlSpan) -> Span {
+        let (line, column) = self.place(span.start.line(), span.start.col());
+        let (end_line, end_column) = self.place(span.end.line(), span.end.col());
+        Span {
+            line,
+            column,
+            end_line,
+            end_column,
+        }
     }
 }
 
@@ -151,20 +214,21 @@ enum Frame {
     },
 }
 
-struct Builder<F> {
+struct Builder<'p, F> {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     on_document: F,
     expanded: usize,
+    positions: &'p Positions,
 }
 
-impl<F: FnMut(Node)> Builder<F> {
+impl<F: FnMut(Node)> Builder<'_, F> {
     fn on_event(&mut self, event: Event<'_>, span: YamlSpan) -> Result<(), YamlError> {
         match event {
             Event::DocumentStart(..) => self.anchors.clear(),
             Event::Scalar(text, style, anchor, _tag) => {
                 let node = Node {
-                    span: span_of(span),
+                    span: self.positions.span(span),
                     value: Value::Scalar(Scalar {
                         text: text.into_owned(),
                         plain: style == ScalarStyle::Plain,
@@ -175,13 +239,13 @@ impl<F: FnMut(Node)> Builder<F> {
             }
             Event::Alias(id) => {
                 let node = self.anchors.get(&id).cloned().ok_or_else(|| YamlError {
-                    span: span_of(span),
+                    span: self.positions.span(span),
                     message: "alias to an unknown anchor".to_string(),
                 })?;
                 self.expanded += node.count();
                 if self.expanded > MAX_ALIAS_EXPANSION {
                     return Err(YamlError {
-                        span: span_of(span),
+                        span: self.positions.span(span),
                         message: format!(
                             "aliases expand to more than {MAX_ALIAS_EXPANSION} nodes; refusing to expand further"
                         ),
@@ -190,12 +254,12 @@ impl<F: FnMut(Node)> Builder<F> {
                 self.complete(node, 0);
             }
             Event::SequenceStart(_, anchor, _) => self.stack.push(Frame::Seq {
-                start: span_of(span),
+                start: self.positions.span(span),
                 anchor,
                 items: Vec::new(),
             }),
             Event::MappingStart(_, anchor, _) => self.stack.push(Frame::Map {
-                start: span_of(span),
+                start: self.positions.span(span),
                 anchor,
                 entries: Vec::new(),
                 key: None,
@@ -208,7 +272,7 @@ impl<F: FnMut(Node)> Builder<F> {
                 }) = self.stack.pop()
                 {
                     let node = Node {
-                        span: start.to(span_of(span)),
+                        span: start.to(self.positions.span(span)),
                         value: Value::Seq(items),
                     };
                     self.complete(node, anchor);
@@ -223,7 +287,7 @@ impl<F: FnMut(Node)> Builder<F> {
                 }) = self.stack.pop()
                 {
                     let node = Node {
-                        span: start.to(span_of(span)),
+                        span: start.to(self.positions.span(span)),
                         value: Value::Map(apply_merge_keys(entries)),
                     };
                     self.complete(node, anchor);
@@ -444,6 +508,19 @@ mod tests {
         let mut docs = parse_documents(text).expect("parses");
         assert_eq!(docs.len(), 1);
         docs.remove(0)
+    }
+
+    #[test]
+    fn a_lone_carriage_return_breaks_yaml_lines_but_positions_stay_on_line_feed_lines() {
+        // kubectl reads `b` as a key of its own; git and editors see line 1.
+        let doc = one("a: 1\rb: 2\r\nc: 3\n");
+        let entries = doc.entries();
+        assert_eq!(entries[1].0.str(), Some("b"));
+        assert_eq!((entries[1].0.span.line, entries[1].0.span.column), (1, 6));
+        assert_eq!((entries[1].1.span.line, entries[1].1.span.column), (1, 9));
+        assert_eq!((entries[2].0.span.line, entries[2].0.span.column), (2, 1));
+        let error = parse_documents("a: 1\r\rb: [\n").unwrap_err();
+        assert_eq!((error.span.line, error.span.column), (1, 10), "{error:?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod control_plane;
 pub mod discover;
 pub mod engine;
 pub mod finding;
+pub mod fuzz;
 pub mod index;
 pub mod k8s;
 pub mod parse;

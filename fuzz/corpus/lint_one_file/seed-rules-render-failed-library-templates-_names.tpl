@@ -1,0 +1,3 @@
+{{- define "library.name" -}}
+{{ .Chart.Name }}
+{{- end }}

@@ -1,0 +1,256 @@
+//! Entry points for fuzzing. Each takes arbitrary bytes and drives one
+//! reader of scar the way a lint run does. Besides "never panic", each one
+//! checks a promise users rely on: every position scar reports lies inside
+//! the text it read, and the JSON report is valid JSON.
+//!
+//! They live in the library, not in `fuzz/`, so that the cargo-fuzz targets
+//! (nightly) and `tests/fuzz_seeds.rs` (stable, part of `cargo test`) run the
+//! same code: the committed seeds and every crash a fuzz run found are
+//! replayed by the ordinary test suite.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::compose;
+use crate::config::Config;
+use crate::container_cli::ContainerRun;
+use crate::discover::Input;
+use crate::engine::{self, Options};
+use crate::k8s;
+use crate::parse::shell::{self, Origin, Word};
+use crate::parse::systemd::{self, Unit};
+use crate::parse::yaml::{self, Node, Value};
+use crate::quantity;
+use crate::report::{self, location::RepoPaths};
+use crate::rules::Registry;
+use crate::source::{LineIndex, Span};
+use crate::suppress;
+
+/// The names `lint_one_file` gives its input, chosen by the first byte, so
+/// that one target reaches every kind of file and the sniffing of unknown
+/// extensions.
+pub const FILE_NAMES: &[&str] = &[
+    "manifest.yaml",
+    "compose.yaml",
+    "app.service",
+    "start.sh",
+    "unknown.txt",
+];
+
+/// YAML documents into Kubernetes objects, and what rules ask of them.
+pub fn yaml_resources(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let bounds = Bounds::new(&text);
+    let Ok(documents) = yaml::parse_documents(&text) else {
+        return;
+    };
+    for doc in &documents {
+        bounds.check_tree(doc);
+        for object in k8s::objects(doc, "default") {
+            object.resource();
+            object.pod_labels();
+            object.replicas();
+            object.runs_to_completion();
+            bounds.check(object.anchor().span);
+            bounds.check(object.replicas_anchor().span);
+            for container in object.containers() {
+                k8s::container_runs(container, "etcd");
+            }
+            if let Some(image) = object.pod_spec().and_then(|s| s.at(&["containers"])) {
+                for container in image.items() {
+                    if let Some(image) = container.get("image").and_then(Node::str) {
+                        k8s::image_tag(image);
+                    }
+                }
+            }
+        }
+        // Documents embedded in strings carry positions shifted into the
+        // file, so they are held to the same bounds.
+        for (_, value) in doc.get("data").map_or(&[][..], Node::entries) {
+            for embedded in value.embedded_documents().unwrap_or_default() {
+                bounds.check_tree(&embedded);
+            }
+        }
+    }
+}
+
+/// docker-compose services and their memory limits.
+pub fn compose_services(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let bounds = Bounds::new(&text);
+    let Ok(documents) = yaml::parse_documents(&text) else {
+        return;
+    };
+    for doc in &documents {
+        for service in compose::services(doc).unwrap_or_default() {
+            bounds.check(service.name_span);
+            service.runs("etcd");
+            if let Some(limit) = service.memory_limit().and_then(Node::str) {
+                quantity::docker_bytes(limit);
+            }
+        }
+    }
+}
+
+/// A systemd unit, its time spans and the command lines of `Exec*=`.
+pub fn systemd_unit(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let bounds = Bounds::new(&text);
+    let unit = match Unit::parse(&text) {
+        Ok(unit) => unit,
+        Err(error) => return bounds.check(error.span),
+    };
+    for entry in &unit.entries {
+        bounds.check(entry.key_span);
+        bounds.check(entry.value_span);
+        systemd::timespan_seconds(&entry.value);
+        quantity::systemd_bytes(&entry.value);
+        for command in unit.exec_commands(entry) {
+            bounds.check_words(&command);
+            container_run(&command, &bounds);
+        }
+    }
+}
+
+/// Shell text into commands, and container runs among them.
+pub fn shell_commands(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let bounds = Bounds::new(&text);
+    for command in shell::commands(&text, Origin::FILE_START, false) {
+        bounds.check_words(&command);
+        container_run(&command, &bounds);
+    }
+}
+
+fn container_run(command: &[Word], bounds: &Bounds) {
+    let Some(run) = ContainerRun::from_command(command) else {
+        return;
+    };
+    bounds.check(run.span);
+    for option in &run.options {
+        bounds.check(option.span);
+    }
+    run.runs("etcd");
+    run.flag_enabled("--oom-kill-disable");
+    if let Some(memory) = run.option("--memory").and_then(|o| o.value.as_deref()) {
+        quantity::docker_bytes(memory);
+    }
+}
+
+/// `# scar:ignore` comments.
+pub fn suppressions(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let bounds = Bounds::new(&text);
+    let path: Arc<str> = Arc::from("input");
+    for suppression in suppress::from_comments(&path, &text, &['#', ';']) {
+        bounds.check(suppression.at);
+    }
+}
+
+/// `.scar.yaml`, written as `.scar.yaml` in `scratch`: every mistake is an
+/// error at a place in the file, and a configuration that loads applies.
+pub fn config_file(data: &[u8], scratch: &Path) {
+    let path = scratch.join(".scar.yaml");
+    std::fs::write(&path, data).expect("the fuzz scratch folder is writable");
+    let text = String::from_utf8_lossy(data);
+    let bounds = Bounds::new(&text);
+    match Config::load(&path, &Registry::builtin()) {
+        Ok(config) => {
+            config.render_settings();
+            let registry = config.apply(Registry::builtin());
+            registry.enabled().count();
+            if let Some(exclusions) = config.exclusions() {
+                exclusions.excludes(Path::new("charts/app/values.yaml"));
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.is_empty(), "a failed load names its mistakes");
+            for error in errors {
+                bounds.check(error.span);
+            }
+        }
+    }
+}
+
+/// The whole lint of one file, named after the first byte (see
+/// `FILE_NAMES`) in `scratch`, and its report in every format.
+pub fn lint_one_file(data: &[u8], scratch: &Path) {
+    let Some((selector, content)) = data.split_first() else {
+        return;
+    };
+    let name = FILE_NAMES[usize::from(*selector) % FILE_NAMES.len()];
+    let path = scratch.join(name);
+    std::fs::write(&path, content).expect("the fuzz scratch folder is writable");
+    let registry = Registry::builtin();
+    let report = engine::lint(&[Input::Path(path.clone())], &Options::default(), &registry)
+        .expect("the file was just written");
+    std::fs::remove_file(&path).expect("the file was just written");
+    let text = String::from_utf8_lossy(content);
+    let bounds = Bounds::new(&text);
+    for finding in &report.findings {
+        bounds.check(finding.span);
+    }
+    let paths = RepoPaths::from_cwd();
+    let mut out = Vec::new();
+    report::human::write(&report, report::human::Style { color: true }, &mut out)
+        .expect("writing to memory");
+    report::github::write(&report, &paths, &mut out).expect("writing to memory");
+    report::sarif::write(&report, &registry, &paths, &mut out).expect("writing to memory");
+    out.clear();
+    report::json::write(&report, &mut out).expect("writing to memory");
+    if let Err(error) = serde_json::from_slice::<serde_json::Value>(&out) {
+        panic!("the JSON report is not JSON: {error}");
+    }
+}
+
+/// The lines and their lengths in characters of the text a reader was given.
+struct Bounds<'t> {
+    text: &'t str,
+    lines: LineIndex,
+}
+
+impl<'t> Bounds<'t> {
+    fn new(text: &'t str) -> Self {
+        Bounds {
+            text,
+            lines: LineIndex::new(text),
+        }
+    }
+
+    /// A span starts on a line of the text, at a column no further than
+    /// just past its end (where a missing value or the end of input is).
+    #[track_caller]
+    fn check(&self, span: Span) {
+        let last_line = self.lines.len(self.text).max(1);
+        assert!(
+            (1..=last_line + 1).contains(&span.line),
+            "line {} outside the text's {last_line} lines",
+            span.line
+        );
+        let width = self.lines.line(self.text, span.line).chars().count() as u32;
+        assert!(
+            (1..=width + 2).contains(&span.column),
+            "column {} outside line {} of {width} characters",
+            span.column,
+            span.line
+        );
+    }
+
+    fn check_words(&self, words: &[Word]) {
+        for word in words {
+            self.check(word.span);
+        }
+    }
+
+    fn check_tree(&self, node: &Node) {
+        self.check(node.span);
+        match &node.value {
+            Value::Scalar(_) => {}
+            Value::Seq(items) => items.iter().for_each(|item| self.check_tree(item)),
+            Value::Map(entries) => entries.iter().for_each(|(key, value)| {
+                self.check_tree(key);
+                self.check_tree(value);
+            }),
+        }
+    }
+}

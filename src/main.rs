@@ -70,6 +70,47 @@ enum LoadgenCommand {
         #[arg(long)]
         run_id: Option<String>,
     },
+    /// Send steady HTTP traffic to a service URL and report what failed,
+    /// and when: run it across a rollout. Exit 0 when the failures stay
+    /// within --max-errors (default 0), 3 when not, 2 for usage errors.
+    Probe {
+        /// The service: an ingress, a NodePort, a port-forward.
+        url: String,
+        /// Requests per second (open model: sent on schedule).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// How long to send (default: until Ctrl-C).
+        #[arg(long)]
+        duration: Option<String>,
+        /// The HTTP method (default GET).
+        #[arg(long, short = 'X')]
+        method: Option<String>,
+        /// A request header, `Name: value`; repeat for more.
+        #[arg(long = "header", short = 'H')]
+        headers: Vec<String>,
+        /// The request body.
+        #[arg(long, short = 'd')]
+        data: Option<String>,
+        /// A request not answered within this is a timeout (default 30s;
+        /// set it above a proxy's timeout to see its 504s).
+        #[arg(long)]
+        timeout: Option<String>,
+        /// Requests in flight at most (default 100).
+        #[arg(long)]
+        connections: Option<u32>,
+        /// Speak HTTP/2 only (prior knowledge over http://).
+        #[arg(long)]
+        http2: bool,
+        /// Failed requests allowed (default 0).
+        #[arg(long)]
+        max_errors: Option<u64>,
+        /// Share of failed requests allowed, 0 to 1.
+        #[arg(long)]
+        max_error_ratio: Option<f64>,
+        /// Write the report, per-second series and error windows, as JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Delete what runs left behind (namespaces labelled scar.dev/run-id).
     Cleanup {
         #[command(flatten)]
@@ -245,7 +286,7 @@ const EXIT_SLO_BREACHED: u8 = 3;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
-    use scar_loadgen::command::{self, CleanupArgs, Exit, RunArgs};
+    use scar_loadgen::command::{self, CleanupArgs, Exit, ProbeArgs, RunArgs};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
@@ -291,6 +332,36 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
                     progress: true,
                 };
                 command::run(args, stop.clone()).await
+            }
+            LoadgenCommand::Probe {
+                url,
+                rate,
+                duration,
+                method,
+                headers,
+                data,
+                timeout,
+                connections,
+                http2,
+                max_errors,
+                max_error_ratio,
+                out,
+            } => {
+                let args = ProbeArgs {
+                    url,
+                    rate,
+                    duration,
+                    method,
+                    headers,
+                    body: data,
+                    timeout,
+                    connections,
+                    http2,
+                    max_errors,
+                    max_error_ratio,
+                    out,
+                };
+                command::probe(args, stop.clone()).await
             }
             LoadgenCommand::Cleanup { cluster, run_id } => {
                 command::cleanup(CleanupArgs {

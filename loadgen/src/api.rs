@@ -181,7 +181,7 @@ impl Reply {
 }
 
 /// An error and its sources on one line: `hyper error: … : Connection refused`.
-fn cause(error: &dyn std::error::Error) -> String {
+pub(crate) fn cause(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(s) = source {

@@ -1,4 +1,4 @@
-//! `scar loadgen run` and `scar loadgen cleanup`, as the binary calls them:
+//! `scar loadgen run`, `probe` and `cleanup`, as the binary calls them:
 //! everything but argument parsing and exit codes.
 
 use std::collections::BTreeMap;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::api::Api;
+use crate::probe::{self, ProbeSlo, ProbeSpec};
 use crate::runner::{self, RunError, RunOptions};
 use crate::{report, scenario, slo};
 
@@ -126,5 +127,128 @@ pub async fn cleanup(args: CleanupArgs) -> Exit {
             Exit::Passed
         }
         Err(e) => Exit::CannotStart(e),
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProbeArgs {
+    pub url: String,
+    pub rate: Option<f64>,
+    pub duration: Option<String>,
+    pub method: Option<String>,
+    /// `Name: value` each.
+    pub headers: Vec<String>,
+    pub body: Option<String>,
+    pub timeout: Option<String>,
+    pub connections: Option<u32>,
+    pub http2: bool,
+    pub max_errors: Option<u64>,
+    pub max_error_ratio: Option<f64>,
+    pub out: Option<PathBuf>,
+}
+
+impl ProbeArgs {
+    /// The spec the arguments describe, or what is wrong with them.
+    pub fn spec(&self) -> Result<ProbeSpec, String> {
+        let url: http::Uri = self
+            .url
+            .parse()
+            .map_err(|e| format!("{}: not a URL: {e}", self.url))?;
+        if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
+            return Err(format!("{}: give an http:// or https:// URL", self.url));
+        }
+        let method = match &self.method {
+            Some(m) => http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .map_err(|_| format!("--method {m}: not an HTTP method"))?,
+            None => http::Method::GET,
+        };
+        let mut headers = Vec::new();
+        for header in &self.headers {
+            let parsed = header.split_once(':').and_then(|(name, value)| {
+                Some((
+                    http::header::HeaderName::from_bytes(name.trim().as_bytes()).ok()?,
+                    http::header::HeaderValue::from_str(value.trim()).ok()?,
+                ))
+            });
+            headers
+                .push(parsed.ok_or_else(|| format!("--header {header}: expected `Name: value`"))?);
+        }
+        let rate = self.rate.unwrap_or(probe::DEFAULT_RATE);
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(format!("--rate {rate}: must be above 0 requests/s"));
+        }
+        let duration = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    scenario::parse_duration(t)
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(|| format!("{flag} {t}: a duration such as 500ms, 10s or 2m"))
+                })
+                .transpose()
+        };
+        let connections = self.connections.unwrap_or(probe::DEFAULT_CONNECTIONS);
+        if connections == 0 {
+            return Err(
+                "--connections 0: at least one request must be able to be in flight".to_string(),
+            );
+        }
+        if let Some(ratio) = self.max_error_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
+            return Err(format!(
+                "--max-error-ratio {ratio}: a ratio between 0 and 1"
+            ));
+        }
+        Ok(ProbeSpec {
+            url,
+            method,
+            headers,
+            body: self.body.clone().unwrap_or_default().into(),
+            rate,
+            connections,
+            timeout: duration("--timeout", &self.timeout)?.unwrap_or(probe::DEFAULT_TIMEOUT),
+            http2: self.http2,
+            duration: duration("--duration", &self.duration)?,
+            slo: ProbeSlo {
+                max_errors: self.max_errors.unwrap_or(0),
+                max_error_ratio: self.max_error_ratio,
+            },
+        })
+    }
+}
+
+/// Probes a URL until `--duration` is over or Ctrl-C; the run is judged
+/// either way (Ctrl-C is how a probe without a duration ends).
+pub async fn probe(args: ProbeArgs, stop: Arc<AtomicBool>) -> Exit {
+    let spec = match args.spec() {
+        Ok(spec) => spec,
+        Err(message) => return Exit::Usage(message),
+    };
+    let (stop_sender, stopped) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(50));
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            ticker.tick().await;
+        }
+        let _ = stop_sender.send(true);
+    });
+    let result = probe::run(&spec, std::time::Instant::now(), SystemTime::now(), stopped).await;
+    watcher.abort();
+    let result = match result {
+        Ok(result) => result,
+        Err(message) => return Exit::CannotStart(message),
+    };
+    let breaches = probe::report::evaluate(&result, &spec.slo);
+    print!("{}", probe::report::summary(&result, &breaches, &|_| None));
+    if let Some(path) = &args.out {
+        let json =
+            serde_json::json!({"version": 1, "probe": probe::report::json(&result, &breaches)});
+        let text = serde_json::to_string_pretty(&json).expect("a JSON value serialises") + "\n";
+        if let Err(e) = std::fs::write(path, text) {
+            return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if breaches.is_empty() {
+        Exit::Passed
+    } else {
+        Exit::Breached
     }
 }

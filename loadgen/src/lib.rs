@@ -7,6 +7,7 @@ pub mod command;
 pub mod fake_apiserver;
 pub mod manifest;
 pub mod measure;
+pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod scenario;

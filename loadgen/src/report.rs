@@ -19,7 +19,7 @@ fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
-fn percentiles(h: &Histogram<u64>) -> Json {
+pub(crate) fn percentiles(h: &Histogram<u64>) -> Json {
     if h.is_empty() {
         return Json::Null;
     }
@@ -202,7 +202,7 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
     out
 }
 
-fn quantiles(h: &Histogram<u64>) -> String {
+pub(crate) fn quantiles(h: &Histogram<u64>) -> String {
     if h.is_empty() {
         return "-".to_string();
     }

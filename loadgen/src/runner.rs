@@ -511,7 +511,7 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
 /// Waits for an instant more precisely than tokio's millisecond timer:
 /// sleeps most of the way, then yields until it is there, so that sends at
 /// 10,000 requests/s are not bunched on millisecond ticks.
-async fn wait_until(at: Instant) {
+pub(crate) async fn wait_until(at: Instant) {
     const TIMER_SLACK: Duration = Duration::from_millis(2);
     let now = Instant::now();
     if at > now + TIMER_SLACK {

@@ -1,0 +1,194 @@
+//! `scar loadgen probe URL` against services on 127.0.0.1: the verdict and
+//! exit code, the error windows and per-second series of `--out`, kept-alive
+//! connections, and usage errors.
+
+mod common;
+
+use std::process::Output;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{scar, stderr, stdout};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// An HTTP/1.1 service with keep-alive that answers 503 while `failing`
+/// says so (by time since it started), 200 otherwise, and counts the
+/// connections it accepted.
+struct Service {
+    port: u16,
+    connections: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn service(failing: fn(Duration) -> bool) -> Service {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicU64::new(0));
+    let counted = connections.clone();
+    let started = Instant::now();
+    runtime.spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut pending = Vec::new();
+                let mut buffer = [0; 4096];
+                loop {
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        let reply: &[u8] = if failing(started.elapsed()) {
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+                        } else {
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                        };
+                        if socket.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => pending.extend_from_slice(&buffer[..n]),
+                    }
+                }
+            });
+        }
+    });
+    Service {
+        port,
+        connections,
+        _runtime: runtime,
+    }
+}
+
+fn probe(args: &[&str]) -> Output {
+    let mut all = vec!["loadgen", "probe"];
+    all.extend_from_slice(args);
+    scar(&all)
+}
+
+#[test]
+fn a_healthy_service_passes_over_few_kept_alive_connections() {
+    let service = service(|_| false);
+    let url = format!("http://127.0.0.1:{}/", service.port);
+    let output = probe(&[&url, "--rate", "100", "--duration", "1s"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("100 requests in"), "{text}");
+    assert!(text.contains("100 2xx, 0 failed"), "{text}");
+    assert!(text.contains("SLO: passed"), "{text}");
+    let connections = service.connections.load(Ordering::Relaxed);
+    assert!(
+        connections <= 10,
+        "100 requests at 100/s took {connections} connections"
+    );
+}
+
+#[test]
+fn failures_are_told_as_error_windows_on_the_timeline_and_exit_3() {
+    let service =
+        service(|since| (Duration::from_millis(700)..Duration::from_millis(1200)).contains(&since));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("probe.json");
+    let url = format!("http://127.0.0.1:{}/health", service.port);
+    let output = probe(&[
+        &url,
+        "--rate",
+        "100",
+        "--duration",
+        "2s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("1 error window:"), "{text}");
+    assert!(text.contains("× 503"), "{text}");
+    assert!(text.contains("SLO breached: probe:"), "{text}");
+
+    let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let probe = &report["probe"];
+    let failed = probe["outcomes"]["503"].as_u64().unwrap();
+    assert!(
+        (35..=65).contains(&failed),
+        "about half a second at 100/s: {failed}"
+    );
+    let windows = probe["error_windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert_eq!(windows[0]["count"].as_u64(), Some(failed));
+    let start = windows[0]["start_seconds"].as_f64().unwrap();
+    let end = windows[0]["end_seconds"].as_f64().unwrap();
+    // The service started failing 0.7 s after it started, a little before
+    // the probe did.
+    assert!(
+        (0.4..0.9).contains(&start) && (0.9..1.4).contains(&end),
+        "{start}..{end}"
+    );
+    assert!(windows[0]["start_unix"].as_f64().unwrap() > 1.7e9);
+    let series = probe["series"].as_array().unwrap();
+    let per_second: u64 = series.iter().map(|s| s["503"].as_u64().unwrap()).sum();
+    assert_eq!(per_second, failed);
+    assert_eq!(series[0]["second"].as_u64(), Some(0));
+    assert_eq!(probe["slo"]["passed"], Value::Bool(false));
+}
+
+#[test]
+fn a_closed_port_is_connection_refused_and_an_allowance_can_pass_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let output = probe(&[&url, "--rate", "20", "--duration", "500ms"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stdout(&output).contains("10 × connection refused"),
+        "{}",
+        stdout(&output)
+    );
+    let allowed = probe(&[
+        &url,
+        "--rate",
+        "20",
+        "--duration",
+        "500ms",
+        "--max-error-ratio",
+        "1",
+        "--max-errors",
+        "10",
+    ]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_what_is_wrong() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["ftp://example.com/"], "give an http:// or https:// URL"),
+        (&["http://127.0.0.1:1/", "--rate", "0"], "--rate 0"),
+        (
+            &["http://127.0.0.1:1/", "-H", "no colon"],
+            "expected `Name: value`",
+        ),
+        (
+            &["http://127.0.0.1:1/", "--duration", "soon"],
+            "--duration soon",
+        ),
+        (
+            &["http://127.0.0.1:1/", "--max-error-ratio", "2"],
+            "a ratio between 0 and 1",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = probe(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}

@@ -6,8 +6,11 @@ mod common;
 
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use common::service::Service;
 use common::{repo, stderr, stdout};
 use scar_loadgen::fake_apiserver::{Behaviour, FakeApiServer};
 use serde_json::Value;
@@ -485,4 +488,121 @@ fn the_shipped_deploy_burst_finds_the_burst_a_small_server_throttles() {
     assert_eq!(burst["outcomes"]["2xx"].as_u64().unwrap() + throttled, 15);
     assert_eq!(fake.served_for("patch"), 15);
     assert!(fake.namespaces().is_empty());
+}
+
+fn deployment(name: &str, replicas: u64) -> Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "demo", "generation": 1},
+        "spec": {"replicas": replicas, "template": {"metadata": {"labels": {"app": name}}}},
+    })
+}
+
+fn write_rollout_scenario(dir: &Path, phase: &str, probe: &str) -> String {
+    let path = dir.join("rollout.yaml");
+    std::fs::write(&path, format!("name: rollout\nphases:\n{phase}{probe}")).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_rollout_phase_restarts_deployments_and_the_probe_places_errors_inside_it() {
+    let (_rt, dir, fake) = start(Behaviour {
+        rollout_time: Duration::from_millis(700),
+        ..Behaviour::default()
+    });
+    fake.add_object("demo", "deployments", deployment("web", 2));
+    // The control plane: once the restart arrives, the service answers 503
+    // for 300 ms, as one whose old Pods stop before the ingress notices.
+    let restarted = Arc::new(AtomicU64::new(0));
+    let failing_since = restarted.clone();
+    let epoch = Instant::now();
+    let service = Service::start(move || {
+        let since = failing_since.load(Ordering::Relaxed);
+        since > 0 && epoch.elapsed().as_millis() < u128::from(since) + 300
+    });
+    let fake = Arc::new(fake);
+    let watcher = {
+        let fake = fake.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while fake.served_for("patch") == 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            restarted.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        })
+    };
+    let scenario = write_rollout_scenario(
+        dir.path(),
+        "- {name: restart, verb: rollout, deployments: [demo/web], timeout: 20s}\n",
+        &format!(
+            "probe:\n  url: http://127.0.0.1:{}/\n  rate: 100\n  before: 500ms\n  after: 500ms\n",
+            service.port
+        ),
+    );
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &[]);
+    watcher.join().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(3), "{text}{}", stderr(&output));
+    assert!(text.contains("demo/web: rolled out in"), "{text}");
+    assert!(text.contains("1 error window:"), "{text}");
+    assert!(text.contains("during rollout of demo/web: "), "{text}");
+    assert!(text.contains("SLO: breached\n  probe: "), "{text}");
+
+    let restart = phase(&report, "restart");
+    let rollout = &restart["rollouts"][0];
+    assert_eq!(rollout["deployment"], "demo/web");
+    let took = rollout["took_seconds"].as_f64().unwrap();
+    assert!((0.7..5.0).contains(&took), "{took}");
+    assert_eq!(restart["verb"], "rollout");
+    assert_eq!(restart["outcomes"]["2xx"], restart["completed"]);
+    let (started, finished) = (
+        restart["started_seconds"].as_f64().unwrap(),
+        restart["finished_seconds"].as_f64().unwrap(),
+    );
+    let window = &report["probe"]["error_windows"][0];
+    let start = window["start_seconds"].as_f64().unwrap();
+    assert!(
+        started <= start && start <= finished,
+        "{start} outside {started}..{finished}"
+    );
+    assert!(report["probe"]["started_seconds"].as_f64().unwrap() < started - 0.4);
+    assert!(window["outcomes"]["503"].as_u64().unwrap() > 0);
+    assert_eq!(report["probe"]["slo"]["passed"], false);
+    let object = fake.object("demo", "deployments", "web");
+    let annotations = &object["spec"]["template"]["metadata"]["annotations"];
+    assert!(
+        annotations["kubectl.kubernetes.io/restartedAt"].is_string(),
+        "{object}"
+    );
+    assert_eq!(object["metadata"]["generation"], 2);
+}
+
+#[test]
+fn a_rollout_that_does_not_complete_in_time_fails_its_phase_with_why() {
+    let (_rt, dir, fake) = start(Behaviour {
+        rollout_time: Duration::from_secs(3600),
+        ..Behaviour::default()
+    });
+    fake.add_object("demo", "deployments", deployment("api", 3));
+    let scenario = write_rollout_scenario(
+        dir.path(),
+        "- {name: restart, verb: rollout, deployments: [demo/api, demo/missing], timeout: 1s}\n",
+        "",
+    );
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &[]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(
+            "restart: rollout of demo/api did not complete within 1s: 2 of 3 replicas updated"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("restarting demo/missing: HTTP 404"), "{text}");
+    let rollouts = phase(&report, "restart")["rollouts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rollouts.len(), 2);
+    assert!(rollouts.iter().all(|r| r["took_seconds"].is_null()));
 }

@@ -5,64 +5,12 @@
 mod common;
 
 use std::process::Output;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::service::Service;
 use common::{scar, stderr, stdout};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// An HTTP/1.1 service with keep-alive that answers 503 while `failing`
-/// says so (by time since it started), 200 otherwise, and counts the
-/// connections it accepted.
-struct Service {
-    port: u16,
-    connections: Arc<AtomicU64>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn service(failing: fn(Duration) -> bool) -> Service {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let connections = Arc::new(AtomicU64::new(0));
-    let counted = connections.clone();
-    let started = Instant::now();
-    runtime.spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(async move {
-                let mut pending = Vec::new();
-                let mut buffer = [0; 4096];
-                loop {
-                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                        pending.drain(..end + 4);
-                        let reply: &[u8] = if failing(started.elapsed()) {
-                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
-                        } else {
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-                        };
-                        if socket.write_all(reply).await.is_err() {
-                            return;
-                        }
-                    }
-                    match socket.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => pending.extend_from_slice(&buffer[..n]),
-                    }
-                }
-            });
-        }
-    });
-    Service {
-        port,
-        connections,
-        _runtime: runtime,
-    }
-}
 
 fn probe(args: &[&str]) -> Output {
     let mut all = vec!["loadgen", "probe"];
@@ -72,7 +20,7 @@ fn probe(args: &[&str]) -> Output {
 
 #[test]
 fn a_healthy_service_passes_over_few_kept_alive_connections() {
-    let service = service(|_| false);
+    let service = Service::start(|| false);
     let url = format!("http://127.0.0.1:{}/", service.port);
     let output = probe(&[&url, "--rate", "100", "--duration", "1s"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -89,8 +37,10 @@ fn a_healthy_service_passes_over_few_kept_alive_connections() {
 
 #[test]
 fn failures_are_told_as_error_windows_on_the_timeline_and_exit_3() {
-    let service =
-        service(|since| (Duration::from_millis(700)..Duration::from_millis(1200)).contains(&since));
+    let started = Instant::now();
+    let service = Service::start(move || {
+        (Duration::from_millis(700)..Duration::from_millis(1200)).contains(&started.elapsed())
+    });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("probe.json");
     let url = format!("http://127.0.0.1:{}/health", service.port);
@@ -107,7 +57,7 @@ fn failures_are_told_as_error_windows_on_the_timeline_and_exit_3() {
     let text = stdout(&output);
     assert!(text.contains("1 error window:"), "{text}");
     assert!(text.contains("× 503"), "{text}");
-    assert!(text.contains("SLO breached: probe:"), "{text}");
+    assert!(text.contains("SLO: breached\n  probe: "), "{text}");
 
     let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let probe = &report["probe"];

@@ -57,7 +57,7 @@ fn main() {
     }
     let breaches = probe::report::evaluate(&abrupt.probe, &ProbeSlo::default());
     assert_eq!(breaches.len(), 1, "the default gate allows no error");
-    let summary = probe::report::summary(&abrupt.probe, &breaches, &|at| {
+    let summary = probe::report::summary(&abrupt.probe, &|at| {
         (at >= abrupt.sigterm).then(|| "rollout of demo".to_string())
     });
     assert!(summary.contains("during rollout of demo"), "{summary}");

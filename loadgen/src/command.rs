@@ -73,7 +73,14 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
         Ok(result) => result,
         Err(RunError::Start(message)) => return Exit::CannotStart(message),
     };
-    let breaches = slo::evaluate(&result.phases, &scenario.slo);
+    let mut breaches = slo::evaluate(&result.phases, &scenario.slo);
+    match (&result.probe, &scenario.probe) {
+        (Some(Ok(probed)), Some(probe)) => {
+            breaches.extend(probe::report::evaluate(probed, &probe.spec.slo));
+        }
+        (Some(Err(message)), _) => return Exit::CannotStart(format!("the probe: {message}")),
+        _ => {}
+    }
     print!("{}", report::summary(&result, &scenario, &breaches));
     if let Some(path) = &args.out {
         let json = report::json(&result, &scenario, &breaches);
@@ -237,7 +244,8 @@ pub async fn probe(args: ProbeArgs, stop: Arc<AtomicBool>) -> Exit {
         Err(message) => return Exit::CannotStart(message),
     };
     let breaches = probe::report::evaluate(&result, &spec.slo);
-    print!("{}", probe::report::summary(&result, &breaches, &|_| None));
+    print!("{}", probe::report::summary(&result, &|_| None));
+    print!("{}", report::verdict(&breaches));
     if let Some(path) = &args.out {
         let json =
             serde_json::json!({"version": 1, "probe": probe::report::json(&result, &breaches)});

@@ -53,6 +53,9 @@ pub struct Behaviour {
     pub stall: Option<(Duration, Duration)>,
     /// Whether flowcontrol objects may be listed (to resolve APF names).
     pub allow_flowcontrol_list: bool,
+    /// How long a Deployment takes to roll out after its pod template
+    /// changes: its status shows a surge replica, not yet updated, until then.
+    pub rollout_time: Duration,
 }
 
 impl Default for Behaviour {
@@ -65,6 +68,7 @@ impl Default for Behaviour {
             per_inflight_write: Duration::ZERO,
             stall: None,
             allow_flowcontrol_list: true,
+            rollout_time: Duration::from_millis(300),
         }
     }
 }
@@ -81,6 +85,8 @@ struct State {
     namespaces: Mutex<BTreeMap<String, Json>>,
     /// (namespace, resource, name) → object.
     objects: Mutex<BTreeMap<(String, String, String), Json>>,
+    /// When each Deployment's pod template last changed.
+    template_changed: Mutex<BTreeMap<(String, String, String), Instant>>,
     served: Mutex<Served>,
 }
 
@@ -122,6 +128,7 @@ impl FakeApiServer {
             readonly: AtomicUsize::new(0),
             namespaces: Mutex::new(BTreeMap::new()),
             objects: Mutex::new(BTreeMap::new()),
+            template_changed: Mutex::new(BTreeMap::new()),
             served: Mutex::new(BTreeMap::new()),
         });
         let serving = state.clone();
@@ -170,6 +177,29 @@ impl FakeApiServer {
 
     pub fn object_count(&self) -> usize {
         lock(&self.state.objects).len()
+    }
+
+    /// An object as stored, or null.
+    pub fn object(&self, namespace: &str, resource: &str, name: &str) -> Json {
+        let key = (
+            namespace.to_string(),
+            resource.to_string(),
+            name.to_string(),
+        );
+        lock(&self.state.objects)
+            .get(&key)
+            .cloned()
+            .unwrap_or(Json::Null)
+    }
+
+    /// Adds an object, as one deployed before the run.
+    pub fn add_object(&self, namespace: &str, resource: &str, object: Json) {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        lock(&self.state.objects)
+            .insert((namespace.to_string(), resource.to_string(), name), object);
     }
 
     /// Adds a namespace as a leftover of an earlier run would be.
@@ -523,6 +553,15 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
                 )
             };
             match method {
+                Method::GET if resource == "deployments" => {
+                    objects.get(&key).map_or_else(not_found, |o| {
+                        let changed = lock(&state.template_changed).get(&key).copied();
+                        respond(
+                            StatusCode::OK,
+                            &with_status(o, changed, state.behaviour.rollout_time),
+                        )
+                    })
+                }
                 Method::GET => objects
                     .get(&key)
                     .map_or_else(not_found, |o| respond(StatusCode::OK, o)),
@@ -541,6 +580,14 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
                         None => not_found(),
                         Some(object) => {
                             merge_patch(object, &patch);
+                            if resource == "deployments"
+                                && patch.pointer("/spec/template").is_some()
+                            {
+                                let generation =
+                                    object["metadata"]["generation"].as_i64().unwrap_or(1);
+                                object["metadata"]["generation"] = json!(generation + 1);
+                                lock(&state.template_changed).insert(key.clone(), Instant::now());
+                            }
                             respond(StatusCode::OK, object)
                         }
                     }
@@ -597,6 +644,25 @@ fn named_object(body: &[u8]) -> Result<(Json, String), Refusal> {
             "metadata.name: Required value",
         ))?;
     Ok((object, name))
+}
+
+/// A Deployment with the status its controller would report: mid-rollout
+/// (one surge replica, not yet updated) for `rollout_time` after its
+/// template changed, then complete.
+fn with_status(deployment: &Json, changed: Option<Instant>, rollout_time: Duration) -> Json {
+    let mut object = deployment.clone();
+    let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
+    object["metadata"]["generation"] = json!(generation);
+    let wanted = object["spec"]["replicas"].as_i64().unwrap_or(1);
+    let rolling = changed.is_some_and(|at| at.elapsed() < rollout_time);
+    object["status"] = if rolling {
+        json!({"observedGeneration": generation, "replicas": wanted + 1, "updatedReplicas": wanted - 1,
+               "readyReplicas": wanted, "availableReplicas": wanted})
+    } else {
+        json!({"observedGeneration": generation, "replicas": wanted, "updatedReplicas": wanted,
+               "readyReplicas": wanted, "availableReplicas": wanted})
+    };
+    object
 }
 
 /// JSON merge patch (RFC 7386).

@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod measure;
 pub mod probe;
 pub mod report;
+pub mod rollout;
 pub mod runner;
 pub mod scenario;
 pub mod slo;

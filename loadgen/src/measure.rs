@@ -135,6 +135,25 @@ pub struct PhaseStats {
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
     pub series: Vec<Second>,
+    /// What a rollout phase's Deployments did.
+    pub rollouts: Vec<RolloutRecord>,
+}
+
+/// One Deployment's rollout: how long it took to complete, or why it did not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RolloutRecord {
+    pub deployment: String,
+    /// From the restart until `kubectl rollout status` would call it done.
+    #[serde(serialize_with = "optional_seconds", rename = "took_seconds")]
+    pub took: Option<Duration>,
+    pub failure: Option<String>,
+}
+
+fn optional_seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 impl PhaseStats {
@@ -155,6 +174,7 @@ impl PhaseStats {
             started: None,
             finished: None,
             series: Vec::new(),
+            rollouts: Vec::new(),
         }
     }
 

@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 
 use crate::measure::PhaseStats;
 use crate::runner::RunResult;
-use crate::scenario::{Load, Scenario};
+use crate::scenario::{Load, Scenario, Work};
 use crate::slo::Breach;
 
 fn ms(micros: u64) -> f64 {
@@ -33,9 +33,17 @@ pub(crate) fn percentiles(h: &Histogram<u64>) -> Json {
     })
 }
 
+/// How a phase sends its requests; `None` for a rollout.
+fn load(scenario: &Scenario, index: usize) -> Option<&Load> {
+    match &scenario.phases.get(index)?.work {
+        Work::Requests(requests) => Some(&requests.load),
+        Work::Rollout(_) => None,
+    }
+}
+
 fn target_rate(scenario: &Scenario, index: usize) -> Option<f64> {
-    match scenario.phases.get(index)?.load {
-        Load::Open { rate, .. } => rate,
+    match load(scenario, index)? {
+        Load::Open { rate, .. } => *rate,
         Load::Closed { .. } => None,
     }
 }
@@ -63,15 +71,18 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let load = &scenario.phases[i].load;
+            let load = load(scenario, i);
             json!({
                 "name": p.name,
                 "verb": p.verb,
-                "model": match load { Load::Open { .. } => "open", Load::Closed { .. } => "closed" },
+                "model": match load { Some(Load::Open { .. }) => "open", Some(Load::Closed { .. }) => "closed", None => "rollout" },
                 "target_rate": target_rate(scenario, i),
-                "burst": match load { Load::Open { burst, .. } => Some(*burst), Load::Closed { .. } => None },
-                "connections": match load { Load::Open { connections, .. } => Some(*connections), Load::Closed { .. } => None },
-                "concurrency": match load { Load::Closed { concurrency } => Some(*concurrency), Load::Open { .. } => None },
+                "burst": match load { Some(Load::Open { burst, .. }) => Some(*burst), _ => None },
+                "connections": match load { Some(Load::Open { connections, .. }) => Some(*connections), _ => None },
+                "concurrency": match load { Some(Load::Closed { concurrency }) => Some(*concurrency), _ => None },
+                "started_seconds": p.started.map(|t| t.saturating_duration_since(result.run_start).as_secs_f64()),
+                "finished_seconds": p.finished.map(|t| t.saturating_duration_since(result.run_start).as_secs_f64()),
+                "rollouts": p.rollouts,
                 "requests": p.sent,
                 "completed": p.completed(),
                 "duration_seconds": p.elapsed().as_secs_f64(),
@@ -100,6 +111,10 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
         "interrupted": result.interrupted,
         "cleanup": match &result.cleanup { Ok(()) => json!({"ok": true}), Err(e) => json!({"ok": false, "error": e}) },
         "phases": phases,
+        "probe": match &result.probe {
+            Some(Ok(probe)) => crate::probe::report::json(probe, breaches),
+            _ => Json::Null,
+        },
         "slo": {"passed": breaches.is_empty(), "breaches": breaches},
     })
 }
@@ -175,6 +190,14 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
                 .collect();
             let _ = writeln!(out, "{:<16} priority levels: {}", "", levels.join(", "));
         }
+        for rollout in &p.rollouts {
+            let outcome = match (&rollout.took, &rollout.failure) {
+                (_, Some(failure)) => failure.clone(),
+                (Some(took), None) => format!("rolled out in {:.1}s", took.as_secs_f64()),
+                (None, None) => "not started".to_string(),
+            };
+            let _ = writeln!(out, "{:<16} {}: {outcome}", "", rollout.deployment);
+        }
         if !p.late.is_empty() && p.late.value_at_quantile(0.99) > 1000 {
             let _ = writeln!(
                 out,
@@ -191,6 +214,18 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
             result.run_id
         );
     }
+    if let Some(Ok(probe)) = &result.probe {
+        out.push_str(&crate::probe::report::summary(probe, &|at| {
+            phase_at(result, scenario, at)
+        }));
+    }
+    out.push_str(&verdict(breaches));
+    out
+}
+
+/// `SLO: passed`, or each breach.
+pub fn verdict(breaches: &[Breach]) -> String {
+    let mut out = String::new();
     if breaches.is_empty() {
         let _ = writeln!(out, "SLO: passed");
     } else {
@@ -200,6 +235,27 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
         }
     }
     out
+}
+
+/// The phase running at `offset` on the run's timeline, as "rollout of
+/// shop/checkout" or "phase deploy-burst".
+fn phase_at(result: &RunResult, scenario: &Scenario, offset: Duration) -> Option<String> {
+    let at = result.run_start + offset;
+    let index = result
+        .phases
+        .iter()
+        .position(|p| p.started.is_some_and(|s| s <= at) && p.finished.is_none_or(|f| at <= f))?;
+    Some(match &scenario.phases[index].work {
+        Work::Rollout(rollout) => {
+            let names: Vec<String> = rollout
+                .deployments
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            format!("rollout of {}", names.join(", "))
+        }
+        Work::Requests(_) => format!("phase {}", result.phases[index].name),
+    })
 }
 
 pub(crate) fn quantiles(h: &Histogram<u64>) -> String {

@@ -20,7 +20,8 @@ use tokio::task::JoinSet;
 use crate::api::{Api, Outcome, Patch, Reply};
 use crate::manifest::{object_name, substitute, substitute_json, RUN_ID_LABEL};
 use crate::measure::{PhaseStats, Sample};
-use crate::scenario::{Load, Phase, Scenario, Stop, Verb};
+use crate::probe::ProbeResult;
+use crate::scenario::{Load, Phase, Requests, Scenario, Stop, Verb, Work};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -40,6 +41,8 @@ pub struct RunResult {
     pub client_go: bool,
     pub phases: Vec<PhaseStats>,
     pub started_at: SystemTime,
+    /// Offset zero of the run's timeline (phase and probe times).
+    pub run_start: Instant,
     pub wall: Duration,
     pub interrupted: bool,
     /// Priority level and flow schema UIDs resolved to names, where the
@@ -47,6 +50,8 @@ pub struct RunResult {
     pub names: BTreeMap<String, String>,
     /// How deleting the run's namespace went.
     pub cleanup: Result<(), String>,
+    /// What the scenario's probe saw, when it has one.
+    pub probe: Option<Result<ProbeResult, String>>,
 }
 
 #[derive(Debug)]
@@ -70,16 +75,16 @@ const CLIENT_GO_BURST: f64 = 10.0;
 const CLIENT_GO_MAX_RETRIES: u32 = 10;
 
 /// What every request task shares with the run.
-struct Shared {
-    api: Api,
+pub(crate) struct Shared {
+    pub(crate) api: Api,
     scenario: Scenario,
     run_id: String,
-    namespace: String,
-    run_start: Instant,
+    pub(crate) namespace: String,
+    pub(crate) run_start: Instant,
     stop: Arc<AtomicBool>,
     /// Turns true when `stop` is set, to wake workers waiting for their slot.
-    stopped: tokio::sync::watch::Receiver<bool>,
-    stats: Mutex<Vec<PhaseStats>>,
+    pub(crate) stopped: tokio::sync::watch::Receiver<bool>,
+    pub(crate) stats: Mutex<Vec<PhaseStats>>,
     /// Names of the objects created, per template.
     created: Mutex<BTreeMap<String, Vec<String>>>,
     limiter: Option<TokenBucket>,
@@ -130,12 +135,43 @@ pub async fn run(
     let progress = (options.progress && std::io::stderr().is_terminal())
         .then(|| tokio::spawn(print_progress(shared.clone())));
 
+    // The probe runs beside the phases on the same timeline, alone for its
+    // `before` and `after`, and stops early on Ctrl-C.
+    let (probe_stop, probe_stopped) = tokio::sync::watch::channel(false);
+    let probe = scenario.probe.as_ref().map(|probe| {
+        let (spec, stopped) = (probe.spec.clone(), probe_stopped.clone());
+        let (run_start, mut interrupted) = (shared.run_start, shared.stopped.clone());
+        let probe_stop = probe_stop.clone();
+        tokio::spawn(async move {
+            let forward = tokio::spawn(async move {
+                let _ = interrupted.wait_for(|stopped| *stopped).await;
+                let _ = probe_stop.send(true);
+            });
+            let result = crate::probe::run(&spec, run_start, started_at, stopped).await;
+            forward.abort();
+            result
+        })
+    });
+    if let Some(probe) = &scenario.probe {
+        pause(&shared, probe.before).await;
+    }
     for index in 0..scenario.phases.len() {
         if options.stop.load(Ordering::Relaxed) {
             break;
         }
         run_phase(&shared, index).await;
     }
+    if let Some(probe) = &scenario.probe {
+        pause(&shared, probe.after).await;
+    }
+    let _ = probe_stop.send(true);
+    let probe = match probe {
+        Some(task) => Some(
+            task.await
+                .unwrap_or_else(|e| Err(format!("the probe stopped: {e}"))),
+        ),
+        None => None,
+    };
     stop_watcher.abort();
     if let Some(progress) = progress {
         progress.abort();
@@ -152,14 +188,25 @@ pub async fn run(
         client_go: options.client_go,
         phases,
         started_at,
+        run_start: shared.run_start,
         wall,
         interrupted: options.stop.load(Ordering::Relaxed),
         names,
         cleanup,
+        probe,
     })
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Waits `length`, or until the run is stopped.
+async fn pause(shared: &Shared, length: Duration) {
+    let mut stopped = shared.stopped.clone();
+    tokio::select! {
+        () = tokio::time::sleep(length) => {}
+        _ = stopped.wait_for(|stopped| *stopped) => {}
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -251,7 +298,7 @@ pub async fn cleanup(api: &Api, run_id: Option<&str>) -> Result<Vec<String>, Str
     Ok(names)
 }
 
-fn describe_reply(outcome: Outcome, reply: &Reply) -> String {
+pub(crate) fn describe_reply(outcome: Outcome, reply: &Reply) -> String {
     match outcome {
         Outcome::Status(code) => {
             let message = reply
@@ -281,9 +328,15 @@ struct Call {
 }
 
 impl Shared {
-    fn call(&self, phase: &Phase, index: u64, objects: &[String]) -> Result<Call, String> {
+    fn call(
+        &self,
+        phase: &Phase,
+        requests: &Requests,
+        index: u64,
+        objects: &[String],
+    ) -> Result<Call, String> {
         let scenario = &self.scenario;
-        let template = &scenario.templates[&phase.template];
+        let template = &scenario.templates[&requests.template];
         let namespace = &self.namespace;
         let object = |i: u64| objects[(i % objects.len() as u64) as usize].clone();
         let simple = |method: Method, path: String| Call {
@@ -311,7 +364,7 @@ impl Shared {
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default();
-                let patch = phase
+                let patch = requests
                     .patch
                     .as_ref()
                     .expect("validated: a patch phase has a patch");
@@ -342,6 +395,7 @@ impl Shared {
                 Method::DELETE,
                 template.object_path(namespace, &object(index)),
             ),
+            Verb::Rollout => unreachable!("a rollout phase sends no template requests"),
         })
     }
 
@@ -415,26 +469,33 @@ impl Shared {
 
 async fn run_phase(shared: &Arc<Shared>, index: usize) {
     let phase = &shared.scenario.phases[index];
+    match &phase.work {
+        Work::Requests(requests) => run_requests(shared, index, phase, requests).await,
+        Work::Rollout(rollout) => crate::rollout::run(shared, index, rollout).await,
+    }
+}
+
+async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, requests: &Requests) {
     let objects = lock(&shared.created)
-        .get(&phase.template)
+        .get(&requests.template)
         .cloned()
         .unwrap_or_default();
     if matches!(phase.verb, Verb::Patch | Verb::Get | Verb::Delete) && objects.is_empty() {
         eprintln!(
             "scar loadgen: phase `{}` skipped: no {} object was created to {}",
             phase.name,
-            phase.template,
+            requests.template,
             phase.verb.as_str()
         );
         return;
     }
-    let total = match phase.stop {
+    let total = match requests.stop {
         Stop::Count(n) => Some(n),
         Stop::EachObject => Some(objects.len() as u64),
         Stop::Duration(_) => None,
     };
     let phase_start = Instant::now();
-    let deadline = match phase.stop {
+    let deadline = match requests.stop {
         Stop::Duration(d) => Some(phase_start + d),
         _ => None,
     };
@@ -446,7 +507,7 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
     // (a worker that is free waits for it; when all are busy the request
     // goes late, and its latency counts from the schedule). Closed model:
     // `concurrency` workers, each request due as soon as a worker is free.
-    let (workers, interval, burst) = match phase.load {
+    let (workers, interval, burst) = match requests.load {
         Load::Open {
             rate,
             burst,
@@ -471,6 +532,9 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
         let objects = objects.clone();
         tasks.spawn(async move {
             let phase = &worker.scenario.phases[index];
+            let Work::Requests(requests) = &phase.work else {
+                unreachable!("run_requests runs request phases")
+            };
             loop {
                 let next = counter.fetch_add(1, Ordering::Relaxed);
                 let scheduled = match interval {
@@ -484,7 +548,7 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
                 if finished {
                     break;
                 }
-                let call = match worker.call(phase, next, &objects) {
+                let call = match worker.call(phase, requests, next, &objects) {
                     Ok(call) => call,
                     Err(e) => {
                         if !halted.swap(true, Ordering::Relaxed) {
@@ -499,7 +563,7 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
                     _ = stopped.wait_for(|stopped| *stopped) => break,
                 }
                 worker
-                    .execute(index, &phase.template, phase.timeout, call, scheduled)
+                    .execute(index, &requests.template, requests.timeout, call, scheduled)
                     .await;
             }
         });

@@ -26,6 +26,7 @@ use std::time::Duration;
 use scar_yaml::{parse_documents, Node, Span, Value};
 
 use crate::manifest::Template;
+use crate::probe::{self, ProbeSlo, ProbeSpec};
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -37,6 +38,17 @@ pub struct Scenario {
     pub templates: BTreeMap<String, Template>,
     pub phases: Vec<Phase>,
     pub slo: Slo,
+    /// Service traffic sent while the phases run.
+    pub probe: Option<ScenarioProbe>,
+}
+
+/// The `probe:` of a scenario: what to send, and how long to probe alone
+/// before the first phase and after the last.
+#[derive(Debug, Clone)]
+pub struct ScenarioProbe {
+    pub spec: ProbeSpec,
+    pub before: Duration,
+    pub after: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -47,6 +59,9 @@ pub enum Verb {
     Get,
     List,
     Delete,
+    /// Restart Deployments and wait for them, as `kubectl rollout restart`
+    /// and `kubectl rollout status` do.
+    Rollout,
 }
 
 impl Verb {
@@ -57,6 +72,7 @@ impl Verb {
             Verb::Get => "get",
             Verb::List => "list",
             Verb::Delete => "delete",
+            Verb::Rollout => "rollout",
         }
     }
 
@@ -68,6 +84,7 @@ impl Verb {
             Verb::Get,
             Verb::List,
             Verb::Delete,
+            Verb::Rollout,
         ]
         .into_iter()
         .find(|v| v.as_str() == name)
@@ -103,12 +120,48 @@ pub enum Stop {
 pub struct Phase {
     pub name: String,
     pub verb: Verb,
+    pub work: Work,
+}
+
+#[derive(Debug, Clone)]
+pub enum Work {
+    Requests(Requests),
+    Rollout(Rollout),
+}
+
+/// Requests made from a template.
+#[derive(Debug, Clone)]
+pub struct Requests {
     pub template: String,
     pub load: Load,
     pub stop: Stop,
     /// A JSON merge patch, for `patch`; may hold `{{ now }}` and `{{ index }}`.
     pub patch: Option<serde_json::Value>,
+    /// Per request.
     pub timeout: Duration,
+}
+
+/// Deployments to restart, and how long their rollouts may take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    pub deployments: Vec<DeploymentRef>,
+    pub timeout: Duration,
+}
+
+/// `namespace/name`, or `name` in the run's namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRef {
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for DeploymentRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(namespace) => write!(f, "{namespace}/{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +217,8 @@ impl std::fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A Deployment's default `progressDeadlineSeconds`.
+const DEFAULT_ROLLOUT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Requests in flight at most in an open phase unless it says otherwise.
 pub const DEFAULT_CONNECTIONS: u32 = 1000;
 
@@ -217,7 +272,15 @@ impl Parser<'_> {
         self.check_keys(
             root,
             "",
-            &["name", "namespace", "vars", "templates", "phases", "slo"],
+            &[
+                "name",
+                "namespace",
+                "vars",
+                "templates",
+                "phases",
+                "slo",
+                "probe",
+            ],
         )?;
 
         if let Some(vars) = root.get("vars") {
@@ -255,15 +318,12 @@ impl Parser<'_> {
             None => "scar-loadgen-{{ run_id }}".to_string(),
         };
 
-        let templates_node = root.get("templates").ok_or_else(|| {
-            self.error(
-                root,
-                "templates",
-                "missing: name the manifest files the phases send",
-            )
-        })?;
         let mut templates = BTreeMap::new();
-        for (key, value) in self.map(templates_node, "templates")? {
+        let template_entries = match root.get("templates") {
+            Some(node) => self.map(node, "templates")?,
+            None => &[],
+        };
+        for (key, value) in template_entries {
             let template_name = self.text(key, "templates")?.to_string();
             let field = format!("templates.{template_name}");
             let file = self.text(value, &field)?;
@@ -294,6 +354,7 @@ impl Parser<'_> {
             Some(node) => self.slo(node)?,
             None => Slo::default(),
         };
+        let probe = root.get("probe").map(|node| self.probe(node)).transpose()?;
         Ok(Scenario {
             path: self.path.to_path_buf(),
             name,
@@ -302,6 +363,7 @@ impl Parser<'_> {
             templates,
             phases,
             slo,
+            probe,
         })
     }
 
@@ -312,6 +374,28 @@ impl Parser<'_> {
         templates: &BTreeMap<String, Template>,
     ) -> Result<Phase, ScenarioError> {
         let at = |field: &str| format!("phases[{index}].{field}");
+        let name = match node.get("name") {
+            Some(n) => self.text(n, &at("name"))?.to_string(),
+            None => format!("phase-{}", index + 1),
+        };
+        let verb_node = node
+            .get("verb")
+            .ok_or_else(|| self.error(node, &at("verb"), "missing"))?;
+        let verb_name = self.text(verb_node, &at("verb"))?;
+        let verb = Verb::parse(verb_name).ok_or_else(|| {
+            self.error(
+                verb_node,
+                &at("verb"),
+                format!("`{verb_name}` is not one of create, patch, get, list, delete, rollout"),
+            )
+        })?;
+        if verb == Verb::Rollout {
+            return Ok(Phase {
+                name,
+                verb,
+                work: Work::Rollout(self.rollout(node, index)?),
+            });
+        }
         self.check_keys(
             node,
             &format!("phases[{index}]."),
@@ -329,21 +413,6 @@ impl Parser<'_> {
                 "timeout",
             ],
         )?;
-        let name = match node.get("name") {
-            Some(n) => self.text(n, &at("name"))?.to_string(),
-            None => format!("phase-{}", index + 1),
-        };
-        let verb_node = node
-            .get("verb")
-            .ok_or_else(|| self.error(node, &at("verb"), "missing"))?;
-        let verb_name = self.text(verb_node, &at("verb"))?;
-        let verb = Verb::parse(verb_name).ok_or_else(|| {
-            self.error(
-                verb_node,
-                &at("verb"),
-                format!("`{verb_name}` is not one of create, patch, get, list, delete"),
-            )
-        })?;
         let template_node = node
             .get("template")
             .ok_or_else(|| self.error(node, &at("template"), "missing"))?;
@@ -446,10 +515,68 @@ impl Parser<'_> {
         Ok(Phase {
             name,
             verb,
-            template,
-            load,
-            stop,
-            patch,
+            work: Work::Requests(Requests {
+                template,
+                load,
+                stop,
+                patch,
+                timeout,
+            }),
+        })
+    }
+
+    /// `deployments: [shop/checkout, web]` and the `timeout` of the wait.
+    fn rollout(&self, node: &Node, index: usize) -> Result<Rollout, ScenarioError> {
+        let at = |field: &str| format!("phases[{index}].{field}");
+        self.check_keys(
+            node,
+            &format!("phases[{index}]."),
+            &["name", "verb", "deployments", "timeout"],
+        )?;
+        let list = node.get("deployments").ok_or_else(|| {
+            self.error(
+                node,
+                &at("deployments"),
+                "a rollout phase needs deployments: the Deployments to restart (namespace/name)",
+            )
+        })?;
+        let Value::Seq(items) = &list.value else {
+            return Err(self.error(list, &at("deployments"), "must be a list"));
+        };
+        if items.is_empty() {
+            return Err(self.error(list, &at("deployments"), "must not be empty"));
+        }
+        let mut deployments = Vec::new();
+        for item in items {
+            let text = self.resolved(item, &at("deployments"))?;
+            let (namespace, name) = match text.split_once('/') {
+                Some((namespace, name)) => (Some(namespace.to_string()), name),
+                None => (None, text.as_str()),
+            };
+            let valid = |s: &str| {
+                !s.is_empty()
+                    && s.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                    })
+            };
+            if !valid(name) || !namespace.as_deref().is_none_or(valid) {
+                return Err(self.error(
+                    item,
+                    &at("deployments"),
+                    format!("`{text}` is not namespace/name or name"),
+                ));
+            }
+            deployments.push(DeploymentRef {
+                namespace,
+                name: name.to_string(),
+            });
+        }
+        let timeout = match node.get("timeout") {
+            Some(n) => self.duration(n, &at("timeout"))?,
+            None => DEFAULT_ROLLOUT_TIMEOUT,
+        };
+        Ok(Rollout {
+            deployments,
             timeout,
         })
     }
@@ -474,6 +601,117 @@ impl Parser<'_> {
             slo.max_error_ratio = self.ratio(n, "slo.max_error_ratio")?;
         }
         Ok(slo)
+    }
+
+    fn probe(&self, node: &Node) -> Result<ScenarioProbe, ScenarioError> {
+        self.check_keys(
+            node,
+            "probe.",
+            &[
+                "url",
+                "rate",
+                "method",
+                "headers",
+                "body",
+                "timeout",
+                "connections",
+                "http2",
+                "before",
+                "after",
+                "slo",
+            ],
+        )?;
+        let url_node = node
+            .get("url")
+            .ok_or_else(|| self.error(node, "probe.url", "missing: the service URL to probe"))?;
+        let url_text = self.resolved(url_node, "probe.url")?;
+        let url = url_text
+            .parse::<http::Uri>()
+            .ok()
+            .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
+            .ok_or_else(|| {
+                self.error(
+                    url_node,
+                    "probe.url",
+                    format!("`{url_text}` is not an http:// or https:// URL"),
+                )
+            })?;
+        let method = match node.get("method") {
+            Some(n) => {
+                let text = self.resolved(n, "probe.method")?;
+                http::Method::from_bytes(text.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                    self.error(n, "probe.method", format!("`{text}` is not an HTTP method"))
+                })?
+            }
+            None => http::Method::GET,
+        };
+        let mut headers = Vec::new();
+        if let Some(map) = node.get("headers") {
+            for (key, value) in self.map(map, "probe.headers")? {
+                let name = self.text(key, "probe.headers")?;
+                let field = format!("probe.headers.{name}");
+                let value_text = self.resolved(value, &field)?;
+                let parsed = (
+                    http::header::HeaderName::from_bytes(name.as_bytes()),
+                    http::header::HeaderValue::from_str(&value_text),
+                );
+                let (Ok(name), Ok(value)) = parsed else {
+                    return Err(self.error(key, &field, "not a valid HTTP header"));
+                };
+                headers.push((name, value));
+            }
+        }
+        let body = match node.get("body") {
+            Some(n) => self.resolved(n, "probe.body")?.into_bytes().into(),
+            None => Default::default(),
+        };
+        let http2 = match node.get("http2") {
+            Some(n) => n
+                .bool()
+                .ok_or_else(|| self.error(n, "probe.http2", "must be true or false"))?,
+            None => false,
+        };
+        let duration_or = |key: &str, default: Duration| -> Result<Duration, ScenarioError> {
+            self.optional(node, key, &format!("probe.{key}"), Self::duration)
+                .map(|d| d.unwrap_or(default))
+        };
+        let mut slo = ProbeSlo::default();
+        if let Some(slo_node) = node.get("slo") {
+            self.check_keys(slo_node, "probe.slo.", &["max_errors", "max_error_ratio"])?;
+            if let Some(n) = slo_node.get("max_errors") {
+                slo.max_errors =
+                    self.parsed(n, "probe.slo.max_errors", |_: &u64| true, "a count")?;
+            }
+            if let Some(n) = slo_node.get("max_error_ratio") {
+                slo.max_error_ratio = Some(self.ratio(n, "probe.slo.max_error_ratio")?);
+            }
+        }
+        let spec = ProbeSpec {
+            url,
+            method,
+            headers,
+            body,
+            rate: self
+                .optional(node, "rate", "probe.rate", Self::positive_number)?
+                .unwrap_or(probe::DEFAULT_RATE),
+            connections: self
+                .optional(
+                    node,
+                    "connections",
+                    "probe.connections",
+                    Self::positive_integer,
+                )?
+                .map_or(probe::DEFAULT_CONNECTIONS, |c| c as u32),
+            timeout: duration_or("timeout", probe::DEFAULT_TIMEOUT)?,
+            http2,
+            duration: None,
+            slo,
+        };
+        Ok(ScenarioProbe {
+            spec,
+            before: duration_or("before", Duration::ZERO)?,
+            after: duration_or("after", Duration::ZERO)?,
+        })
     }
 
     fn check_keys(&self, node: &Node, prefix: &str, allowed: &[&str]) -> Result<(), ScenarioError> {
@@ -617,6 +855,13 @@ mod tests {
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: burst-{{ index }}\nspec:\n  replicas: 1\n";
 
+    fn requests(phase: &Phase) -> &Requests {
+        match &phase.work {
+            Work::Requests(requests) => requests,
+            Work::Rollout(_) => panic!("{} is a rollout phase", phase.name),
+        }
+    }
+
     fn write(dir: &Path, scenario: &str) -> PathBuf {
         std::fs::write(dir.join("deployment.yaml"), DEPLOYMENT).unwrap();
         let path = dir.join("scenario.yaml");
@@ -636,17 +881,20 @@ mod tests {
             &BTreeMap::from([("scale".to_string(), "300".to_string())]),
         )
         .unwrap();
-        assert_eq!(scenario.phases[0].stop, Stop::Count(300));
+        assert_eq!(requests(&scenario.phases[0]).stop, Stop::Count(300));
         assert_eq!(
-            scenario.phases[1].load,
+            requests(&scenario.phases[1]).load,
             Load::Open {
                 rate: None,
                 burst: 300,
                 connections: DEFAULT_CONNECTIONS
             }
         );
-        assert_eq!(scenario.phases[1].stop, Stop::EachObject);
-        assert_eq!(scenario.phases[2].load, Load::Closed { concurrency: 4 });
+        assert_eq!(requests(&scenario.phases[1]).stop, Stop::EachObject);
+        assert_eq!(
+            requests(&scenario.phases[2]).load,
+            Load::Closed { concurrency: 4 }
+        );
         assert_eq!(scenario.slo.p99[&Verb::Patch], Duration::from_secs(2));
         assert_eq!(scenario.slo.p99[&Verb::Create], Duration::from_secs(1));
         assert_eq!(scenario.slo.max_429_ratio, 0.05);
@@ -662,6 +910,11 @@ mod tests {
             ("templates: {deployment: missing.yaml}\nphases: []\n", 1, "templates.deployment"),
             ("templates: {deployment: deployment.yaml}\nphases:\n- {verb: get, template: deployment, rate: 1}\nslo: {p99: {get: soon}}\n", 4, "slo.p99.get"),
             ("templates: {deployment: deployment.yaml}\nphase: []\n", 2, "phase"),
+            ("phases:\n- {verb: rollout}\n", 2, "phases[0].deployments"),
+            ("phases:\n- verb: rollout\n  deployments: [Shop/x]\n", 3, "phases[0].deployments"),
+            ("phases:\n- {verb: rollout, deployments: [web], rate: 5}\n", 2, "phases[0].rate"),
+            ("phases:\n- {verb: rollout, deployments: [web]}\nprobe:\n  url: localhost:80\n", 4, "probe.url"),
+            ("phases:\n- {verb: rollout, deployments: [web]}\nprobe: {url: http://a/, slo: {max_error_ratio: 2}}\n", 3, "probe.slo.max_error_ratio"),
         ];
         for (text, line, field) in cases {
             let err = load(&write(dir.path(), text), &BTreeMap::new()).unwrap_err();
@@ -681,7 +934,7 @@ mod tests {
         let patch = burst.phases.iter().find(|p| p.verb == Verb::Patch).unwrap();
         assert!(
             matches!(
-                patch.load,
+                requests(patch).load,
                 Load::Open {
                     rate: None,
                     burst: 15,
@@ -695,10 +948,36 @@ mod tests {
             &BTreeMap::from([("scale".to_string(), "300".to_string())]),
         )
         .unwrap();
-        assert_eq!(scaled.phases[0].stop, Stop::Count(300));
+        assert_eq!(requests(&scaled.phases[0]).stop, Stop::Count(300));
         let storm = load(&dir.join("configmap-storm.yaml"), &BTreeMap::new()).unwrap();
         assert_eq!(storm.phases.len(), 4);
         assert_eq!(storm.templates["configmap"].resource, "configmaps");
+    }
+
+    #[test]
+    fn rollout_phases_and_the_probe_are_read_with_their_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "phases:\n- {name: restart, verb: rollout, deployments: [shop/checkout, web]}\nprobe:\n  url: http://localhost:8080/health\n  headers: {Host: demo.local}\n  before: 2s\n  slo: {max_errors: 3}\n",
+        );
+        let scenario = load(&path, &BTreeMap::new()).unwrap();
+        let Work::Rollout(rollout) = &scenario.phases[0].work else {
+            panic!("a rollout phase");
+        };
+        assert_eq!(scenario.phases[0].verb, Verb::Rollout);
+        assert_eq!(rollout.deployments[0].to_string(), "shop/checkout");
+        assert_eq!(rollout.deployments[1].namespace, None);
+        assert_eq!(rollout.timeout, DEFAULT_ROLLOUT_TIMEOUT);
+        let probe = scenario.probe.expect("a probe");
+        assert_eq!(probe.spec.url.to_string(), "http://localhost:8080/health");
+        assert_eq!(probe.spec.headers[0].1, "demo.local");
+        assert_eq!(
+            (probe.before, probe.after),
+            (Duration::from_secs(2), Duration::ZERO)
+        );
+        assert_eq!(probe.spec.slo.max_errors, 3);
+        assert_eq!(probe.spec.rate, probe::DEFAULT_RATE);
     }
 
     #[test]

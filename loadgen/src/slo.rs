@@ -21,6 +21,21 @@ pub struct Breach {
 
 pub fn evaluate(phases: &[PhaseStats], slo: &Slo) -> Vec<Breach> {
     let mut breaches = Vec::new();
+    // A rollout that did not complete fails its phase whatever the limits.
+    for phase in phases {
+        for rollout in &phase.rollouts {
+            if let Some(failure) = &rollout.failure {
+                breaches.push(Breach {
+                    phase: phase.name.clone(),
+                    verb: phase.verb.as_str(),
+                    limit: "rollout",
+                    allowed: 0.0,
+                    measured: 1.0,
+                    message: format!("{}: {failure}", phase.name),
+                });
+            }
+        }
+    }
     for phase in phases.iter().filter(|p| p.completed() > 0) {
         let completed = phase.completed() as f64;
         let verb = phase.verb.as_str();

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses its own share of these helpers
 
+pub mod service;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

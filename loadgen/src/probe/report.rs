@@ -72,8 +72,8 @@ pub fn clock(started_at: SystemTime, offset: Duration) -> String {
 /// What phase of the run an offset falls in, for "during rollout of …".
 pub type PhaseAt<'a> = &'a dyn Fn(Duration) -> Option<String>;
 
-/// The probe's lines of the run summary.
-pub fn summary(result: &ProbeResult, breaches: &[Breach], phase_at: PhaseAt<'_>) -> String {
+/// The probe's lines of a summary; the verdict is the caller's to tell.
+pub fn summary(result: &ProbeResult, phase_at: PhaseAt<'_>) -> String {
     let mut out = String::new();
     let spec = &result.spec;
     let counts = &result.record.outcomes;
@@ -130,18 +130,13 @@ pub fn summary(result: &ProbeResult, breaches: &[Breach], phase_at: PhaseAt<'_>)
             timeout.as_secs_f64()
         );
     }
-    for breach in breaches {
-        let _ = writeln!(out, "  SLO breached: {}", breach.message);
-    }
-    if breaches.is_empty() {
-        let _ = writeln!(out, "  SLO: passed");
-    }
     out
 }
 
 /// The probe's section of `report.json`. Times are seconds on the run's
 /// timeline (the API phases' too) and, for windows, also Unix time.
 pub fn json(result: &ProbeResult, breaches: &[Breach]) -> Json {
+    let breaches: Vec<&Breach> = breaches.iter().filter(|b| b.verb == "probe").collect();
     let spec = &result.spec;
     let record = &result.record;
     let unix = |offset: Duration| {

@@ -448,3 +448,37 @@ fn impossible_limits_are_usage_errors() {
         assert!(common::stderr(&output).contains(args[0]), "{args:?}");
     }
 }
+
+#[test]
+fn the_rollout_demo_is_flagged_without_its_prestop_sleep_and_passes_with_it() {
+    let output = scar(&["lint", "--format", "json", "loadgen/kind"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    let findings: Vec<(String, String, u64)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        findings,
+        [(
+            "missing-prestop-sleep".to_string(),
+            "loadgen/kind/demo-no-prestop.yaml".to_string(),
+            31
+        )],
+        "the demo without preStop fails on its container, nothing else in loadgen/kind fires"
+    );
+    let fixed = scar(&[
+        "lint",
+        "loadgen/kind/demo-prestop.yaml",
+        "loadgen/kind/cluster-ingress.yaml",
+    ]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
+}

@@ -949,6 +949,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(requests(&scaled.phases[0]).stop, Stop::Count(300));
+        let rollout = load(&dir.join("rollout-502.yaml"), &BTreeMap::new()).unwrap();
+        let Work::Rollout(restart) = &rollout.phases[0].work else {
+            panic!("rollout-502 restarts a Deployment");
+        };
+        assert_eq!(restart.deployments[0].to_string(), "demo/web");
+        let probe = rollout.probe.expect("rollout-502 probes the service");
+        assert_eq!(probe.spec.method, http::Method::POST);
+        assert_eq!(probe.spec.rate, 50.0);
+        assert_eq!(probe.spec.slo.max_errors, 0);
         let storm = load(&dir.join("configmap-storm.yaml"), &BTreeMap::new()).unwrap();
         assert_eq!(storm.phases.len(), 4);
         assert_eq!(storm.templates["configmap"].resource, "configmaps");

@@ -606,3 +606,27 @@ fn a_rollout_that_does_not_complete_in_time_fails_its_phase_with_why() {
     assert_eq!(rollouts.len(), 2);
     assert!(rollouts.iter().all(|r| r["took_seconds"].is_null()));
 }
+
+#[test]
+fn cleanup_waits_out_429s_and_still_deletes_the_namespace() {
+    let (_rt, dir, fake) = start(Behaviour {
+        refuse_namespace_deletes: 2,
+        ..Behaviour::default()
+    });
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: 3, rate: 100}\n",
+        "",
+    );
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(
+        fake.served().get(&("namespace".to_string(), 429)),
+        Some(&2),
+        "two refusals, waited out with their Retry-After"
+    );
+    assert!(fake.namespaces().is_empty(), "{:?}", fake.namespaces());
+    assert_eq!(fake.object_count(), 0);
+    assert_eq!(report["cleanup"]["ok"], true);
+    assert!(!stdout(&output).contains("cleanup failed"));
+}

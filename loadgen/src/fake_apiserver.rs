@@ -53,6 +53,9 @@ pub struct Behaviour {
     pub stall: Option<(Duration, Duration)>,
     /// Whether flowcontrol objects may be listed (to resolve APF names).
     pub allow_flowcontrol_list: bool,
+    /// Answer this many namespace deletions with 429 before serving one, as
+    /// a server still overloaded when the run cleans up.
+    pub refuse_namespace_deletes: usize,
     /// How long a Deployment takes to roll out after its pod template
     /// changes: its status shows a surge replica, not yet updated, until then.
     pub rollout_time: Duration,
@@ -69,6 +72,7 @@ impl Default for Behaviour {
             stall: None,
             allow_flowcontrol_list: true,
             rollout_time: Duration::from_millis(300),
+            refuse_namespace_deletes: 0,
         }
     }
 }
@@ -88,6 +92,7 @@ struct State {
     /// When each Deployment's pod template last changed.
     template_changed: Mutex<BTreeMap<(String, String, String), Instant>>,
     served: Mutex<Served>,
+    namespace_deletes_refused: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,6 +135,7 @@ impl FakeApiServer {
             objects: Mutex::new(BTreeMap::new()),
             template_changed: Mutex::new(BTreeMap::new()),
             served: Mutex::new(BTreeMap::new()),
+            namespace_deletes_refused: AtomicUsize::new(0),
         });
         let serving = state.clone();
         let task = tokio::spawn(async move {
@@ -346,7 +352,13 @@ async fn handle(
     };
     let inflight = counter.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(counter);
-    let reply = if limit > 0 && inflight > limit {
+    let refuse_delete = matches!(route, Route::Namespace(_))
+        && method == Method::DELETE
+        && state
+            .namespace_deletes_refused
+            .fetch_add(1, Ordering::SeqCst)
+            < state.behaviour.refuse_namespace_deletes;
+    let reply = if refuse_delete || (limit > 0 && inflight > limit) {
         let mut reply = status(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",

@@ -239,18 +239,44 @@ async fn create_namespace(api: &Api, namespace: &str, run_id: &str) -> Result<()
     }
 }
 
-/// Deletes the run's namespace, and with it everything the run created.
+/// How long cleanup keeps retrying a server that refuses it with 429 or
+/// a 5xx: a run that overloaded its server must still leave nothing behind.
+const CLEANUP_PATIENCE: Duration = Duration::from_secs(120);
+/// The longest one wait between cleanup attempts, whatever Retry-After says.
+const CLEANUP_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// Deletes the run's namespace, and with it everything the run created. A
+/// server that answers 429 (or 500, 503, 504, or not at all) is asked again,
+/// after its `Retry-After` when it gives one, for up to two minutes.
 pub async fn delete_namespace(api: &Api, namespace: &str) -> Result<(), String> {
     let path = format!("/api/v1/namespaces/{namespace}");
-    let reply = api
-        .send(Method::DELETE, &path, None, None, Duration::from_secs(30))
-        .await;
-    match reply.outcome {
-        Outcome::Status(200..=299) | Outcome::Status(404) => Ok(()),
-        other => Err(format!(
-            "deleting namespace {namespace}: {}",
-            describe_reply(other, &reply)
-        )),
+    let deadline = Instant::now() + CLEANUP_PATIENCE;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let reply = api
+            .send(Method::DELETE, &path, None, None, Duration::from_secs(30))
+            .await;
+        let retryable = matches!(
+            reply.outcome,
+            Outcome::Status(429 | 500 | 503 | 504) | Outcome::ConnectionError | Outcome::Timeout
+        );
+        match reply.outcome {
+            Outcome::Status(200..=299) | Outcome::Status(404) => return Ok(()),
+            other if !retryable || Instant::now() >= deadline => {
+                return Err(format!(
+                    "deleting namespace {namespace}: {}",
+                    describe_reply(other, &reply)
+                ))
+            }
+            _ => {
+                let wait = reply
+                    .retry_after
+                    .map_or(backoff, Duration::from_secs)
+                    .min(CLEANUP_MAX_WAIT);
+                tokio::time::sleep(wait).await;
+                backoff = (backoff * 2).min(CLEANUP_MAX_WAIT);
+            }
+        }
     }
 }
 

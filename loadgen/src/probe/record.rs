@@ -96,12 +96,11 @@ impl Record {
         let outcome = request.outcome;
         self.outcomes.count(outcome);
         let second = request.scheduled.as_secs();
-        if self.seconds.len() as u64 <= second {
-            self.seconds
-                .resize_with(second as usize + 1, Second::default);
-            for (i, s) in self.seconds.iter_mut().enumerate() {
-                s.second = i as u64;
-            }
+        while self.seconds.len() as u64 <= second {
+            self.seconds.push(Second {
+                second: self.seconds.len() as u64,
+                outcomes: Counts::default(),
+            });
         }
         self.seconds[second as usize].outcomes.count(outcome);
         let micros = |d: Duration| crate::measure::micros(d).max(1);

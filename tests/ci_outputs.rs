@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 
-use common::{json, repo, scar, scar_in, stdout};
+use common::{json, repo, scar, scar_in, scar_with_env, stdout};
 
 fn sarif_validator() -> jsonschema::Validator {
     let mut schema: serde_json::Value = serde_json::from_str(
@@ -72,6 +72,10 @@ fn sarif_validates_and_carries_rules_regions_and_fingerprints() {
     );
 
     let run = &doc["runs"][0];
+    let driver = &run["tool"]["driver"];
+    assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(driver["semanticVersion"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(driver["informationUri"], "https://github.com/scar-dev/scar");
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     let listed = stdout(&scar(&["rules"]));
     let ids = listed.lines().filter(|l| !l.starts_with(' ')).count();
@@ -149,6 +153,66 @@ fn sarif_paths_are_relative_to_the_repository_root_from_a_subfolder() {
     let uri = &doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
         ["uri"];
     assert_eq!(uri, "testdata/incidents/1-etcd-oom-kill-disabled/etcd");
+}
+
+/// A checkout at `work/checkout` (with `.git`) holding the Ravelin
+/// incident's manifest, and a copy without `.git` at `plain/`.
+fn checkouts() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest =
+        fs::read(repo().join("testdata/incidents/4-ravelin-502-on-deploy/api.yaml")).unwrap();
+    for root in ["work/checkout", "plain"] {
+        fs::create_dir_all(dir.path().join(root).join("deploy")).unwrap();
+        fs::write(dir.path().join(root).join("deploy/api.yaml"), &manifest).unwrap();
+    }
+    fs::create_dir(dir.path().join("work/checkout/.git")).unwrap();
+    dir
+}
+
+#[test]
+fn sarif_and_annotation_paths_follow_the_checkout_from_outside_it() {
+    let dir = checkouts();
+    let work = dir.path().join("work");
+    let sarif = dir.path().join("scar.sarif");
+    let output = scar_in(
+        &work,
+        &[
+            "lint",
+            "--format",
+            "github",
+            "--format",
+            "sarif",
+            "--output",
+            sarif.to_str().unwrap(),
+            "checkout/deploy",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let annotations = stdout(&output);
+    assert!(
+        annotations.starts_with("::warning file=deploy/api.yaml,line=24,"),
+        "{annotations}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(&sarif).unwrap()).unwrap();
+    let location = &doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "deploy/api.yaml");
+    assert_eq!(location["region"]["startLine"], 24);
+}
+
+#[test]
+fn without_git_paths_are_relative_to_github_workspace() {
+    let dir = checkouts();
+    let plain = dir.path().join("plain");
+    let output = scar_with_env(
+        &plain.join("deploy"),
+        &["lint", "--format", "github", "api.yaml"],
+        &[("GITHUB_WORKSPACE", plain.as_os_str())],
+    );
+    let annotations = stdout(&output);
+    assert!(
+        annotations.starts_with("::warning file=deploy/api.yaml,line=24,"),
+        "{annotations}"
+    );
 }
 
 fn fingerprints(dir: &std::path::Path) -> BTreeSet<(String, String)> {

@@ -29,6 +29,7 @@ pub fn write(
             tool: json!({"driver": {
                 "name": "scar",
                 "informationUri": REPOSITORY,
+                "version": env!("CARGO_PKG_VERSION"),
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
                 "rules": rules.iter().map(|r| rule(r)).collect::<Vec<_>>(),
             }}),

@@ -465,9 +465,11 @@ fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
 
 #[test]
 fn the_shipped_deploy_burst_finds_the_burst_a_small_server_throttles() {
+    // Each request held long enough that all 15 overlap, even when a busy
+    // machine spreads their connections out.
     let behaviour = Behaviour {
         max_mutating_inflight: 10,
-        base_latency: Duration::from_millis(50),
+        base_latency: Duration::from_millis(250),
         ..Behaviour::default()
     };
     let (_rt, dir, fake) = start(behaviour);
@@ -565,7 +567,8 @@ fn a_rollout_phase_restarts_deployments_and_the_probe_places_errors_inside_it() 
         started <= start && start <= finished,
         "{start} outside {started}..{finished}"
     );
-    assert!(report["probe"]["started_seconds"].as_f64().unwrap() < started - 0.4);
+    // Half a second of probing alone before the restart.
+    assert!(report["probe"]["started_seconds"].as_f64().unwrap() < started - 0.3);
     assert!(window["outcomes"]["503"].as_u64().unwrap() > 0);
     assert_eq!(report["probe"]["slo"]["passed"], false);
     let object = fake.object("demo", "deployments", "web");

@@ -116,7 +116,10 @@ fn rollout(nginx: &Path, drain: Duration, http2: bool) -> Rollout {
     let (_never, stop) = tokio::sync::watch::channel(false);
     let probe = runtime.spawn({
         let spec = spec.clone();
-        async move { probe::run(&spec, run_start, SystemTime::now(), stop).await }
+        async move {
+            let ready = probe::Probe::new(spec).expect("the probe's client");
+            probe::run(ready, run_start, SystemTime::now(), stop).await
+        }
     });
 
     std::thread::sleep(ROLLOUT_AT);
@@ -128,7 +131,7 @@ fn rollout(nginx: &Path, drain: Duration, http2: bool) -> Rollout {
     ingress.switch_to(new_port);
     let reloaded = run_start.elapsed();
 
-    let probe = runtime.block_on(probe).unwrap().expect("the probe starts");
+    let probe = runtime.block_on(probe).unwrap();
     let _ = old.wait();
     let _ = new.kill();
     let _ = new.wait();

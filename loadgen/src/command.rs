@@ -74,12 +74,8 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
         Err(RunError::Start(message)) => return Exit::CannotStart(message),
     };
     let mut breaches = slo::evaluate(&result.phases, &scenario.slo);
-    match (&result.probe, &scenario.probe) {
-        (Some(Ok(probed)), Some(probe)) => {
-            breaches.extend(probe::report::evaluate(probed, &probe.spec.slo));
-        }
-        (Some(Err(message)), _) => return Exit::CannotStart(format!("the probe: {message}")),
-        _ => {}
+    if let (Some(probed), Some(probe)) = (&result.probe, &scenario.probe) {
+        breaches.extend(probe::report::evaluate(probed, &probe.spec.slo));
     }
     print!("{}", report::summary(&result, &scenario, &breaches));
     if let Some(path) = &args.out {
@@ -237,12 +233,12 @@ pub async fn probe(args: ProbeArgs, stop: Arc<AtomicBool>) -> Exit {
         }
         let _ = stop_sender.send(true);
     });
-    let result = probe::run(&spec, std::time::Instant::now(), SystemTime::now(), stopped).await;
-    watcher.abort();
-    let result = match result {
-        Ok(result) => result,
+    let ready = match probe::Probe::new(spec.clone()) {
+        Ok(ready) => ready,
         Err(message) => return Exit::CannotStart(message),
     };
+    let result = probe::run(ready, std::time::Instant::now(), SystemTime::now(), stopped).await;
+    watcher.abort();
     let breaches = probe::report::evaluate(&result, &spec.slo);
     print!("{}", probe::report::summary(&result, &|_| None));
     print!("{}", report::verdict(&breaches));

@@ -112,8 +112,8 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
         "cleanup": match &result.cleanup { Ok(()) => json!({"ok": true}), Err(e) => json!({"ok": false, "error": e}) },
         "phases": phases,
         "probe": match &result.probe {
-            Some(Ok(probe)) => crate::probe::report::json(probe, breaches),
-            _ => Json::Null,
+            Some(probe) => crate::probe::report::json(probe, breaches),
+            None => Json::Null,
         },
         "slo": {"passed": breaches.is_empty(), "breaches": breaches},
     })
@@ -214,7 +214,7 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
             result.run_id
         );
     }
-    if let Some(Ok(probe)) = &result.probe {
+    if let Some(probe) = &result.probe {
         out.push_str(&crate::probe::report::summary(probe, &|at| {
             phase_at(result, scenario, at)
         }));

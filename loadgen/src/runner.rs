@@ -51,7 +51,7 @@ pub struct RunResult {
     /// How deleting the run's namespace went.
     pub cleanup: Result<(), String>,
     /// What the scenario's probe saw, when it has one.
-    pub probe: Option<Result<ProbeResult, String>>,
+    pub probe: Option<ProbeResult>,
 }
 
 #[derive(Debug)]
@@ -138,20 +138,24 @@ pub async fn run(
     // The probe runs beside the phases on the same timeline, alone for its
     // `before` and `after`, and stops early on Ctrl-C.
     let (probe_stop, probe_stopped) = tokio::sync::watch::channel(false);
-    let probe = scenario.probe.as_ref().map(|probe| {
-        let (spec, stopped) = (probe.spec.clone(), probe_stopped.clone());
-        let (run_start, mut interrupted) = (shared.run_start, shared.stopped.clone());
-        let probe_stop = probe_stop.clone();
-        tokio::spawn(async move {
-            let forward = tokio::spawn(async move {
-                let _ = interrupted.wait_for(|stopped| *stopped).await;
-                let _ = probe_stop.send(true);
-            });
-            let result = crate::probe::run(&spec, run_start, started_at, stopped).await;
-            forward.abort();
-            result
-        })
-    });
+    let probe = match &scenario.probe {
+        Some(probe) => {
+            let ready = crate::probe::Probe::new(probe.spec.clone())
+                .map_err(|e| RunError::Start(format!("the probe: {e}")))?;
+            let (run_start, mut interrupted) = (shared.run_start, shared.stopped.clone());
+            let (probe_stop, stopped) = (probe_stop.clone(), probe_stopped.clone());
+            Some(tokio::spawn(async move {
+                let forward = tokio::spawn(async move {
+                    let _ = interrupted.wait_for(|stopped| *stopped).await;
+                    let _ = probe_stop.send(true);
+                });
+                let result = crate::probe::run(ready, run_start, started_at, stopped).await;
+                forward.abort();
+                result
+            }))
+        }
+        None => None,
+    };
     if let Some(probe) = &scenario.probe {
         pause(&shared, probe.before).await;
     }
@@ -166,10 +170,7 @@ pub async fn run(
     }
     let _ = probe_stop.send(true);
     let probe = match probe {
-        Some(task) => Some(
-            task.await
-                .unwrap_or_else(|e| Err(format!("the probe stopped: {e}"))),
-        ),
+        Some(task) => task.await.ok(),
         None => None,
     };
     stop_watcher.abort();

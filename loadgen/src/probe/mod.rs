@@ -82,6 +82,20 @@ pub struct ProbeResult {
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// A probe ready to send: its client is made (the system's TLS roots read)
+/// before the run's timeline starts counting on it.
+pub struct Probe {
+    spec: ProbeSpec,
+    client: HttpClient,
+}
+
+impl Probe {
+    pub fn new(spec: ProbeSpec) -> Result<Probe, String> {
+        let client = client(&spec)?;
+        Ok(Probe { spec, client })
+    }
+}
+
 fn client(spec: &ProbeSpec) -> Result<HttpClient, String> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
@@ -105,12 +119,13 @@ fn client(spec: &ProbeSpec) -> Result<HttpClient, String> {
 /// `run_start` and `started_at` are offset zero of the timeline the report
 /// uses, shared with the API phases a scenario runs beside the probe.
 pub async fn run(
-    spec: &ProbeSpec,
+    probe: Probe,
     run_start: Instant,
     started_at: SystemTime,
     stop: watch::Receiver<bool>,
-) -> Result<ProbeResult, String> {
-    let client = client(spec)?;
+) -> ProbeResult {
+    let Probe { spec, client } = probe;
+    let spec = &spec;
     let began = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / spec.rate);
     let deadline = spec.duration.map(|d| began + d);
@@ -158,13 +173,13 @@ pub async fn run(
     let ended = run_start.elapsed();
     let mut record = std::mem::take(&mut *record.lock().unwrap_or_else(|e| e.into_inner()));
     record.finish();
-    Ok(ProbeResult {
+    ProbeResult {
         spec: spec.clone(),
         started_at,
         began: began - run_start,
         ended,
         record,
-    })
+    }
 }
 
 /// What sending one request came to.

@@ -179,3 +179,34 @@ fn install_checks_the_sha256_and_tells_a_missing_release_apart() {
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("no release asset"));
 }
+
+#[test]
+fn cargo_binstall_fetches_the_archive_the_release_publishes() {
+    let manifest = fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let field = |key: &str| {
+        manifest
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in [package.metadata.binstall]"))
+            .trim_matches('"')
+            .to_string()
+    };
+    let url = field("pkg-url")
+        .replace("{ repo }", "https://github.com/scar-dev/scar")
+        .replace("{ version }", "0.1.0")
+        .replace("{ target }", "aarch64-apple-darwin")
+        .replace("{ archive-suffix }", ".tar.gz");
+    let asset = script("asset.sh", &["macOS", "ARM64", "v0.1.0"], &[]);
+    assert_eq!(
+        url,
+        format!(
+            "https://github.com/scar-dev/scar/releases/download/v0.1.0/{}",
+            text(&asset.stdout)
+        )
+    );
+    assert_eq!(
+        field("bin-dir"),
+        "{ bin }{ binary-ext }",
+        "the binary sits at the archive's root"
+    );
+}

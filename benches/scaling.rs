@@ -8,11 +8,13 @@
 //! should stay flat as N grows. A bounded-memory case follows: 20,000 files
 //! of about 27 KB each (549 MB), whose peak RSS should stay under 200 MB.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -137,25 +139,9 @@ fn write_large_files(dir: &Path, files: usize) -> usize {
 }
 
 /// Wall time and peak resident memory (KiB) of `scar lint` on `dir`.
-// wait4 reaps the child and reports its own peak memory, which
-// `Child::wait` cannot; the child is waited for, by pid.
-#[allow(clippy::zombie_processes)]
 fn run(dir: &Path) -> (Duration, u64) {
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_scar"))
-        .args(["lint", "--format", "json"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("scar starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid, and wait4 fills it for our child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, once; `child` is not waited for again.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "scar ran");
-    let wall = started.elapsed();
-    (wall, usage.ru_maxrss as u64)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scar"));
+    command.args(["lint", "--format", "json"]).arg(dir);
+    let (wall, peak, _) = common::run_measured(&mut command);
+    (wall, peak)
 }

@@ -111,6 +111,39 @@ enum LoadgenCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Send the writes of an API server audit log (audit.k8s.io/v1 JSON
+    /// lines, plain or gzip) again, on their recorded schedule, into
+    /// namespaces of the run's own, and compare the answers.
+    Replay {
+        /// The audit log.
+        log: PathBuf,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Only requests received at or after this RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only requests received before this RFC 3339 time.
+        #[arg(long)]
+        to: Option<String>,
+        /// 2.0 sends twice as fast as recorded (default 1.0).
+        #[arg(long)]
+        speed: Option<f64>,
+        /// The verbs to replay (default create,update,patch,delete,deletecollection).
+        #[arg(long)]
+        only_verbs: Option<String>,
+        /// Write namespace OLD's requests into NEW (default replay-RUN-OLD); repeatable.
+        #[arg(long = "namespace-map", value_name = "OLD=NEW")]
+        namespace_map: Vec<String>,
+        /// Requests in flight at most (default 1000).
+        #[arg(long)]
+        connections: Option<usize>,
+        /// The run id to label namespaces and objects with (default: a new one).
+        #[arg(long)]
+        run_id: Option<String>,
+        /// Write the recorded-beside-replayed report as JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Delete what runs left behind (namespaces labelled scar.dev/run-id).
     Cleanup {
         #[command(flatten)]
@@ -286,7 +319,7 @@ const EXIT_SLO_BREACHED: u8 = 3;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
-    use scar_loadgen::command::{self, CleanupArgs, Exit, ProbeArgs, RunArgs};
+    use scar_loadgen::command::{self, CleanupArgs, Exit, ProbeArgs, ReplayArgs, RunArgs};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
@@ -362,6 +395,33 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
                     out,
                 };
                 command::probe(args, stop.clone()).await
+            }
+            LoadgenCommand::Replay {
+                log,
+                cluster,
+                from,
+                to,
+                speed,
+                only_verbs,
+                namespace_map,
+                connections,
+                run_id,
+                out,
+            } => {
+                let args = ReplayArgs {
+                    log,
+                    kubeconfig: cluster.kubeconfig,
+                    context: cluster.context,
+                    from,
+                    to,
+                    speed,
+                    only_verbs,
+                    namespace_map,
+                    connections,
+                    run_id,
+                    out,
+                };
+                command::replay(args, stop.clone()).await
             }
             LoadgenCommand::Cleanup { cluster, run_id } => {
                 command::cleanup(CleanupArgs {

@@ -50,6 +50,8 @@ impl Reply {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Patch {
     Merge,
+    /// RFC 6902, a list of operations (replayed from audit logs).
+    Json,
 }
 
 impl Api {
@@ -93,6 +95,7 @@ impl Api {
     ) -> Reply {
         let content_type = match patch {
             Some(Patch::Merge) => "application/merge-patch+json",
+            Some(Patch::Json) => "application/json-patch+json",
             None => "application/json",
         };
         let bytes = body

@@ -1,4 +1,4 @@
-//! `scar loadgen run`, `probe` and `cleanup`, as the binary calls them:
+//! `scar loadgen run`, `probe`, `replay` and `cleanup`, as the binary calls them:
 //! everything but argument parsing and exit codes.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::api::Api;
 use crate::probe::{self, ProbeSlo, ProbeSpec};
+use crate::replay::{self, audit, ReplaySpec};
 use crate::runner::{self, RunError, RunOptions};
 use crate::{report, scenario, slo};
 
@@ -225,14 +226,7 @@ pub async fn probe(args: ProbeArgs, stop: Arc<AtomicBool>) -> Exit {
         Ok(spec) => spec,
         Err(message) => return Exit::Usage(message),
     };
-    let (stop_sender, stopped) = tokio::sync::watch::channel(false);
-    let watcher = tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(50));
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            ticker.tick().await;
-        }
-        let _ = stop_sender.send(true);
-    });
+    let (stopped, watcher) = watch_stop(stop);
     let ready = match probe::Probe::new(spec.clone()) {
         Ok(ready) => ready,
         Err(message) => return Exit::CannotStart(message),
@@ -255,4 +249,133 @@ pub async fn probe(args: ProbeArgs, stop: Arc<AtomicBool>) -> Exit {
     } else {
         Exit::Breached
     }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReplayArgs {
+    pub log: PathBuf,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// RFC 3339 times.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub speed: Option<f64>,
+    /// `create,update`.
+    pub only_verbs: Option<String>,
+    /// `old=new` each.
+    pub namespace_map: Vec<String>,
+    pub connections: Option<usize>,
+    pub run_id: Option<String>,
+    pub out: Option<PathBuf>,
+}
+
+impl ReplayArgs {
+    fn spec(&self) -> Result<ReplaySpec, String> {
+        let time = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    audit::micros(t).ok_or_else(|| {
+                        format!("{flag} {t}: an RFC 3339 time such as 2026-11-27T10:00:00Z")
+                    })
+                })
+                .transpose()
+        };
+        let speed = self.speed.unwrap_or(1.0);
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(format!("--speed {speed}: must be above 0"));
+        }
+        let mut filter = audit::Filter {
+            from_us: time("--from", &self.from)?,
+            to_us: time("--to", &self.to)?,
+            ..audit::Filter::default()
+        };
+        if let Some(verbs) = &self.only_verbs {
+            filter.verbs = verbs.split(',').map(|v| v.trim().to_string()).collect();
+            if let Some(unknown) = filter
+                .verbs
+                .iter()
+                .find(|v| !audit::WRITE_VERBS.contains(&v.as_str()))
+            {
+                return Err(format!(
+                    "--only-verbs {verbs}: `{unknown}` is not one of {}",
+                    audit::WRITE_VERBS.join(", ")
+                ));
+            }
+        }
+        let mut namespace_map = BTreeMap::new();
+        for pair in &self.namespace_map {
+            let Some((old, new)) = pair.split_once('=') else {
+                return Err(format!("--namespace-map {pair}: expected OLD=NEW"));
+            };
+            namespace_map.insert(old.trim().to_string(), new.trim().to_string());
+        }
+        Ok(ReplaySpec {
+            log: self.log.clone(),
+            filter,
+            speed,
+            namespace_map,
+            connections: self
+                .connections
+                .unwrap_or(replay::DEFAULT_CONNECTIONS)
+                .max(1),
+            run_id: self.run_id.clone().unwrap_or_else(new_run_id),
+        })
+    }
+}
+
+/// Replays the writes of an audit log; exits 0 when the replay ran to its
+/// end, whatever the cluster answered (the report is the answer).
+pub async fn replay(args: ReplayArgs, stop: Arc<AtomicBool>) -> Exit {
+    let spec = match args.spec() {
+        Ok(spec) => spec,
+        Err(message) => return Exit::Usage(message),
+    };
+    let api = match Api::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await {
+        Ok(api) => api,
+        Err(e) => {
+            return Exit::CannotStart(format!(
+                "cannot load the Kubernetes client configuration: {e}"
+            ))
+        }
+    };
+    let (stopped, watcher) = watch_stop(stop);
+    let result = replay::run(&api, &spec, stopped).await;
+    watcher.abort();
+    let result = match result {
+        Ok(result) => result,
+        Err(message) => return Exit::CannotStart(message),
+    };
+    print!("{}", replay::report::summary(&result));
+    if let Some(path) = &args.out {
+        let text = serde_json::to_string_pretty(&replay::report::json(&result))
+            .expect("a JSON value serialises")
+            + "\n";
+        if let Err(e) = std::fs::write(path, text) {
+            return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if result.interrupted {
+        Exit::Interrupted
+    } else {
+        Exit::Passed
+    }
+}
+
+/// A receiver that turns true once `stop` is set (Ctrl-C), and the task
+/// that watches it, to abort when done.
+fn watch_stop(
+    stop: Arc<AtomicBool>,
+) -> (
+    tokio::sync::watch::Receiver<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop_sender, stopped) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(50));
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            ticker.tick().await;
+        }
+        let _ = stop_sender.send(true);
+    });
+    (stopped, watcher)
 }

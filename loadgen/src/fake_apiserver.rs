@@ -442,6 +442,7 @@ impl Route {
             (Route::Collection { .. }, Method::GET) => "list",
             (Route::Object { .. }, Method::GET) => "get",
             (Route::Object { .. }, Method::PATCH) => "patch",
+            (Route::Object { .. }, Method::PUT) => "update",
             (Route::Object { .. }, Method::DELETE) => "delete",
             (Route::Namespaces | Route::Namespace(_), _) => "namespace",
             (Route::Version, _) => "version",
@@ -580,6 +581,20 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
                 Method::DELETE => objects
                     .remove(&key)
                     .map_or_else(not_found, |o| respond(StatusCode::OK, &o)),
+                Method::PUT => {
+                    match (objects.get_mut(&key), serde_json::from_slice::<Json>(body)) {
+                        (None, _) => not_found(),
+                        (Some(_), Err(_)) => status(
+                            StatusCode::BAD_REQUEST,
+                            "BadRequest",
+                            "the body is not JSON",
+                        ),
+                        (Some(object), Ok(replacement)) => {
+                            *object = replacement;
+                            respond(StatusCode::OK, object)
+                        }
+                    }
+                }
                 Method::PATCH => {
                     let Some(patch) = serde_json::from_slice::<Json>(body).ok() else {
                         return status(

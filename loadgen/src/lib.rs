@@ -8,6 +8,7 @@ pub mod fake_apiserver;
 pub mod manifest;
 pub mod measure;
 pub mod probe;
+pub mod replay;
 pub mod report;
 pub mod rollout;
 pub mod runner;

@@ -100,7 +100,9 @@ pub async fn run(
         "run_id" => Some(options.run_id.clone()),
         other => scenario.vars.get(other).cloned(),
     });
-    create_namespace(api, &namespace, &options.run_id).await?;
+    create_namespace(api, &namespace, &options.run_id)
+        .await
+        .map_err(RunError::Start)?;
 
     let started_at = SystemTime::now();
     let (stop_sender, stopped) = tokio::sync::watch::channel(false);
@@ -211,7 +213,13 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn create_namespace(api: &Api, namespace: &str, run_id: &str) -> Result<(), RunError> {
+/// Creates a namespace for the run, labelled with its id; one that exists
+/// already is refused, so nothing of anyone else's is ever written or deleted.
+pub(crate) async fn create_namespace(
+    api: &Api,
+    namespace: &str,
+    run_id: &str,
+) -> Result<(), String> {
     let body = json!({
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -228,15 +236,15 @@ async fn create_namespace(api: &Api, namespace: &str, run_id: &str) -> Result<()
         .await;
     match reply.outcome {
         Outcome::Status(200..=299) => Ok(()),
-        Outcome::Status(409) => Err(RunError::Start(format!(
-            "namespace {namespace} already exists on {}; scar loadgen runs in a namespace of its own (`scar loadgen cleanup` removes leftovers)",
+        Outcome::Status(409) => Err(format!(
+            "namespace {namespace} already exists on {}; scar loadgen writes into namespaces of its own (`scar loadgen cleanup` removes leftovers)",
             api.server
-        ))),
-        other => Err(RunError::Start(format!(
+        )),
+        other => Err(format!(
             "cannot create namespace {namespace} on {}: {}",
             api.server,
             describe_reply(other, &reply)
-        ))),
+        )),
     }
 }
 

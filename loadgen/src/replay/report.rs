@@ -1,0 +1,243 @@
+//! The capacity answer: per verb and resource, what production answered
+//! when the requests were recorded beside what the test cluster answers now.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value as Json};
+
+use super::audit::Recorded;
+use super::ReplayResult;
+use crate::api::Outcome;
+use crate::measure::{latency_histogram, micros, Outcomes};
+use crate::report::percentiles;
+
+/// Requests are told apart by verb and resource; those sent on a synthetic
+/// object (recorded without a body) apart from the rest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub verb: String,
+    pub resource: String,
+    pub synthetic: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Status codes production answered.
+    pub recorded_codes: BTreeMap<u16, u64>,
+    pub recorded_latency: Histogram<u64>,
+    pub replayed: Outcomes,
+    /// From the scheduled send time.
+    pub corrected: Histogram<u64>,
+    pub raw: Histogram<u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            recorded_codes: BTreeMap::new(),
+            recorded_latency: latency_histogram(),
+            replayed: Outcomes::default(),
+            corrected: latency_histogram(),
+            raw: latency_histogram(),
+        }
+    }
+}
+
+impl Stats {
+    pub fn replayed(
+        &mut self,
+        recorded: &Recorded,
+        outcome: Outcome,
+        corrected: Duration,
+        raw: Duration,
+    ) {
+        if let Some(code) = recorded.code {
+            *self.recorded_codes.entry(code).or_default() += 1;
+        }
+        self.recorded_latency
+            .saturating_record(recorded.latency_us.max(1) as u64);
+        self.replayed.count(outcome);
+        self.corrected.saturating_record(micros(corrected).max(1));
+        self.raw.saturating_record(micros(raw).max(1));
+    }
+
+    fn recorded_429s(&self) -> u64 {
+        self.recorded_codes.get(&429).copied().unwrap_or(0)
+    }
+}
+
+fn label(key: &Key) -> String {
+    let synthetic = if key.synthetic { " (synthetic)" } else { "" };
+    format!("{} {}{synthetic}", key.verb, key.resource)
+}
+
+pub fn summary(result: &ReplayResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "replay on {}, run {}: {:.1}s of recorded writes at {}x in {:.1}s",
+        result.server,
+        result.run_id,
+        result.recorded_span.as_secs_f64(),
+        result.speed,
+        result.wall.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "{:<36} {:>7} {:>6} {:>6} {:>22}   {:>6} {:>6} {:>22}",
+        "verb resource",
+        "count",
+        "429",
+        "errors",
+        "recorded ms p50/p99",
+        "429",
+        "errors",
+        "replayed ms p50/p99"
+    );
+    for (key, stats) in &result.stats {
+        let recorded_errors: u64 = stats
+            .recorded_codes
+            .iter()
+            .filter(|(code, _)| !(200..300).contains(*code) && **code != 429)
+            .map(|(_, n)| n)
+            .sum();
+        let _ = writeln!(
+            out,
+            "{:<36} {:>7} {:>6} {:>6} {:>22}   {:>6} {:>6} {:>22}",
+            label(key),
+            stats.replayed.total(),
+            stats.recorded_429s(),
+            recorded_errors,
+            p50_p99(&stats.recorded_latency),
+            stats.replayed.too_many_requests,
+            stats.replayed.errors(),
+            p50_p99(&stats.corrected),
+        );
+    }
+    let late = &result.lateness;
+    if !late.is_empty() {
+        let _ = writeln!(
+            out,
+            "schedule: sends late by p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            late.value_at_quantile(0.5) as f64 / 1000.0,
+            late.value_at_quantile(0.99) as f64 / 1000.0,
+            late.max() as f64 / 1000.0
+        );
+    }
+    let skipped = &result.skipped;
+    if skipped.malformed_count > 0 {
+        let _ = writeln!(
+            out,
+            "{} lines are not audit events (lines {})",
+            skipped.malformed_count,
+            lines(&skipped.malformed, skipped.malformed_count)
+        );
+    }
+    if skipped.other_versions_count > 0 {
+        let _ = writeln!(
+            out,
+            "{} events of another audit version than audit.k8s.io/v1 (lines {})",
+            skipped.other_versions_count,
+            lines(&skipped.other_versions, skipped.other_versions_count)
+        );
+    }
+    if result.cluster_scoped > 0 {
+        let _ = writeln!(
+            out,
+            "{} writes to cluster-scoped resources not replayed",
+            result.cluster_scoped
+        );
+    }
+    if let Err(e) = &result.cleanup {
+        let _ = writeln!(
+            out,
+            "cleanup failed: {e}; run `scar loadgen cleanup --run-id {}`",
+            result.run_id
+        );
+    }
+    if result.interrupted {
+        let _ = writeln!(out, "interrupted: the replay stopped early");
+    }
+    out
+}
+
+fn p50_p99(h: &Histogram<u64>) -> String {
+    if h.is_empty() {
+        return "-".to_string();
+    }
+    format!(
+        "{:.1}/{:.1}",
+        h.value_at_quantile(0.5) as f64 / 1000.0,
+        h.value_at_quantile(0.99) as f64 / 1000.0
+    )
+}
+
+fn lines(kept: &[u64], count: u64) -> String {
+    let listed: Vec<String> = kept.iter().map(u64::to_string).collect();
+    if count as usize > kept.len() {
+        format!("{}, …", listed.join(", "))
+    } else {
+        listed.join(", ")
+    }
+}
+
+pub fn json(result: &ReplayResult) -> Json {
+    let requests: Vec<Json> = result
+        .stats
+        .iter()
+        .map(|(key, stats)| {
+            json!({
+                "verb": key.verb,
+                "resource": key.resource,
+                "synthetic": key.synthetic,
+                "count": stats.replayed.total(),
+                "recorded": {
+                    "codes": stats.recorded_codes.iter().map(|(c, n)| (c.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                    "latency_ms": percentiles(&stats.recorded_latency),
+                },
+                "replayed": {
+                    "outcomes": stats.replayed,
+                    "latency_ms": {"corrected": percentiles(&stats.corrected), "raw": percentiles(&stats.raw)},
+                },
+            })
+        })
+        .collect();
+    let skipped = &result.skipped;
+    json!({
+        "version": 1,
+        "replay": {
+            "server": result.server,
+            "run_id": result.run_id,
+            "speed": result.speed,
+            "recorded_span_seconds": result.recorded_span.as_secs_f64(),
+            "duration_seconds": result.wall.as_secs_f64(),
+            "namespaces": result.namespaces,
+            "interrupted": result.interrupted,
+            "requests": requests,
+            "send_lateness_ms": percentiles(&result.lateness),
+            "skipped": {
+                "malformed": skipped.malformed_count,
+                "malformed_lines": skipped.malformed,
+                "other_versions": skipped.other_versions_count,
+                "other_versions_lines": skipped.other_versions,
+                "not_selected": skipped.not_selected,
+                "cluster_scoped": result.cluster_scoped,
+            },
+            "cleanup": match &result.cleanup { Ok(()) => json!({"ok": true}), Err(e) => json!({"ok": false, "error": e}) },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_lists_say_when_there_are_more() {
+        assert_eq!(lines(&[3, 9], 2), "3, 9");
+        assert_eq!(lines(&[3, 9], 5), "3, 9, …");
+    }
+}

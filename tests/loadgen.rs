@@ -457,10 +457,42 @@ fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
         fake.namespaces().is_empty() && fake.object_count() == 0,
         "cleaned up on Ctrl-C"
     );
+    let summary = stdout(&output);
+    assert!(summary.contains("read"), "the summary covers what ran");
     assert!(
-        stdout(&output).contains("read"),
-        "the summary covers what ran"
+        summary.contains("SLO: not judged: the run was interrupted")
+            && !summary.contains("SLO: passed"),
+        "an interrupted run is not judged: {summary}"
     );
+}
+
+#[test]
+fn a_phase_that_sends_fewer_requests_than_asked_says_why() {
+    // Two writes in flight at most: of six creates sent at once, four are
+    // refused, and the burst that patches each object reaches only two.
+    let (_rt, dir, fake) = start(Behaviour {
+        max_mutating_inflight: 2,
+        base_latency: Duration::from_millis(300),
+        ..Behaviour::default()
+    });
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: 6, burst: 6}\n- {name: burst, verb: patch, template: cm, burst: 6, patch: {data: {a: b}}}\n",
+        "slo: {max_429_ratio: 1, max_error_ratio: 0}\n",
+    );
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &[]);
+    let summary = stdout(&output);
+    assert_eq!(phase(&report, "create")["outcomes"]["429"], 4, "{summary}");
+    assert_eq!(phase(&report, "burst")["requests"], 2);
+    assert!(
+        summary.contains("sent to the 2 objects that exist: 4 creates were refused or failed"),
+        "{summary}"
+    );
+    assert_eq!(
+        phase(&report, "burst")["note"],
+        "sent to the 2 objects that exist: 4 creates were refused or failed"
+    );
+    assert_eq!(report["slo"]["judged"], true);
 }
 
 #[test]
@@ -632,4 +664,15 @@ fn cleanup_waits_out_429s_and_still_deletes_the_namespace() {
     assert_eq!(fake.object_count(), 0);
     assert_eq!(report["cleanup"]["ok"], true);
     assert!(!stdout(&output).contains("cleanup failed"));
+}
+
+#[test]
+fn the_readme_shows_the_shipped_deploy_burst_scenario_as_it_is() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let shipped =
+        std::fs::read_to_string(repo().join("loadgen/scenarios/deploy-burst.yaml")).unwrap();
+    let intro = "`loadgen/scenarios/deploy-burst.yaml`, as shipped:\n\n```yaml\n";
+    let start = readme.find(intro).expect("the README quotes the scenario") + intro.len();
+    let end = start + readme[start..].find("```\n").unwrap();
+    assert_eq!(&readme[start..end], shipped);
 }

@@ -137,6 +137,8 @@ pub struct PhaseStats {
     pub series: Vec<Second>,
     /// What a rollout phase's Deployments did.
     pub rollouts: Vec<RolloutRecord>,
+    /// Why the phase sent fewer requests than asked, when it did.
+    pub note: Option<String>,
 }
 
 /// One Deployment's rollout: how long it took to complete, or why it did not.
@@ -175,6 +177,7 @@ impl PhaseStats {
             finished: None,
             series: Vec::new(),
             rollouts: Vec::new(),
+            note: None,
         }
     }
 

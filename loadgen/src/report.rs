@@ -83,6 +83,7 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
                 "started_seconds": p.started.map(|t| t.saturating_duration_since(result.run_start).as_secs_f64()),
                 "finished_seconds": p.finished.map(|t| t.saturating_duration_since(result.run_start).as_secs_f64()),
                 "rollouts": p.rollouts,
+                "note": p.note,
                 "requests": p.sent,
                 "completed": p.completed(),
                 "duration_seconds": p.elapsed().as_secs_f64(),
@@ -115,7 +116,12 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
             Some(probe) => crate::probe::report::json(probe, breaches),
             None => Json::Null,
         },
-        "slo": {"passed": breaches.is_empty(), "breaches": breaches},
+        // An interrupted run is reported, not judged.
+        "slo": if result.interrupted {
+            json!({"judged": false, "passed": null, "breaches": []})
+        } else {
+            json!({"judged": true, "passed": breaches.is_empty(), "breaches": breaches})
+        },
     })
 }
 
@@ -190,6 +196,9 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
                 .collect();
             let _ = writeln!(out, "{:<16} priority levels: {}", "", levels.join(", "));
         }
+        if let Some(note) = &p.note {
+            let _ = writeln!(out, "{:<16} {note}", "");
+        }
         for rollout in &p.rollouts {
             let outcome = match (&rollout.took, &rollout.failure) {
                 (_, Some(failure)) => failure.clone(),
@@ -219,7 +228,11 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
             phase_at(result, scenario, at)
         }));
     }
-    out.push_str(&verdict(breaches));
+    if result.interrupted {
+        let _ = writeln!(out, "SLO: not judged: the run was interrupted");
+    } else {
+        out.push_str(&verdict(breaches));
+    }
     out
 }
 

@@ -515,14 +515,35 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
         .get(&requests.template)
         .cloned()
         .unwrap_or_default();
+    // A phase that goes round the run's objects sends fewer requests than
+    // asked when creates were refused; the summary says so.
+    let creates_sent: u64 = shared
+        .scenario
+        .phases
+        .iter()
+        .zip(lock(&shared.stats).iter())
+        .filter(|(p, _)| {
+            p.verb == Verb::Create
+                && matches!(&p.work, Work::Requests(r) if r.template == requests.template)
+        })
+        .map(|(_, stats)| stats.sent)
+        .sum();
+    let missing = creates_sent.saturating_sub(objects.len() as u64);
     if matches!(phase.verb, Verb::Patch | Verb::Get | Verb::Delete) && objects.is_empty() {
-        eprintln!(
-            "scar loadgen: phase `{}` skipped: no {} object was created to {}",
-            phase.name,
+        lock(&shared.stats)[index].note = Some(format!(
+            "skipped: no {} object was created to {} ({} refused or failed)",
             requests.template,
-            phase.verb.as_str()
-        );
+            phase.verb.as_str(),
+            crate::slo::counted(missing, ("create", "creates"))
+        ));
         return;
+    }
+    if requests.stop == Stop::EachObject && missing > 0 {
+        lock(&shared.stats)[index].note = Some(format!(
+            "sent to the {} that exist: {} refused or failed",
+            crate::slo::counted(objects.len() as u64, ("object", "objects")),
+            crate::slo::counted(missing, ("create was", "creates were"))
+        ));
     }
     let total = match requests.stop {
         Stop::Count(n) => Some(n),
@@ -588,6 +609,7 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
                     Err(e) => {
                         if !halted.swap(true, Ordering::Relaxed) {
                             eprintln!("scar loadgen: phase `{}` stopped: {e}", phase.name);
+                            lock(&worker.stats)[index].note = Some(format!("stopped early: {e}"));
                         }
                         break;
                     }

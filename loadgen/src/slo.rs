@@ -19,6 +19,15 @@ pub struct Breach {
     pub message: String,
 }
 
+/// `1 error`, `3 errors`.
+pub fn counted(n: u64, (one, many): (&str, &str)) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 pub fn evaluate(phases: &[PhaseStats], slo: &Slo) -> Vec<Breach> {
     let mut breaches = Vec::new();
     // A rollout that did not complete fails its phase whatever the limits.
@@ -62,13 +71,13 @@ pub fn evaluate(phases: &[PhaseStats], slo: &Slo) -> Vec<Breach> {
                 "429_ratio",
                 phase.outcomes.too_many_requests,
                 slo.max_429_ratio,
-                "429s",
+                ("429", "429s"),
             ),
             (
                 "error_ratio",
                 phase.outcomes.errors(),
                 slo.max_error_ratio,
-                "errors",
+                ("error", "errors"),
             ),
         ];
         for (limit, count, allowed, what) in ratios {
@@ -81,9 +90,13 @@ pub fn evaluate(phases: &[PhaseStats], slo: &Slo) -> Vec<Breach> {
                     allowed,
                     measured: ratio,
                     message: format!(
-                        "{}: {count} {what} in {} {verb} requests ({:.2}%), above the {:.2}% allowed",
+                        "{}: {} in {} ({:.2}%), above the {:.2}% allowed",
                         phase.name,
-                        phase.completed(),
+                        counted(count, what),
+                        counted(
+                            phase.completed(),
+                            (&format!("{verb} request"), &format!("{verb} requests"))
+                        ),
                         ratio * 100.0,
                         allowed * 100.0
                     ),
@@ -92,4 +105,17 @@ pub fn evaluate(phases: &[PhaseStats], slo: &Slo) -> Vec<Breach> {
         }
     }
     breaches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_in_the_singular_for_one() {
+        let errors = ("error", "errors");
+        assert_eq!(counted(1, errors), "1 error");
+        assert_eq!(counted(0, errors), "0 errors");
+        assert_eq!(counted(15, errors), "15 errors");
+    }
 }

@@ -50,11 +50,7 @@ pub fn evaluate(result: &ProbeResult, slo: &ProbeSlo) -> Vec<Breach> {
 }
 
 fn requests(n: u64) -> String {
-    if n == 1 {
-        "1 request".to_string()
-    } else {
-        format!("{n} requests")
-    }
+    crate::slo::counted(n, ("request", "requests"))
 }
 
 /// `12:00:03.2`, UTC, the time of day of an offset on the run's timeline.

@@ -268,7 +268,7 @@ fn the_recorded_writes_are_replayed_on_schedule_into_sandboxes_and_compared() {
     assert_eq!(skipped["cluster_scoped"], 1);
     assert!(
         text.contains(&format!(
-            "1 lines are not audit events (lines {})",
+            "1 line is not an audit event (line {})",
             log.malformed_lines[0]
         )),
         "{text}"

@@ -13,6 +13,7 @@ use super::ReplayResult;
 use crate::api::Outcome;
 use crate::measure::{latency_histogram, micros, Outcomes};
 use crate::report::percentiles;
+use crate::slo::counted;
 
 /// Requests are told apart by verb and resource; those sent on a synthetic
 /// object (recorded without a body) apart from the rest.
@@ -131,24 +132,27 @@ pub fn summary(result: &ReplayResult) -> String {
     if skipped.malformed_count > 0 {
         let _ = writeln!(
             out,
-            "{} lines are not audit events (lines {})",
-            skipped.malformed_count,
+            "{} ({})",
+            counted(
+                skipped.malformed_count,
+                ("line is not an audit event", "lines are not audit events")
+            ),
             lines(&skipped.malformed, skipped.malformed_count)
         );
     }
     if skipped.other_versions_count > 0 {
         let _ = writeln!(
             out,
-            "{} events of another audit version than audit.k8s.io/v1 (lines {})",
-            skipped.other_versions_count,
+            "{} of another audit version than audit.k8s.io/v1 ({})",
+            counted(skipped.other_versions_count, ("event", "events")),
             lines(&skipped.other_versions, skipped.other_versions_count)
         );
     }
     if result.cluster_scoped > 0 {
         let _ = writeln!(
             out,
-            "{} writes to cluster-scoped resources not replayed",
-            result.cluster_scoped
+            "{} to cluster-scoped resources not replayed",
+            counted(result.cluster_scoped, ("write", "writes"))
         );
     }
     if let Err(e) = &result.cleanup {
@@ -175,13 +179,16 @@ fn p50_p99(h: &Histogram<u64>) -> String {
     )
 }
 
+/// `line 7`, `lines 4, 6`, `lines 4, 6, …` when more were counted than kept.
 fn lines(kept: &[u64], count: u64) -> String {
     let listed: Vec<String> = kept.iter().map(u64::to_string).collect();
-    if count as usize > kept.len() {
-        format!("{}, …", listed.join(", "))
+    let more = if count as usize > kept.len() {
+        ", …"
     } else {
-        listed.join(", ")
-    }
+        ""
+    };
+    let word = if count == 1 { "line" } else { "lines" };
+    format!("{word} {}{more}", listed.join(", "))
 }
 
 pub fn json(result: &ReplayResult) -> Json {
@@ -237,7 +244,8 @@ mod tests {
 
     #[test]
     fn line_lists_say_when_there_are_more() {
-        assert_eq!(lines(&[3, 9], 2), "3, 9");
-        assert_eq!(lines(&[3, 9], 5), "3, 9, …");
+        assert_eq!(lines(&[7], 1), "line 7");
+        assert_eq!(lines(&[3, 9], 2), "lines 3, 9");
+        assert_eq!(lines(&[3, 9], 5), "lines 3, 9, …");
     }
 }

@@ -160,7 +160,7 @@ pub async fn run(
                     done: run_start.elapsed(),
                     outcome: result.outcome,
                 };
-                let mut record = record.lock().unwrap_or_else(|e| e.into_inner());
+                let mut record = crate::runner::lock(&record);
                 record.record(completed);
                 record.retried_unprocessed += u64::from(result.retried);
                 if let Some(error) = result.error {
@@ -171,7 +171,7 @@ pub async fn run(
     }
     while workers.join_next().await.is_some() {}
     let ended = run_start.elapsed();
-    let mut record = std::mem::take(&mut *record.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut record = std::mem::take(&mut *crate::runner::lock(&record));
     record.finish();
     ProbeResult {
         spec: spec.clone(),

@@ -55,12 +55,8 @@ pub fn yaml_resources(data: &[u8]) {
             bounds.check(object.replicas_anchor().span);
             for container in object.containers() {
                 k8s::container_runs(container, "etcd");
-            }
-            if let Some(image) = object.pod_spec().and_then(|s| s.at(&["containers"])) {
-                for container in image.items() {
-                    if let Some(image) = container.get("image").and_then(Node::str) {
-                        k8s::image_tag(image);
-                    }
+                if let Some(image) = container.get("image").and_then(Node::str) {
+                    k8s::image_tag(image);
                 }
             }
         }

@@ -226,7 +226,7 @@ impl Ingress {
             port,
             h2_port,
             process: Command::new(nginx)
-                .args(["-p", &dir.display().to_string(), "-c", "nginx.conf"])
+                .args(nginx_args(dir))
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap(),
@@ -244,14 +244,8 @@ impl Ingress {
     fn switch_to(&self, backend: u16) {
         write_config(&self.dir, self.port, self.h2_port, backend);
         let status = Command::new(&self.nginx)
-            .args([
-                "-p",
-                &self.dir.display().to_string(),
-                "-c",
-                "nginx.conf",
-                "-s",
-                "reload",
-            ])
+            .args(nginx_args(&self.dir))
+            .args(["-s", "reload"])
             .stderr(Stdio::null())
             .status()
             .unwrap();
@@ -265,6 +259,22 @@ impl Drop for Ingress {
         unsafe { libc::kill(self.process.id() as i32, libc::SIGQUIT) };
         let _ = self.process.wait();
     }
+}
+
+/// Everything under `dir`, the startup error log too: nginx opens its
+/// compiled-in log before it reads the configuration, which a user other
+/// than root may not write.
+fn nginx_args(dir: &Path) -> [String; 6] {
+    let dir = dir.display().to_string();
+    let log = format!("{dir}/error.log");
+    [
+        "-p".to_string(),
+        dir,
+        "-e".to_string(),
+        log,
+        "-c".to_string(),
+        "nginx.conf".to_string(),
+    ]
 }
 
 fn free_port() -> u16 {

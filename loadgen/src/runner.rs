@@ -100,6 +100,14 @@ pub async fn run(
         "run_id" => Some(options.run_id.clone()),
         other => scenario.vars.get(other).cloned(),
     });
+    // The probe's client first: a probe that cannot start leaves no
+    // namespace behind.
+    let probe_client = scenario
+        .probe
+        .as_ref()
+        .map(|probe| crate::probe::Probe::new(probe.spec.clone()))
+        .transpose()
+        .map_err(|e| RunError::Start(format!("the probe: {e}")))?;
     create_namespace(api, &namespace, &options.run_id)
         .await
         .map_err(RunError::Start)?;
@@ -140,10 +148,8 @@ pub async fn run(
     // The probe runs beside the phases on the same timeline, alone for its
     // `before` and `after`, and stops early on Ctrl-C.
     let (probe_stop, probe_stopped) = tokio::sync::watch::channel(false);
-    let probe = match &scenario.probe {
-        Some(probe) => {
-            let ready = crate::probe::Probe::new(probe.spec.clone())
-                .map_err(|e| RunError::Start(format!("the probe: {e}")))?;
+    let probe = match probe_client {
+        Some(ready) => {
             let (run_start, mut interrupted) = (shared.run_start, shared.stopped.clone());
             let (probe_stop, stopped) = (probe_stop.clone(), probe_stopped.clone());
             Some(tokio::spawn(async move {

@@ -1,7 +1,7 @@
 //! The `scar` command line: parses arguments and wires them to the libraries.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -10,6 +10,7 @@ use scar_lint::config::{self, Config, ConfigError};
 use scar_lint::render::helm::{SetValue, ValueSet};
 use scar_lint::report::location::RepoPaths;
 use scar_lint::report::{catalog, github, human, json, sarif};
+use scar_lint::user_policy::LoadError;
 use scar_lint::{baseline, Input, Options, Registry, Report, Severity};
 
 #[derive(Parser)]
@@ -27,16 +28,19 @@ struct Cli {
 enum Command {
     /// Check Kubernetes YAML, compose files, systemd units and shell scripts.
     Lint(LintArgs),
-    /// List every rule with its effective severity and parameters.
+    /// List every rule, teams' policies included, with its effective
+    /// severity and parameters.
     Rules {
-        /// Read this config file instead of the nearest .scar.yaml.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        rules: RuleSource,
     },
-    /// Print a rule's documentation: what it finds, its incident, the fix.
+    /// Print a rule's documentation: what it finds, its incident, the fix;
+    /// for a team's policy, its description and expressions.
     Explain {
         /// The rule id, as `scar rules` lists it.
         rule: String,
+        #[command(flatten)]
+        rules: RuleSource,
     },
     /// Replay deploy bursts against a Kubernetes API server.
     Loadgen {
@@ -164,6 +168,18 @@ struct ClusterArgs {
     context: Option<String>,
 }
 
+/// Where the rules come from besides the built-in ones.
+#[derive(clap::Args)]
+struct RuleSource {
+    /// Read this config file instead of the nearest .scar.yaml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Also load the CEL policies in this folder (repeatable); the
+    /// config's `policies:` (default .scar/policies) are loaded too.
+    #[arg(long, value_name = "DIR")]
+    policies: Vec<PathBuf>,
+}
+
 #[derive(clap::Args)]
 struct LintArgs {
     /// Files and folders to check (`-` reads YAML from standard input).
@@ -183,9 +199,8 @@ struct LintArgs {
     /// config's `namespace`, else `default`).
     #[arg(long)]
     namespace: Option<String>,
-    /// Read this config file instead of the nearest .scar.yaml.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    rules: RuleSource,
     /// Ignore every suppression comment and annotation (for audits).
     #[arg(long)]
     no_suppressions: bool,
@@ -273,17 +288,17 @@ fn main() -> ExitCode {
                 .expect("clap parsed the lint subcommand");
             run_lint(args, lint_matches)
         }
-        Command::Rules { config } => load_registry(config.as_deref())
-            .and_then(|(registry, _)| print(&catalog::list(&registry))),
+        Command::Rules { rules } => {
+            load_registry(&rules).and_then(|(registry, _)| print(&catalog::list(&registry)))
+        }
         Command::Loadgen { command } => run_loadgen(command),
-        Command::Explain { rule } => {
-            let registry = Registry::builtin();
-            match registry.get(&rule) {
+        Command::Explain { rule, rules } => {
+            load_registry(&rules).and_then(|(registry, _)| match registry.get(&rule) {
                 Some(entry) => print(&catalog::explain(entry)),
                 None => Err(Failure::Usage(format!(
                     "unknown rule `{rule}`; `scar rules` lists them"
                 ))),
-            }
+            })
         }
     };
     match result {
@@ -447,7 +462,7 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
 
 fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
     let outputs = pair_outputs(&args, matches)?;
-    let (registry, config) = load_registry(args.config.as_deref())?;
+    let (registry, config) = load_registry(&args.rules)?;
     let inputs: Vec<Input> = args
         .paths
         .into_iter()
@@ -636,20 +651,48 @@ fn pair_outputs(
     Ok(paired)
 }
 
-/// The built-in rules with the config file's settings, and the config.
-fn load_registry(explicit: Option<&Path>) -> Result<(Registry, Config), Failure> {
-    let builtin = Registry::builtin();
-    let path = match explicit {
-        Some(path) => Some(path.to_path_buf()),
-        None => std::env::current_dir()
-            .ok()
-            .and_then(|cwd| config::find(&cwd)),
+/// The built-in rules and the teams' policies, with the config file's
+/// settings, and the config.
+fn load_registry(source: &RuleSource) -> Result<(Registry, Config), Failure> {
+    let mut registry = Registry::builtin();
+    if let Some(folder) = source.policies.iter().find(|f| !f.is_dir()) {
+        return Err(Failure::Usage(format!(
+            "--policies {}: not a folder",
+            folder.display()
+        )));
+    }
+    registry
+        .load_policies(&source.policies)
+        .map_err(policy_failure)?;
+    let cwd = std::env::current_dir().ok();
+    let path = match &source.config {
+        Some(path) => Some(path.clone()),
+        None => cwd.as_deref().and_then(config::find),
     };
     let Some(path) = path else {
-        return Ok((builtin, Config::default()));
+        // Without a config file, the nearest .scar/policies is the default.
+        let folder = cwd.as_deref().and_then(|cwd| {
+            cwd.ancestors()
+                .map(|dir| dir.join(config::POLICIES_FOLDER))
+                .find(|folder| folder.is_dir())
+        });
+        if let Some(folder) = folder {
+            registry.load_policies(&[folder]).map_err(policy_failure)?;
+        }
+        return Ok((registry, Config::default()));
     };
-    let config = Config::load(&path, &builtin).map_err(Failure::Config)?;
-    Ok((config.apply(builtin), config))
+    let config = Config::load(&path, &mut registry).map_err(Failure::Config)?;
+    Ok((config.apply(registry), config))
+}
+
+fn policy_failure(err: LoadError) -> Failure {
+    match err {
+        LoadError::Folder(folder, err) => Failure::Usage(format!(
+            "cannot read the policies folder {}: {err}",
+            folder.display()
+        )),
+        LoadError::Invalid(errors) => Failure::Config(errors),
+    }
 }
 
 /// A config error with the offending line shown, as miette renders it.

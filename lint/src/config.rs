@@ -20,6 +20,7 @@
 //!       prod:                      # a values set: one more render
 //!         values: [values-prod.yaml]   # relative to the chart
 //!         set: {replicaCount: 3}
+//! policies: [.scar/policies]     # teams' CEL policies; this is the default
 //! kustomize:
 //!   timeout_seconds: 60
 //!   allow_remote: false            # remote bases reach the network
@@ -46,6 +47,7 @@ use crate::rendered::RenderSettings;
 use crate::rules::Registry;
 use crate::source::{LineIndex, SourceRef, Span};
 use crate::units::chart::CHART_FILE;
+use crate::user_policy::LoadError;
 
 pub const FILE_NAME: &str = ".scar.yaml";
 
@@ -112,8 +114,9 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 
 impl Config {
     /// Reads a config file; every mistake in it is an error, in the order
-    /// they are written, not only the first.
-    pub fn load(path: &Path, registry: &Registry) -> Result<Config, Vec<ConfigError>> {
+    /// they are written, not only the first. The policies it names join
+    /// `registry` first, so that `rules:` can set them as built-in ones.
+    pub fn load(path: &Path, registry: &mut Registry) -> Result<Config, Vec<ConfigError>> {
         let error = |(span, message): Failure| ConfigError {
             path: path.to_path_buf(),
             span,
@@ -135,8 +138,18 @@ impl Config {
         };
         let mut problems = Problems::default();
         let entries = expect_map(root, "the config file").map_err(|f| vec![error(f)])?;
+        let policies = entries
+            .iter()
+            .find(|(key, _)| key.str() == Some("policies"));
+        load_policies(
+            policies.map(|(_, value)| value),
+            path,
+            registry,
+            &mut problems,
+        )?;
         for (key, value) in entries {
             match key.str().unwrap_or("") {
+                "policies" => {}
                 "namespace" => {
                     config.namespace = problems
                         .keep(expect_str(value, "namespace"))
@@ -154,7 +167,7 @@ impl Config {
                 "kustomize" => read_kustomize(value, &mut config.render, &mut problems),
                 other => problems.add(
                     key.span,
-                    format!("unknown key `{other}` (expected namespace, exclude, rules, helm or kustomize)"),
+                    format!("unknown key `{other}` (expected namespace, exclude, rules, policies, helm or kustomize)"),
                 ),
             }
         }
@@ -231,16 +244,16 @@ impl Exclusions {
     }
 }
 
-type Failure = (Span, String);
+pub(crate) type Failure = (Span, String);
 
-fn expect_map<'a>(node: &'a Node, what: &str) -> Result<&'a [(Node, Node)], Failure> {
+pub(crate) fn expect_map<'a>(node: &'a Node, what: &str) -> Result<&'a [(Node, Node)], Failure> {
     match &node.value {
         Value::Map(entries) => Ok(entries),
         _ => Err((node.span, format!("{what} must be a mapping"))),
     }
 }
 
-fn expect_str<'a>(node: &'a Node, what: &str) -> Result<&'a str, Failure> {
+pub(crate) fn expect_str<'a>(node: &'a Node, what: &str) -> Result<&'a str, Failure> {
     match &node.value {
         Value::Scalar(s) if !node.is_null() => Ok(&s.text),
         _ => Err((node.span, format!("`{what}` must be a string"))),
@@ -268,16 +281,16 @@ fn exclude_globs(node: &Node) -> Result<GlobSet, Failure> {
 
 /// The mistakes found so far in a config file.
 #[derive(Default)]
-struct Problems(Vec<Failure>);
+pub(crate) struct Problems(pub(crate) Vec<Failure>);
 
 impl Problems {
-    fn add(&mut self, span: Span, message: String) {
+    pub(crate) fn add(&mut self, span: Span, message: String) {
         self.0.push((span, message));
     }
 
     /// The value, or `None` with its mistake recorded, so that reading
     /// goes on to the next setting.
-    fn keep<T>(&mut self, result: Result<T, Failure>) -> Option<T> {
+    pub(crate) fn keep<T>(&mut self, result: Result<T, Failure>) -> Option<T> {
         result.map_err(|failure| self.0.push(failure)).ok()
     }
 }
@@ -461,6 +474,58 @@ fn seconds(node: &Node) -> Result<Duration, Failure> {
 }
 
 /// The folder paths in the config are relative to.
+/// Where teams' policies live when `policies:` does not say.
+pub const POLICIES_FOLDER: &str = ".scar/policies";
+
+/// `policies:`, a folder or a list of them relative to the config file, else
+/// `.scar/policies` beside it when there is one. A policy file's mistakes
+/// stop the run as the config's own do.
+fn load_policies(
+    node: Option<&Node>,
+    config: &Path,
+    registry: &mut Registry,
+    problems: &mut Problems,
+) -> Result<(), Vec<ConfigError>> {
+    let base = config_folder(config);
+    let folders: Vec<(PathBuf, Span)> = match node {
+        None => {
+            let default = base.join(POLICIES_FOLDER);
+            if !default.is_dir() {
+                return Ok(());
+            }
+            vec![(default, Span::point(1, 1))]
+        }
+        Some(node) => match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|item| {
+                    problems
+                        .keep(expect_str(item, "policies"))
+                        .map(|f| (base.join(f), item.span))
+                })
+                .collect(),
+            _ => problems
+                .keep(expect_str(node, "policies"))
+                .map(|f| vec![(base.join(f), node.span)])
+                .unwrap_or_default(),
+        },
+    };
+    for (folder, span) in folders {
+        match registry.load_policies(std::slice::from_ref(&folder)) {
+            Ok(()) => {}
+            Err(LoadError::Folder(folder, err)) => problems.add(
+                span,
+                format!(
+                    "cannot read the policies folder {}: {err}",
+                    folder.display()
+                ),
+            ),
+            Err(LoadError::Invalid(errors)) => return Err(errors),
+        }
+    }
+    Ok(())
+}
+
 fn config_folder(config: &Path) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_default();
     normalize(&cwd.join(config.parent().unwrap_or(Path::new(""))))
@@ -590,7 +655,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, text).unwrap();
-        Config::load(&path, &Registry::builtin())
+        Config::load(&path, &mut Registry::builtin())
     }
 
     #[test]
@@ -720,7 +785,7 @@ kustomize:
             "helm:\n  kube_version: \"1.31.2\"\n  charts:\n    deploy/shop:\n      prod:\n        values: [values-prod.yaml]\n        set: {image: {tag: v2}}\nkustomize:\n  allow_remote: true\n",
         )
         .unwrap();
-        let settings = Config::load(&path, &Registry::builtin())
+        let settings = Config::load(&path, &mut Registry::builtin())
             .unwrap()
             .render_settings();
         assert_eq!(settings.helm.kube_version, "1.31.2");
@@ -740,7 +805,7 @@ kustomize:
             "helm:\n  charts:\n    deploy/shop:\n      prod:\n        values: [missing.yaml]\n",
         )
         .unwrap();
-        let errors = Config::load(&path, &Registry::builtin()).unwrap_err();
+        let errors = Config::load(&path, &mut Registry::builtin()).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].span.line, 5, "{}", errors[0]);
     }
@@ -750,7 +815,7 @@ kustomize:
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, "exclude: [\"vendor/**\", \"**/*.golden\"]\n").unwrap();
-        let exclusions = Config::load(&path, &Registry::builtin())
+        let exclusions = Config::load(&path, &mut Registry::builtin())
             .unwrap()
             .exclusions()
             .unwrap();

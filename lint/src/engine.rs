@@ -464,7 +464,7 @@ fn read(candidate: &Candidate, limit: u64) -> Result<Vec<u8>, Unread> {
 fn not_checked(registry: &Registry, path: &Arc<str>, line: u32, reason: &str) -> Option<Finding> {
     let entry = registry.get(NOT_CHECKED).filter(|e| e.enabled)?;
     Some(Finding {
-        rule: entry.id(),
+        rule: entry.rule_id(),
         severity: entry.policy.severity,
         path: path.clone(),
         span: Span::point(line, 1),
@@ -648,7 +648,7 @@ fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<
                 [] => unit.failure.message,
             };
             Finding {
-                rule: entry.id(),
+                rule: entry.rule_id(),
                 severity: entry.policy.severity,
                 path: at.path,
                 span: at.span,

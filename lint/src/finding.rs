@@ -49,7 +49,7 @@ impl std::fmt::Display for Severity {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    pub rule: &'static str,
+    pub rule: Arc<str>,
     pub severity: Severity,
     pub path: Arc<str>,
     pub span: Span,
@@ -98,7 +98,7 @@ pub struct Caller {
 pub fn one_per_cause(findings: Vec<Finding>) -> Vec<Finding> {
     let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
     let mut callers: Vec<Vec<Caller>> = Vec::with_capacity(findings.len());
-    let mut first: std::collections::HashMap<(&'static str, String), usize> =
+    let mut first: std::collections::HashMap<(Arc<str>, String), usize> =
         std::collections::HashMap::new();
     for finding in findings {
         let Some(cause) = finding.cause.clone() else {
@@ -106,13 +106,13 @@ pub fn one_per_cause(findings: Vec<Finding>) -> Vec<Finding> {
             callers.push(Vec::new());
             continue;
         };
-        match first.get(&(finding.rule, cause.key.clone())) {
+        match first.get(&(finding.rule.clone(), cause.key.clone())) {
             Some(&at) => {
                 kept[at].depends_on.extend(finding.depends_on);
                 callers[at].push(cause.caller);
             }
             None => {
-                first.insert((finding.rule, cause.key), kept.len());
+                first.insert((finding.rule.clone(), cause.key), kept.len());
                 kept.push(finding);
                 callers.push(vec![cause.caller]);
             }
@@ -153,7 +153,7 @@ pub struct RenderedLine {
 
 impl Finding {
     pub fn sort_key(&self) -> (&str, u32, u32, &str) {
-        (&self.path, self.span.line, self.span.column, self.rule)
+        (&self.path, self.span.line, self.span.column, &self.rule)
     }
 }
 
@@ -181,7 +181,7 @@ impl Finding {
                 r.name
             )
         });
-        let key = [self.rule, &self.path, &resource, &self.offending_text()].join("\u{1f}");
+        let key = [&*self.rule, &self.path, &resource, &self.offending_text()].join("\u{1f}");
         format!("{:016x}", fnv1a(key.as_bytes()))
     }
 }
@@ -200,7 +200,7 @@ mod tests {
 
     fn finding(line: u32, source_line: &str) -> Finding {
         Finding {
-            rule: "oom-kill-disabled",
+            rule: "oom-kill-disabled".into(),
             severity: Severity::Error,
             path: "scripts/etcd".into(),
             span: Span::on_line(line, 3, 18),
@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(a.offending_text(), "--oom-kill-disable");
         assert_eq!(a.fingerprint(), moved.fingerprint());
         let other_rule = Finding {
-            rule: "etcd-memory-too-low",
+            rule: "etcd-memory-too-low".into(),
             ..a.clone()
         };
         assert_ne!(a.fingerprint(), other_rule.fingerprint());

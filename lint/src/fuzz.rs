@@ -150,10 +150,11 @@ pub fn config_file(data: &[u8], scratch: &Path) {
     std::fs::write(&path, data).expect("the fuzz scratch folder is writable");
     let text = String::from_utf8_lossy(data);
     let bounds = Bounds::new(&text);
-    match Config::load(&path, &Registry::builtin()) {
+    let mut registry = Registry::builtin();
+    match Config::load(&path, &mut registry) {
         Ok(config) => {
             config.render_settings();
-            let registry = config.apply(Registry::builtin());
+            let registry = config.apply(registry);
             registry.enabled().count();
             if let Some(exclusions) = config.exclusions() {
                 exclusions.excludes(Path::new("charts/app/values.yaml"));
@@ -161,7 +162,8 @@ pub fn config_file(data: &[u8], scratch: &Path) {
         }
         Err(errors) => {
             assert!(!errors.is_empty(), "a failed load names its mistakes");
-            for error in errors {
+            // Mistakes in the policy files it names are placed in those.
+            for error in errors.iter().filter(|e| e.path == path) {
                 bounds.check(error.span);
             }
         }

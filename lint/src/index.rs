@@ -285,6 +285,9 @@ struct NamespaceSummary {
     name: String,
     origin: Origin,
     labels: Labels,
+    /// The whole object, for teams' policies (`namespaceObject`): there are
+    /// few Namespaces, and they are small.
+    object: Arc<Node>,
 }
 
 /// Summaries from one file or from the whole run; parts merge by `extend`.
@@ -433,6 +436,7 @@ impl Index {
                     name,
                     origin,
                     labels,
+                    object: Arc::new(object.node.clone()),
                 });
             }
             "PodDisruptionBudget" => {
@@ -902,20 +906,36 @@ impl<'a> Lookup<'a> {
     }
 
     pub fn budgets_selecting(&self, workload: &Workload) -> Vec<&'a DisruptionBudget> {
+        self.budgets_from(&workload.origin, &workload.namespace, &workload.pod_labels)
+    }
+
+    /// The PodDisruptionBudgets of the asker's that select these Pod labels.
+    pub fn budgets_selecting_pods(
+        &self,
+        namespace: &str,
+        pod_labels: &Labels,
+    ) -> Vec<&'a DisruptionBudget> {
+        self.budgets_from(self.asker, namespace, pod_labels)
+    }
+
+    fn budgets_from(
+        &self,
+        from: &Origin,
+        namespace: &str,
+        pod_labels: &Labels,
+    ) -> Vec<&'a DisruptionBudget> {
         let index = self.index;
-        let namespace = workload.namespace.as_str();
-        let labelled = workload
-            .pod_labels
+        let labelled = pod_labels
             .iter()
             .map(|(k, v)| index.tables.budgets_labelled.get(key(&[namespace, k, v])));
         let unlabelled = index.tables.budgets_unlabelled.get(key(&[namespace]));
         let positions = Index::union(labelled.chain(std::iter::once(unlabelled)));
         self.nearest(
-            &workload.origin,
+            from,
             positions
                 .iter()
                 .map(|&i| &index.budgets[i])
-                .filter(|b| b.namespace == namespace && b.selector.matches(&workload.pod_labels)),
+                .filter(|b| b.namespace == namespace && b.selector.matches(pod_labels)),
         )
         .unwrap_or_default()
     }
@@ -1016,6 +1036,18 @@ impl<'a> Lookup<'a> {
     /// unit, else the nearest plain file's, else the one label every
     /// namespace carries.
     pub fn namespace_labels(&self, namespace: &str) -> Labels {
+        match self.namespace(namespace) {
+            Some(found) => found.labels.clone(),
+            None => Labels::from([(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string())]),
+        }
+    }
+
+    /// The Namespace object of that name, found as its labels are.
+    pub fn namespace_object(&self, namespace: &str) -> Option<&'a Node> {
+        self.namespace(namespace).map(|found| &*found.object)
+    }
+
+    fn namespace(&self, namespace: &str) -> Option<&'a NamespaceSummary> {
         let index = self.index;
         let named = || {
             let positions = index.tables.namespaces_named.get(key(&[namespace]));
@@ -1033,8 +1065,8 @@ impl<'a> Lookup<'a> {
             .filter(|found| !found.is_empty())
             .or_else(|| self.nearest(&in_plain_files, named()));
         match found.as_deref() {
-            Some([only]) => only.labels.clone(),
-            _ => Labels::from([(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string())]),
+            Some([only]) => Some(only),
+            _ => None,
         }
     }
 }

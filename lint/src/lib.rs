@@ -24,6 +24,7 @@ pub mod rules;
 pub mod source;
 pub mod suppress;
 pub mod units;
+pub mod user_policy;
 
 pub use discover::{Input, MissingPath};
 pub use engine::{lint, Options, Report, Skipped};

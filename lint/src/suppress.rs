@@ -62,7 +62,7 @@ impl Suppression {
                 finding.unit.as_ref() == Some(unit) && finding.resource.as_ref() == Some(resource)
             }
         };
-        place && self.rules.iter().any(|r| r == finding.rule)
+        place && self.rules.iter().any(|r| **r == *finding.rule)
     }
 
     /// The same suppression read twice (a template rendered with two
@@ -288,7 +288,7 @@ fn meta_finding(
 ) -> Option<Finding> {
     let entry = registry.get(id).filter(|e| e.enabled)?;
     Some(Finding {
-        rule: entry.id(),
+        rule: entry.rule_id(),
         severity: entry.policy.severity,
         path: suppression.path.clone(),
         span: suppression.at,

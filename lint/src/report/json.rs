@@ -142,7 +142,7 @@ pub fn write(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<(
 
 fn json_finding(f: &Finding) -> JsonFinding<'_> {
     JsonFinding {
-        rule: f.rule,
+        rule: &f.rule,
         severity: f.severity,
         path: &f.path,
         span: f.span.into(),

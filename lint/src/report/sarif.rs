@@ -81,7 +81,7 @@ impl Serialize for Results<'_> {
 
 /// One finding as a SARIF result.
 fn result(f: &Finding, rules: &[&RuleEntry], paths: &RepoPaths) -> Value {
-    let rule_index = rules.iter().position(|r| r.id() == f.rule);
+    let rule_index = rules.iter().position(|r| r.id() == &*f.rule);
     let mut location = json!({
         "region": {
             "startLine": f.span.line,

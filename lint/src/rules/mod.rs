@@ -15,17 +15,22 @@ use crate::place::Place;
 use crate::policy::{Params, Policy};
 use crate::source::{Related, Span};
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::user_policy::{self, LoadError};
+
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
 /// A check. Each hook is called for one thing found in a file; a rule
 /// implements the hooks for the file kinds it is about.
 pub trait Rule: Sync {
     /// The public id, also the name of its policy file.
-    fn id(&self) -> &'static str;
+    fn id(&self) -> &str;
 
     /// What it finds, why it is bad (its incident), what to write instead.
     /// `scar explain` prints it.
-    fn doc(&self) -> &'static str;
+    fn doc(&self) -> &str;
 
     fn check_object(&self, _object: &Object<'_>, _out: &mut Emitter<'_>) {}
 
@@ -37,22 +42,68 @@ pub trait Rule: Sync {
     fn check_unit(&self, _unit: &Unit<'_>, _out: &mut Emitter<'_>) {}
 }
 
-/// A built-in rule with its policy.
+/// A built-in rule is a static; this lets the registry hold it beside
+/// the rules it builds from teams' policy files.
+impl Rule for &'static dyn Rule {
+    fn id(&self) -> &str {
+        (**self).id()
+    }
+
+    fn doc(&self) -> &str {
+        (**self).doc()
+    }
+
+    fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
+        (**self).check_object(object, out);
+    }
+
+    fn check_compose_service(&self, service: &ComposeService<'_>, out: &mut Emitter<'_>) {
+        (**self).check_compose_service(service, out);
+    }
+
+    fn check_container_run(&self, run: &ContainerRun, out: &mut Emitter<'_>) {
+        (**self).check_container_run(run, out);
+    }
+
+    fn check_unit(&self, unit: &Unit<'_>, out: &mut Emitter<'_>) {
+        (**self).check_unit(unit, out);
+    }
+}
+
+/// A rule with its policy: a built-in one, or a team's policy file.
 pub struct RuleEntry {
-    pub rule: &'static dyn Rule,
+    /// The rule's id, shared by its findings.
+    rule_id: Arc<str>,
+    pub rule: Box<dyn Rule>,
     pub policy: Policy,
     /// Turned off by the config file.
     pub enabled: bool,
 }
 
 impl RuleEntry {
-    pub fn id(&self) -> &'static str {
-        self.rule.id()
+    pub fn new(rule: Box<dyn Rule>, policy: Policy) -> RuleEntry {
+        RuleEntry {
+            rule_id: rule.id().into(),
+            rule,
+            policy,
+            enabled: true,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.rule_id
+    }
+
+    /// The id findings carry.
+    pub fn rule_id(&self) -> Arc<str> {
+        self.rule_id.clone()
     }
 }
 
 pub struct Registry {
     entries: Vec<RuleEntry>,
+    /// The folders teams' policies were read from (canonical), each once.
+    policy_folders: Vec<PathBuf>,
 }
 
 impl Registry {
@@ -70,15 +121,44 @@ impl Registry {
                 let policy = Policy::parse(text)
                     .unwrap_or_else(|e| panic!("policies/{}.yaml: {e}", rule.id()));
                 assert_eq!(policy.id, rule.id(), "policy id differs from its file name");
-                RuleEntry {
-                    rule: *rule,
-                    policy,
-                    enabled: true,
-                }
+                RuleEntry::new(Box::new(*rule), policy)
             })
             .collect();
-        entries.sort_by_key(|e| e.id());
-        Registry { entries }
+        entries.sort_by(|a, b| a.id().cmp(b.id()));
+        Registry {
+            entries,
+            policy_folders: Vec::new(),
+        }
+    }
+
+    /// Adds the policies of these folders (those not read already) as rules.
+    pub fn load_policies(&mut self, folders: &[PathBuf]) -> Result<(), LoadError> {
+        let mut new = Vec::new();
+        for folder in folders {
+            let canonical = folder
+                .canonicalize()
+                .map_err(|e| LoadError::Folder(folder.clone(), e))?;
+            if !self.policy_folders.contains(&canonical) {
+                self.policy_folders.push(canonical);
+                new.push(folder.clone());
+            }
+        }
+        let mut errors = Vec::new();
+        for policy in user_policy::load_folders(&new)? {
+            if self.get(policy.id()).is_some() {
+                errors.push(policy.defined_twice());
+                continue;
+            }
+            let settings = policy.policy();
+            self.entries
+                .push(RuleEntry::new(Box::new(policy), settings));
+        }
+        self.entries.sort_by(|a, b| a.id().cmp(b.id()));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(LoadError::Invalid(errors))
+        }
     }
 
     /// Every rule, enabled or not.
@@ -188,7 +268,7 @@ impl<'a> Emitter<'a> {
     fn finding(&self, at: Span) -> Finding {
         let located = self.place.locate(at);
         Finding {
-            rule: self.entry.id(),
+            rule: self.entry.rule_id(),
             severity: self.entry.policy.severity,
             depends_on: self.place.depends_on(&located.at.path),
             path: located.at.path,

@@ -1,0 +1,290 @@
+//! Reading a policy file: every mistake with its line and column, in the
+//! expression's own text for CEL errors.
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use super::expression::{Expression, Mistake};
+use super::{FieldPath, KindMatch, Validation};
+use crate::config::{expect_map, expect_str, Failure, Problems};
+use crate::finding::Severity;
+use crate::parse::yaml::{Node, Value};
+use crate::source::Span;
+
+/// A policy's fields, as read.
+pub(crate) struct Fields {
+    pub id: String,
+    pub severity: Severity,
+    pub description: String,
+    pub help: Option<String>,
+    pub kinds: Option<KindMatch>,
+    pub namespaces: Option<GlobSet>,
+    pub validations: Vec<Validation>,
+}
+
+/// One document of a policy file; `text` is the whole file, for the columns
+/// of expressions written as blocks.
+pub(crate) fn policy(doc: &Node, text: &str, problems: &mut Problems) -> Option<Fields> {
+    let entries = problems.keep(expect_map(doc, "a policy"))?;
+    let mut id = None;
+    let mut severity = Some(Severity::Warning);
+    let mut description = None;
+    let mut help = None;
+    let mut kinds = None;
+    let mut namespaces = None;
+    let mut validations = None;
+    for (key, value) in entries {
+        match key.str().unwrap_or("") {
+            "id" => id = problems.keep(policy_id(value)),
+            "severity" => {
+                severity = problems.keep(
+                    expect_str(value, "severity")
+                        .and_then(|s| s.parse().map_err(|e| (value.span, e))),
+                );
+            }
+            "description" => description = problems.keep(text_field(value, "description")),
+            "help" => help = problems.keep(text_field(value, "help")),
+            "match" => {
+                for (key, value) in problems.keep(expect_map(value, "match")).unwrap_or(&[]) {
+                    match key.str().unwrap_or("") {
+                        "kinds" => kinds = problems.keep(kind_patterns(value)),
+                        "namespaces" => namespaces = problems.keep(globs(value, "match.namespaces")),
+                        other => problems.add(
+                            key.span,
+                            format!("unknown key `{other}` in match (expected kinds or namespaces)"),
+                        ),
+                    }
+                }
+            }
+            "validations" => validations = read_validations(value, text, problems),
+            other => problems.add(
+                key.span,
+                format!("unknown key `{other}` (expected id, severity, description, help, match or validations)"),
+            ),
+        }
+    }
+    for field in ["id", "description", "validations"] {
+        if !entries.iter().any(|(key, _)| key.str() == Some(field)) {
+            problems.add(doc.span, format!("a policy needs `{field}`"));
+        }
+    }
+    Some(Fields {
+        id: id?,
+        severity: severity?,
+        description: description?,
+        help,
+        kinds,
+        namespaces,
+        validations: validations?,
+    })
+}
+
+fn text_field(node: &Node, what: &str) -> Result<String, Failure> {
+    let text = expect_str(node, what)?.trim();
+    if text.is_empty() {
+        return Err((node.span, format!("`{what}` is empty")));
+    }
+    Ok(text.to_string())
+}
+
+/// `team/what-it-checks`: the prefix keeps a team's ids apart from the
+/// built-in ones, which have none.
+fn policy_id(node: &Node) -> Result<String, Failure> {
+    let id = expect_str(node, "id")?;
+    let part_ok = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let parts: Vec<&str> = id.split('/').collect();
+    if parts.len() < 2 || !parts.iter().all(|p| part_ok(p)) {
+        return Err((
+            node.span,
+            format!("`id` must be a prefix and a name in lowercase letters, digits and dashes, like `team/prod-needs-two-replicas`, not `{id}`"),
+        ));
+    }
+    Ok(id.to_string())
+}
+
+fn strings<'a>(node: &'a Node, what: &str) -> Result<Vec<(&'a str, Span)>, Failure> {
+    match &node.value {
+        Value::Seq(items) if !items.is_empty() => items
+            .iter()
+            .map(|item| expect_str(item, what).map(|s| (s, item.span)))
+            .collect(),
+        _ => Err((node.span, format!("`{what}` must be a list of strings"))),
+    }
+}
+
+fn globs(node: &Node, what: &str) -> Result<GlobSet, Failure> {
+    let mut builder = GlobSetBuilder::new();
+    for (pattern, span) in strings(node, what)? {
+        builder.add(Glob::new(pattern).map_err(|e| (span, format!("bad glob `{pattern}`: {e}")))?);
+    }
+    builder
+        .build()
+        .map_err(|e| (node.span, format!("bad patterns in `{what}`: {e}")))
+}
+
+/// `apps/v1/Deployment`, `v1/Service`, `*/Deployment` or a bare `Deployment`.
+fn kind_patterns(node: &Node) -> Result<KindMatch, Failure> {
+    let mut with_version = GlobSetBuilder::new();
+    let mut bare = GlobSetBuilder::new();
+    for (pattern, span) in strings(node, "match.kinds")? {
+        let glob = Glob::new(pattern).map_err(|e| (span, format!("bad glob `{pattern}`: {e}")))?;
+        if pattern.contains('/') {
+            with_version.add(glob);
+        } else {
+            bare.add(glob);
+        }
+    }
+    let build = |builder: GlobSetBuilder| {
+        builder
+            .build()
+            .map_err(|e| (node.span, format!("bad patterns in `match.kinds`: {e}")))
+    };
+    Ok(KindMatch {
+        with_version: build(with_version)?,
+        bare: build(bare)?,
+    })
+}
+
+fn read_validations(node: &Node, text: &str, problems: &mut Problems) -> Option<Vec<Validation>> {
+    let Value::Seq(items) = &node.value else {
+        problems.add(node.span, "`validations` must be a list".to_string());
+        return None;
+    };
+    if items.is_empty() {
+        problems.add(node.span, "`validations` is empty".to_string());
+        return None;
+    }
+    let before = problems.0.len();
+    let validations: Vec<Validation> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| validation(item, i, text, problems))
+        .collect();
+    (problems.0.len() == before).then_some(validations)
+}
+
+fn validation(
+    node: &Node,
+    index: usize,
+    text: &str,
+    problems: &mut Problems,
+) -> Option<Validation> {
+    let entries = problems.keep(expect_map(node, "a validation"))?;
+    let mut expression = None;
+    let mut message = None;
+    let mut message_expression = None;
+    let mut path = None;
+    for (key, value) in entries {
+        let name = key.str().unwrap_or("");
+        match name {
+            "expression" | "messageExpression" => {
+                let compiled = problems
+                    .keep(expect_str(value, name))
+                    .and_then(|source| compile(source, value, text, &format!("validations[{index}].{name}"), problems));
+                if name == "expression" {
+                    expression = compiled;
+                } else {
+                    message_expression = compiled;
+                }
+            }
+            "message" => message = problems.keep(text_field(value, "message")),
+            "path" => path = problems.keep(field_path(value)),
+            other => problems.add(
+                key.span,
+                format!("unknown key `{other}` in a validation (expected expression, message, messageExpression or path)"),
+            ),
+        }
+    }
+    if expression.is_none() && !entries.iter().any(|(k, _)| k.str() == Some("expression")) {
+        problems.add(node.span, "a validation needs `expression`".to_string());
+    }
+    Some(Validation {
+        expression: expression?,
+        message,
+        message_expression,
+        path,
+    })
+}
+
+fn compile(
+    source: &str,
+    node: &Node,
+    text: &str,
+    field: &str,
+    problems: &mut Problems,
+) -> Option<Expression> {
+    match Expression::compile(source) {
+        Ok(expression) => Some(expression),
+        Err(mistakes) => {
+            for mistake in mistakes {
+                problems.add(
+                    place_in_file(node, text, &mistake),
+                    format!(
+                        "{field}, line {} column {} of the expression: {}",
+                        mistake.line, mistake.column, mistake.message
+                    ),
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Where a mistake in an expression stands in the file: exact for plain and
+/// quoted scalars on one line and for `|` blocks; the scalar's start for
+/// folded text, whose lines YAML joins.
+fn place_in_file(node: &Node, text: &str, mistake: &Mistake) -> Span {
+    let start = node.span;
+    let first = text
+        .lines()
+        .nth(start.line.saturating_sub(1) as usize)
+        .and_then(|line| line.chars().nth(start.column.saturating_sub(1) as usize));
+    let literal = matches!(&node.value, Value::Scalar(s) if s.literal);
+    if literal {
+        // A `|` block starts at its first line of text, its lines kept.
+        return Span::point(
+            start.line + mistake.line - 1,
+            start.column + mistake.column - 1,
+        );
+    }
+    let one_line = start.line == start.end_line && mistake.line == 1;
+    match first {
+        Some('"' | '\'') if one_line => Span::point(start.line, start.column + mistake.column),
+        Some(_) if one_line && matches!(&node.value, Value::Scalar(s) if s.plain) => {
+            Span::point(start.line, start.column + mistake.column - 1)
+        }
+        _ => Span::point(start.line, start.column),
+    }
+}
+
+/// `spec.replicas`, `spec.template.spec.containers[0].image`.
+fn field_path(node: &Node) -> Result<FieldPath, Failure> {
+    let text = expect_str(node, "path")?;
+    let bad = || {
+        (
+            node.span,
+            format!("`path` must be field names joined by dots, with [N] for list items, like spec.template.spec.containers[0].image, not `{text}`"),
+        )
+    };
+    let mut steps = Vec::new();
+    for part in text.split('.') {
+        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if name.is_empty() {
+            return Err(bad());
+        }
+        steps.push(super::Step::Key(name.to_string()));
+        while !rest.is_empty() {
+            let (number, after) = rest.split_once(']').ok_or_else(bad)?;
+            steps.push(super::Step::Index(number.parse().map_err(|_| bad())?));
+            rest = after.strip_prefix('[').unwrap_or(after);
+            if !after.is_empty() && !after.starts_with('[') {
+                return Err(bad());
+            }
+        }
+    }
+    Ok(FieldPath(steps))
+}

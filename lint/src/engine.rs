@@ -26,6 +26,7 @@ use crate::rules::{Emitter, Pending, Registry, RuleEntry};
 use crate::source::{Excerpt, SourceFile, Span};
 use crate::suppress::{self, Suppression};
 use crate::units::{Layout, Paths, RunFolders};
+use crate::user_policy::ObjectScope;
 
 pub const PARSE_ERROR: &str = "parse-error";
 pub const RENDER_FAILED: &str = "render-failed";
@@ -571,8 +572,10 @@ fn check_object(
             .extend(suppress::from_annotations(place, object));
     }
     let resource = object.resource();
+    let object_scope = ObjectScope::new(object.node);
     for entry in registry.enabled() {
-        let mut out = emitter(place, entry, Some(&resource), checked);
+        let mut out =
+            emitter(place, entry, Some(&resource), checked).with_object_scope(&object_scope);
         entry.rule.check_object(object, &mut out);
     }
 }

@@ -18,7 +18,7 @@ use crate::source::{Related, Span};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::user_policy::{self, LoadError};
+use crate::user_policy::{self, LoadError, ObjectVariables};
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
@@ -220,6 +220,8 @@ pub struct Emitter<'a> {
     resource: Option<&'a ResourceRef>,
     findings: &'a mut Vec<Finding>,
     pending: &'a mut Vec<Pending>,
+    /// The object's CEL variables, shared by the teams' policies checking it.
+    object_scope: Option<&'a (dyn ObjectVariables + 'a)>,
 }
 
 impl<'a> Emitter<'a> {
@@ -236,7 +238,21 @@ impl<'a> Emitter<'a> {
             resource,
             findings,
             pending,
+            object_scope: None,
         }
+    }
+
+    /// Lets every policy checking one object share its CEL variables.
+    pub(crate) fn with_object_scope(
+        mut self,
+        scope: &'a (dyn ObjectVariables + 'a),
+    ) -> Emitter<'a> {
+        self.object_scope = Some(scope);
+        self
+    }
+
+    pub(crate) fn object_scope(&self) -> Option<&'a (dyn ObjectVariables + 'a)> {
+        self.object_scope
     }
 
     pub fn params(&self) -> &Params {

@@ -5,6 +5,7 @@
 use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::common::types::CelNull;
 use cel::extractors::This;
 use cel::{Context, Env, ExecutionError, Program, Value};
 
@@ -30,6 +31,10 @@ pub(crate) static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
         .expect("the lists extension registers once");
     let env = Arc::new(env);
     let mut root = Context::with_env(env.clone());
+    // A file creates an object, it does not update one; and the Namespace
+    // is null unless the run defines it.
+    root.add_variable_as_val("oldObject", Box::new(CelNull));
+    root.add_variable_as_val("namespaceObject", Box::new(CelNull));
     for helper in HELPERS {
         root.add_function(helper, move |This(related): This<Value>, _object: Value| {
             helper_result(&related, helper)

@@ -25,12 +25,11 @@ mod read;
 mod related;
 mod value;
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cel::common::types::CelNull;
 use cel::{Context, Value as CelValue};
-use globset::GlobSet;
 
 use crate::config::{ConfigError, Problems};
 use crate::finding::Severity;
@@ -50,8 +49,8 @@ pub struct UserPolicy {
     severity: Severity,
     description: String,
     help: String,
-    kinds: Option<KindMatch>,
-    namespaces: Option<GlobSet>,
+    kinds: Option<Vec<KindPattern>>,
+    namespaces: Option<Vec<Pattern>>,
     validations: Arc<[Validation]>,
     /// What `scar explain` prints: the description and every expression.
     doc: String,
@@ -62,10 +61,27 @@ pub struct UserPolicy {
     id_span: Span,
 }
 
-/// `match.kinds`: patterns over `apiVersion/kind`, and bare kind patterns.
-pub(crate) struct KindMatch {
-    with_version: GlobSet,
-    bare: GlobSet,
+/// One of `match.kinds`: `apps/v1/Deployment`, or a bare `Deployment` for
+/// any apiVersion.
+pub(crate) struct KindPattern {
+    api_version: Option<Pattern>,
+    kind: Pattern,
+}
+
+/// Compared as text unless it has glob characters: every object meets every
+/// policy's `match`, so the common case stays a string comparison.
+pub(crate) enum Pattern {
+    Exact(String),
+    Glob(globset::GlobMatcher),
+}
+
+impl Pattern {
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            Pattern::Exact(exact) => exact == text,
+            Pattern::Glob(glob) => glob.is_match(text),
+        }
+    }
 }
 
 pub(crate) struct Validation {
@@ -206,15 +222,17 @@ impl UserPolicy {
 
     fn applies_to(&self, object: &Object<'_>) -> bool {
         let kind_matches = self.kinds.as_ref().is_none_or(|kinds| {
-            kinds.bare.is_match(object.kind)
-                || kinds
-                    .with_version
-                    .is_match(format!("{}/{}", object.api_version, object.kind))
+            kinds.iter().any(|pattern| {
+                pattern.kind.matches(object.kind)
+                    && pattern
+                        .api_version
+                        .as_ref()
+                        .is_none_or(|version| version.matches(object.api_version))
+            })
         });
-        let namespace_matches = self
-            .namespaces
-            .as_ref()
-            .is_none_or(|globs| !object.namespace.is_empty() && globs.is_match(object.namespace));
+        let namespace_matches = self.namespaces.as_ref().is_none_or(|patterns| {
+            !object.namespace.is_empty() && patterns.iter().any(|p| p.matches(object.namespace))
+        });
         kind_matches && namespace_matches
     }
 }
@@ -255,10 +273,10 @@ impl Rule for UserPolicy {
             }
             return;
         }
-        let mut scope = expression::RUNTIME.scope();
-        bind(&mut scope, object.node);
+        let own = ObjectScope::new(object.node);
+        let scope = out.object_scope().unwrap_or(&own).scope();
         for validation in self.validations.iter() {
-            if let Some(message) = validation.judge(&scope) {
+            if let Some(message) = validation.judge(scope) {
                 out.report(
                     validation.points_at(object.node),
                     message,
@@ -269,13 +287,42 @@ impl Rule for UserPolicy {
     }
 }
 
-/// The variables every evaluation sees; `namespaceObject` is null unless a
-/// Namespace of the run defines it, and `oldObject` always is: a file
-/// creates, it does not update.
-fn bind<'v>(scope: &mut Context<'v, 'v>, object: &'v Node) {
+/// One object's variables, bound once for every policy that checks it:
+/// converting its tree costs more than most expressions.
+pub struct ObjectScope<'n> {
+    object: &'n Node,
+    scope: OnceCell<Context<'n, 'n>>,
+}
+
+impl<'n> ObjectScope<'n> {
+    pub fn new(object: &'n Node) -> ObjectScope<'n> {
+        ObjectScope {
+            object,
+            scope: OnceCell::new(),
+        }
+    }
+}
+
+/// An [`ObjectScope`] with its object's lifetime hidden, so that the
+/// emitter of each rule can carry it.
+pub trait ObjectVariables {
+    fn scope(&self) -> &Context<'_, '_>;
+}
+
+impl ObjectVariables for ObjectScope<'_> {
+    fn scope(&self) -> &Context<'_, '_> {
+        self.scope.get_or_init(|| {
+            let mut scope = expression::RUNTIME.scope();
+            bind(&mut scope, self.object);
+            scope
+        })
+    }
+}
+
+/// `object`; the runtime's root binds `oldObject` and `namespaceObject` to
+/// null, and a policy that reads the index binds the Namespace over it.
+fn bind<'v>(scope: &mut Context<'_, 'v>, object: &'v Node) {
     scope.add_variable_as_val("object", value::to_val(object));
-    scope.add_variable_as_val("oldObject", Box::new(CelNull));
-    scope.add_variable_as_val("namespaceObject", Box::new(CelNull));
 }
 
 impl Validation {

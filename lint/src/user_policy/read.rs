@@ -1,10 +1,10 @@
 //! Reading a policy file: every mistake with its line and column, in the
 //! expression's own text for CEL errors.
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::Glob;
 
 use super::expression::{Expression, Mistake};
-use super::{FieldPath, KindMatch, Validation};
+use super::{FieldPath, KindPattern, Pattern, Validation};
 use crate::config::{expect_map, expect_str, Failure, Problems};
 use crate::finding::Severity;
 use crate::parse::yaml::{Node, Value};
@@ -16,8 +16,8 @@ pub(crate) struct Fields {
     pub severity: Severity,
     pub description: String,
     pub help: Option<String>,
-    pub kinds: Option<KindMatch>,
-    pub namespaces: Option<GlobSet>,
+    pub kinds: Option<Vec<KindPattern>>,
+    pub namespaces: Option<Vec<Pattern>>,
     pub validations: Vec<Validation>,
 }
 
@@ -47,7 +47,7 @@ pub(crate) fn policy(doc: &Node, text: &str, problems: &mut Problems) -> Option<
                 for (key, value) in problems.keep(expect_map(value, "match")).unwrap_or(&[]) {
                     match key.str().unwrap_or("") {
                         "kinds" => kinds = problems.keep(kind_patterns(value)),
-                        "namespaces" => namespaces = problems.keep(globs(value, "match.namespaces")),
+                        "namespaces" => namespaces = problems.keep(patterns(value, "match.namespaces")),
                         other => problems.add(
                             key.span,
                             format!("unknown key `{other}` in match (expected kinds or namespaces)"),
@@ -116,37 +116,39 @@ fn strings<'a>(node: &'a Node, what: &str) -> Result<Vec<(&'a str, Span)>, Failu
     }
 }
 
-fn globs(node: &Node, what: &str) -> Result<GlobSet, Failure> {
-    let mut builder = GlobSetBuilder::new();
-    for (pattern, span) in strings(node, what)? {
-        builder.add(Glob::new(pattern).map_err(|e| (span, format!("bad glob `{pattern}`: {e}")))?);
+fn pattern(text: &str, span: Span) -> Result<Pattern, Failure> {
+    if !text.contains(['*', '?', '[', '{']) {
+        return Ok(Pattern::Exact(text.to_string()));
     }
-    builder
-        .build()
-        .map_err(|e| (node.span, format!("bad patterns in `{what}`: {e}")))
+    Glob::new(text)
+        .map(|glob| Pattern::Glob(glob.compile_matcher()))
+        .map_err(|e| (span, format!("bad glob `{text}`: {e}")))
+}
+
+fn patterns(node: &Node, what: &str) -> Result<Vec<Pattern>, Failure> {
+    strings(node, what)?
+        .into_iter()
+        .map(|(text, span)| pattern(text, span))
+        .collect()
 }
 
 /// `apps/v1/Deployment`, `v1/Service`, `*/Deployment` or a bare `Deployment`.
-fn kind_patterns(node: &Node) -> Result<KindMatch, Failure> {
-    let mut with_version = GlobSetBuilder::new();
-    let mut bare = GlobSetBuilder::new();
-    for (pattern, span) in strings(node, "match.kinds")? {
-        let glob = Glob::new(pattern).map_err(|e| (span, format!("bad glob `{pattern}`: {e}")))?;
-        if pattern.contains('/') {
-            with_version.add(glob);
-        } else {
-            bare.add(glob);
-        }
-    }
-    let build = |builder: GlobSetBuilder| {
-        builder
-            .build()
-            .map_err(|e| (node.span, format!("bad patterns in `match.kinds`: {e}")))
-    };
-    Ok(KindMatch {
-        with_version: build(with_version)?,
-        bare: build(bare)?,
-    })
+fn kind_patterns(node: &Node) -> Result<Vec<KindPattern>, Failure> {
+    strings(node, "match.kinds")?
+        .into_iter()
+        .map(|(text, span)| {
+            Ok(match text.rsplit_once('/') {
+                Some((api_version, kind)) => KindPattern {
+                    api_version: Some(pattern(api_version, span)?),
+                    kind: pattern(kind, span)?,
+                },
+                None => KindPattern {
+                    api_version: None,
+                    kind: pattern(text, span)?,
+                },
+            })
+        })
+        .collect()
 }
 
 fn read_validations(node: &Node, text: &str, problems: &mut Problems) -> Option<Vec<Validation>> {

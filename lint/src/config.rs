@@ -117,18 +117,7 @@ impl Config {
     /// they are written, not only the first. The policies it names join
     /// `registry` first, so that `rules:` can set them as built-in ones.
     pub fn load(path: &Path, registry: &mut Registry) -> Result<Config, Vec<ConfigError>> {
-        let error = |(span, message): Failure| ConfigError {
-            path: path.to_path_buf(),
-            span,
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![error((
-                Span::point(1, 1),
-                format!("cannot read the config file: {e}"),
-            ))]
-        })?;
-        let docs = parse_documents(&text).map_err(|e| vec![error((e.span, e.message))])?;
+        let (text, docs) = read_yaml(path, "config file")?;
         let mut config = Config {
             path: Some(path.to_path_buf()),
             ..Config::default()
@@ -137,7 +126,8 @@ impl Config {
             return Ok(config);
         };
         let mut problems = Problems::default();
-        let entries = expect_map(root, "the config file").map_err(|f| vec![error(f)])?;
+        let entries = expect_map(root, "the config file")
+            .map_err(|failure| Problems(vec![failure]).into_errors(path))?;
         let policies = entries
             .iter()
             .find(|(key, _)| key.str() == Some("policies"));
@@ -171,11 +161,7 @@ impl Config {
                 ),
             }
         }
-        if problems.0.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems.0.into_iter().map(error).collect())
-        }
+        problems.into_result(path).map(|()| config)
     }
 
     /// The default render settings with this config's applied.
@@ -279,6 +265,22 @@ fn exclude_globs(node: &Node) -> Result<GlobSet, Failure> {
         .map_err(|e| (node.span, format!("bad exclude patterns: {e}")))
 }
 
+/// A settings file's text and YAML documents; a file that cannot be read or
+/// parsed has that one mistake.
+pub(crate) fn read_yaml(path: &Path, what: &str) -> Result<(String, Vec<Node>), Vec<ConfigError>> {
+    let error = |span, message| {
+        vec![ConfigError {
+            path: path.to_path_buf(),
+            span,
+            message,
+        }]
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| error(Span::point(1, 1), format!("cannot read the {what}: {e}")))?;
+    let docs = parse_documents(&text).map_err(|e| error(e.span, e.message))?;
+    Ok((text, docs))
+}
+
 /// The mistakes found so far in a config file.
 #[derive(Default)]
 pub(crate) struct Problems(pub(crate) Vec<Failure>);
@@ -292,6 +294,26 @@ impl Problems {
     /// goes on to the next setting.
     pub(crate) fn keep<T>(&mut self, result: Result<T, Failure>) -> Option<T> {
         result.map_err(|failure| self.0.push(failure)).ok()
+    }
+
+    /// The mistakes as errors in the file at `path`.
+    pub(crate) fn into_errors(self, path: &Path) -> Vec<ConfigError> {
+        self.0
+            .into_iter()
+            .map(|(span, message)| ConfigError {
+                path: path.to_path_buf(),
+                span,
+                message,
+            })
+            .collect()
+    }
+
+    pub(crate) fn into_result(self, path: &Path) -> Result<(), Vec<ConfigError>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_errors(path))
+        }
     }
 }
 

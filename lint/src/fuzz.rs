@@ -25,6 +25,7 @@ use crate::report::{self, location::RepoPaths};
 use crate::rules::Registry;
 use crate::source::{LineIndex, Span};
 use crate::suppress;
+use crate::user_policy::LoadError;
 
 /// The names `lint_one_file` gives its input, chosen by the first byte, so
 /// that one target reaches every kind of file and the sniffing of unknown
@@ -166,6 +167,48 @@ pub fn config_file(data: &[u8], scratch: &Path) {
             for error in errors.iter().filter(|e| e.path == path) {
                 bounds.check(error.span);
             }
+        }
+    }
+}
+
+/// Objects every loaded policy is evaluated on: a workload with a Service,
+/// budget, autoscaler and Namespace beside it, so that `related` and
+/// `namespaceObject` answer.
+const POLICY_SUBJECTS: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {team: web}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec:\n  replicas: 2\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n        - {name: web, image: 'web:1', ports: [{containerPort: 80}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {selector: {app: web}}\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web, namespace: shop}\nspec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\nspec: {scaleTargetRef: {kind: Deployment, name: web}, minReplicas: 2, maxReplicas: 4}\n";
+
+/// A team's policy file, written to a policies folder in `scratch`: every
+/// mistake is an error at a place in that file; a policy that loads is
+/// evaluated on a few objects, and explained.
+pub fn policy_file(data: &[u8], scratch: &Path) {
+    let folder = scratch.join("policies");
+    std::fs::create_dir_all(&folder).expect("the fuzz scratch folder is writable");
+    let path = folder.join("policy.yaml");
+    std::fs::write(&path, data).expect("the fuzz scratch folder is writable");
+    let subjects = scratch.join("subjects.yaml");
+    std::fs::write(&subjects, POLICY_SUBJECTS).expect("the fuzz scratch folder is writable");
+    let text = String::from_utf8_lossy(data);
+    let bounds = Bounds::new(&text);
+    let mut registry = Registry::builtin();
+    match registry.load_policies(&[folder]) {
+        Ok(()) => {
+            let report = engine::lint(&[Input::Path(subjects)], &Options::default(), &registry)
+                .expect("the file was just written");
+            for finding in &report.findings {
+                assert!(finding.span.line >= 1, "findings have a line");
+            }
+            for entry in registry.iter() {
+                report::catalog::explain(entry);
+            }
+        }
+        Err(LoadError::Invalid(errors)) => {
+            assert!(!errors.is_empty(), "a failed load names its mistakes");
+            for error in errors {
+                assert_eq!(error.path, path, "mistakes are placed in the policy file");
+                bounds.check(error.span);
+            }
+        }
+        Err(LoadError::Folder(folder, error)) => {
+            panic!("{} was just written: {error}", folder.display())
         }
     }
 }

@@ -16,6 +16,7 @@ const TARGETS: &[&str] = &[
     "suppressions",
     "config_file",
     "lint_one_file",
+    "policy_file",
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -31,6 +32,7 @@ fn run(target: &str, data: &[u8], scratch: &Path) {
         "suppressions" => fuzz::suppressions(data),
         "config_file" => fuzz::config_file(data, scratch),
         "lint_one_file" => fuzz::lint_one_file(data, scratch),
+        "policy_file" => fuzz::policy_file(data, scratch),
         other => panic!("no fuzz target named {other}"),
     }
 }

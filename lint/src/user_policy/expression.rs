@@ -313,3 +313,79 @@ pub(crate) fn line_and_column(text: &str, offset: usize) -> (u32, u32) {
     }
     (line, column)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mistakes(source: &str) -> Vec<(u32, u32, String)> {
+        match Expression::compile(source) {
+            Ok(_) => Vec::new(),
+            Err(found) => found
+                .into_iter()
+                .map(|m| (m.line, m.column, m.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn comprehension_variables_standard_functions_and_extensions_are_known() {
+        for source in [
+            "object.spec.template.spec.containers.all(c, c.image.endsWith(':1'))",
+            "object.spec.containers.map(c, c.name).join(', ') != ''",
+            "object.metadata.name.lowerAscii().startsWith('a')",
+            "matches(object.metadata.name, '^a') && size(object.spec) > 0",
+            "oldObject == null && namespaceObject == null",
+            "duration('1s') < duration('2s')",
+        ] {
+            assert_eq!(mistakes(source), Vec::new(), "{source}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_and_misused_helpers_are_placed_in_the_expression() {
+        assert_eq!(
+            mistakes("object.spec.containers.all(c, d.image == '')"),
+            vec![(
+                1,
+                31,
+                "unknown variable `d` (a policy sees object, oldObject, namespaceObject and related)"
+                    .to_string()
+            )]
+        );
+        assert_eq!(
+            mistakes("true &&\n  object.metadata.name.endsWit('x')"),
+            vec![(2, 24, "unknown function `endsWit`".to_string())]
+        );
+        let misuse = mistakes("related.pdbs(object.spec).size() > 0 || related == null");
+        assert_eq!(misuse.len(), 2, "{misuse:?}");
+        assert_eq!((misuse[0].0, misuse[0].1), (1, 9));
+        assert_eq!((misuse[1].0, misuse[1].1), (1, 41));
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let found = mistakes("object.spec.replicas >=");
+        assert_eq!((found[0].0, found[0].1), (1, 24), "{found:?}");
+        assert!(found[0].2.starts_with("CEL syntax error"), "{found:?}");
+    }
+
+    #[test]
+    fn reading_the_index_is_known_when_compiled() {
+        assert!(
+            Expression::compile("related.hpa(object) == null")
+                .unwrap()
+                .needs_index
+        );
+        assert!(
+            Expression::compile("namespaceObject != null")
+                .unwrap()
+                .needs_index
+        );
+        assert!(
+            !Expression::compile("object.kind == 'Pod'")
+                .unwrap()
+                .needs_index
+        );
+    }
+}

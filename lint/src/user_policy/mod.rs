@@ -31,11 +31,11 @@ use std::sync::Arc;
 
 use cel::{Context, Value as CelValue};
 
-use crate::config::{ConfigError, Problems};
+use crate::config::{read_yaml, ConfigError, Problems};
 use crate::finding::Severity;
 use crate::index::Lookup;
 use crate::k8s::Object;
-use crate::parse::yaml::{parse_documents, Node};
+use crate::parse::yaml::Node;
 use crate::policy::{Params, Policy};
 use crate::rules::{Diagnosis, Emitter, Rule};
 use crate::source::Span;
@@ -47,7 +47,8 @@ use related::Subject;
 pub struct UserPolicy {
     id: String,
     severity: Severity,
-    description: String,
+    /// What `scar rules` prints, as a built-in policy's `summary`.
+    summary: String,
     help: String,
     kinds: Option<Vec<KindPattern>>,
     namespaces: Option<Vec<Pattern>>,
@@ -136,18 +137,7 @@ pub fn load_folders(folders: &[PathBuf]) -> Result<Vec<UserPolicy>, LoadError> {
 }
 
 fn load_file(path: &Path) -> Result<Vec<UserPolicy>, Vec<ConfigError>> {
-    let error = |(span, message): (Span, String)| ConfigError {
-        path: path.to_path_buf(),
-        span,
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![error((
-            Span::point(1, 1),
-            format!("cannot read the policy file: {e}"),
-        ))]
-    })?;
-    let docs = parse_documents(&text).map_err(|e| vec![error((e.span, e.message))])?;
+    let (text, docs) = read_yaml(path, "policy file")?;
     let mut problems = Problems::default();
     let mut policies = Vec::new();
     for doc in &docs {
@@ -156,11 +146,7 @@ fn load_file(path: &Path) -> Result<Vec<UserPolicy>, Vec<ConfigError>> {
             policies.push(UserPolicy::new(fields, path.to_path_buf(), span));
         }
     }
-    if problems.0.is_empty() {
-        Ok(policies)
-    } else {
-        Err(problems.0.into_iter().map(error).collect())
-    }
+    problems.into_result(path).map(|()| policies)
 }
 
 impl UserPolicy {
@@ -168,9 +154,6 @@ impl UserPolicy {
         let needs_index = fields.validations.iter().any(|v| {
             v.expression.needs_index || v.message_expression.as_ref().is_some_and(|m| m.needs_index)
         });
-        let help = fields
-            .help
-            .unwrap_or_else(|| format!("`scar explain {}` shows the policy", fields.id));
         let mut doc = format!(
             "# {}\n\n{}\n\n## Validations\n",
             fields.id, fields.description
@@ -182,13 +165,19 @@ impl UserPolicy {
             }
             doc.push('\n');
         }
-        if help.lines().count() > 0 && !help.starts_with('`') {
+        if let Some(help) = &fields.help {
             doc.push_str(&format!("\n## What to write instead\n{help}\n"));
         }
+        let help = fields
+            .help
+            .unwrap_or_else(|| format!("`scar explain {}` shows the policy", fields.id));
+        let summary = fields
+            .summary
+            .unwrap_or_else(|| fields.description.lines().next().unwrap_or("").to_string());
         UserPolicy {
             id: fields.id,
             severity: fields.severity,
-            description: fields.description,
+            summary,
             help,
             kinds: fields.kinds,
             namespaces: fields.namespaces,
@@ -209,13 +198,14 @@ impl UserPolicy {
         }
     }
 
-    /// Its entry in the registry: severity, and the first line of its
-    /// description as the summary `scar rules` prints.
+    /// Its entry in the registry, in the built-in policies' terms: id,
+    /// severity, and the summary `scar rules` prints (the first line of the
+    /// description unless `summary` is given).
     pub fn policy(&self) -> Policy {
         Policy {
             id: self.id.clone(),
             severity: self.severity,
-            summary: self.description.lines().next().unwrap_or("").to_string(),
+            summary: self.summary.clone(),
             params: Params::default(),
         }
     }

@@ -15,6 +15,7 @@ pub(crate) struct Fields {
     pub id: String,
     pub severity: Severity,
     pub description: String,
+    pub summary: Option<String>,
     pub help: Option<String>,
     pub kinds: Option<Vec<KindPattern>>,
     pub namespaces: Option<Vec<Pattern>>,
@@ -28,6 +29,7 @@ pub(crate) fn policy(doc: &Node, text: &str, problems: &mut Problems) -> Option<
     let mut id = None;
     let mut severity = Some(Severity::Warning);
     let mut description = None;
+    let mut summary = None;
     let mut help = None;
     let mut kinds = None;
     let mut namespaces = None;
@@ -42,6 +44,7 @@ pub(crate) fn policy(doc: &Node, text: &str, problems: &mut Problems) -> Option<
                 );
             }
             "description" => description = problems.keep(text_field(value, "description")),
+            "summary" => summary = problems.keep(text_field(value, "summary")),
             "help" => help = problems.keep(text_field(value, "help")),
             "match" => {
                 for (key, value) in problems.keep(expect_map(value, "match")).unwrap_or(&[]) {
@@ -58,7 +61,7 @@ pub(crate) fn policy(doc: &Node, text: &str, problems: &mut Problems) -> Option<
             "validations" => validations = read_validations(value, text, problems),
             other => problems.add(
                 key.span,
-                format!("unknown key `{other}` (expected id, severity, description, help, match or validations)"),
+                format!("unknown key `{other}` (expected id, severity, summary, description, help, match or validations)"),
             ),
         }
     }
@@ -71,6 +74,7 @@ pub(crate) fn policy(doc: &Node, text: &str, problems: &mut Problems) -> Option<
         id: id?,
         severity: severity?,
         description: description?,
+        summary,
         help,
         kinds,
         namespaces,
@@ -274,19 +278,110 @@ fn field_path(node: &Node) -> Result<FieldPath, Failure> {
     };
     let mut steps = Vec::new();
     for part in text.split('.') {
-        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
-        if name.is_empty() {
+        let (name, mut rest) = part.find('[').map_or((part, ""), |i| part.split_at(i));
+        if name.is_empty() || name.contains(']') {
             return Err(bad());
         }
         steps.push(super::Step::Key(name.to_string()));
         while !rest.is_empty() {
-            let (number, after) = rest.split_once(']').ok_or_else(bad)?;
+            let (number, after) = rest
+                .strip_prefix('[')
+                .and_then(|inner| inner.split_once(']'))
+                .ok_or_else(bad)?;
             steps.push(super::Step::Index(number.parse().map_err(|_| bad())?));
-            rest = after.strip_prefix('[').unwrap_or(after);
-            if !after.is_empty() && !after.starts_with('[') {
-                return Err(bad());
-            }
+            rest = after;
         }
     }
     Ok(FieldPath(steps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::yaml::parse_documents;
+
+    fn mistakes(text: &str) -> Vec<(u32, u32, String)> {
+        let doc = &parse_documents(text).unwrap()[0];
+        let mut problems = Problems::default();
+        policy(doc, text, &mut problems);
+        problems
+            .0
+            .into_iter()
+            .map(|(span, message)| (span.line, span.column, message))
+            .collect()
+    }
+
+    #[test]
+    fn expression_mistakes_are_placed_in_the_file_for_each_scalar_style() {
+        let head = "id: team/x\ndescription: x\nvalidations:\n";
+        for (expression, line, column) in [
+            ("  - expression: \"object.x && nope\"\n", 4, 30),
+            ("  - expression: 'object.x && nope'\n", 4, 30),
+            ("  - expression: object.x && nope\n", 4, 29),
+            ("  - expression: |\n      object.x &&\n        nope\n", 6, 9),
+            (
+                "  - expression: >-\n      object.x &&\n        nope\n",
+                5,
+                7,
+            ),
+        ] {
+            let found = mistakes(&format!("{head}{expression}"));
+            assert_eq!(found.len(), 1, "{expression}: {found:?}");
+            assert_eq!(
+                (found[0].0, found[0].1),
+                (line, column),
+                "{expression}: {found:?}"
+            );
+            assert!(found[0].2.contains("unknown variable `nope`"), "{found:?}");
+        }
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_and_bad_paths_are_each_reported() {
+        let found = mistakes("id: team/x\nseverity: fatal\nvalidations:\n  - expression: 'true'\n    path: spec..replicas\n    reason: Invalid\n");
+        let messages: Vec<&str> = found.iter().map(|(_, _, m)| m.as_str()).collect();
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(
+            messages[0].contains("unknown severity `fatal`"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[1].starts_with("`path` must be field names"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[2].starts_with("unknown key `reason` in a validation"),
+            "{messages:?}"
+        );
+        assert_eq!(messages[3], "a policy needs `description`");
+    }
+
+    #[test]
+    fn paths_read_keys_and_list_indexes() {
+        let doc = &parse_documents("path: spec.template.spec.containers[0].ports[1]\n").unwrap()[0];
+        let FieldPath(steps) = field_path(doc.get("path").unwrap()).unwrap();
+        let shown: Vec<String> = steps
+            .iter()
+            .map(|s| match s {
+                super::super::Step::Key(k) => k.clone(),
+                super::super::Step::Index(i) => format!("[{i}]"),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "spec",
+                "template",
+                "spec",
+                "containers",
+                "[0]",
+                "ports",
+                "[1]"
+            ]
+        );
+        for bad in ["a[", "a[x]", "a]b", "[0]", "a.", "a[0]b"] {
+            let doc = &parse_documents(&format!("path: '{bad}'\n")).unwrap()[0];
+            assert!(field_path(doc.get("path").unwrap()).is_err(), "{bad}");
+        }
+    }
 }

@@ -244,3 +244,76 @@ impl<'n, T: Level<'n>> Val for Lazy<'n, T> {
         self.get().clone_as_boxed().into_builtin()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::yaml::parse_documents;
+    use crate::user_policy::expression::{Expression, RUNTIME};
+
+    fn evaluate(yaml: &str, expression: &str) -> cel::Value {
+        let doc = &parse_documents(yaml).unwrap()[0];
+        let mut scope = RUNTIME.scope();
+        scope.add_variable_as_val("object", to_val(doc));
+        Expression::compile(expression)
+            .unwrap()
+            .evaluate(&scope)
+            .unwrap()
+    }
+
+    const OBJECT: &str = "spec:\n  replicas: 2\n  ratio: 0.5\n  paused: false\n  tag: '2'\n  version: 1.2.3\n  nothing: ~\n  size: inf\n  containers:\n    - {name: a, image: 'a:1', ports: [80, 443]}\n    - {name: b, image: b}\n  labels: {app: web}\n";
+
+    #[test]
+    fn plain_scalars_are_typed_and_quoted_ones_are_strings() {
+        for (expression, expected) in [
+            ("object.spec.replicas == 2", true),
+            ("object.spec.ratio == 0.5", true),
+            ("object.spec.paused == false", true),
+            ("object.spec.tag == '2'", true),
+            ("object.spec.version == '1.2.3'", true),
+            ("object.spec.nothing == null", true),
+            ("object.spec.size == 'inf'", true),
+            ("has(object.spec.missing)", false),
+        ] {
+            assert_eq!(
+                evaluate(OBJECT, expression),
+                cel::Value::Bool(expected),
+                "{expression}"
+            );
+        }
+    }
+
+    #[test]
+    fn lazy_collections_behave_as_cel_maps_and_lists() {
+        for expression in [
+            "object.spec.containers.size() == 2",
+            "object.spec.containers.all(c, c.name in ['a', 'b'])",
+            "object.spec.containers.exists(c, c.image.contains(':'))",
+            "object.spec.containers.map(c, c.name) == ['a', 'b']",
+            "object.spec.containers[0].ports + [8080] == [80, 443, 8080]",
+            "object.spec.labels == {'app': 'web'}",
+            "{'app': 'web'} == object.spec.labels",
+            "'app' in object.spec.labels",
+            "object.spec.containers.filter(c, c.name == 'b')[0].image == 'b'",
+            "size(object.spec.labels) == 1",
+        ] {
+            assert_eq!(
+                evaluate(OBJECT, expression),
+                cel::Value::Bool(true),
+                "{expression}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_hostile_depth_is_cut_so_that_comparing_it_whole_cannot_exhaust_the_stack() {
+        let deep = format!("{}x: 1\n", "- ".repeat(2 * MAX_DEPTH));
+        assert_eq!(evaluate(&deep, "object == object"), cel::Value::Bool(true));
+        assert_eq!(
+            evaluate(&deep, &format!("object{} == null", "[0]".repeat(40))),
+            cel::Value::Bool(false)
+        );
+        let doc = &parse_documents(&deep).unwrap()[0];
+        assert!(convert(doc, MAX_DEPTH + 1).equals(&CelNull));
+    }
+}

@@ -245,23 +245,34 @@ fn compile(
 /// folded text, whose lines YAML joins.
 fn place_in_file(node: &Node, text: &str, mistake: &Mistake) -> Span {
     let start = node.span;
+    let line_width = |line: u32| {
+        text.lines()
+            .nth(line.saturating_sub(1) as usize)
+            .map(|l| l.chars().count() as u32)
+    };
     let first = text
         .lines()
         .nth(start.line.saturating_sub(1) as usize)
         .and_then(|line| line.chars().nth(start.column.saturating_sub(1) as usize));
-    let literal = matches!(&node.value, Value::Scalar(s) if s.literal);
-    if literal {
+    let one_line = start.line == start.end_line && mistake.line == 1;
+    let exact = match &node.value {
         // A `|` block starts at its first line of text, its lines kept.
-        return Span::point(
+        Value::Scalar(s) if s.literal => Some((
             start.line + mistake.line - 1,
             start.column + mistake.column - 1,
-        );
-    }
-    let one_line = start.line == start.end_line && mistake.line == 1;
-    match first {
-        Some('"' | '\'') if one_line => Span::point(start.line, start.column + mistake.column),
-        Some(_) if one_line && matches!(&node.value, Value::Scalar(s) if s.plain) => {
-            Span::point(start.line, start.column + mistake.column - 1)
+        )),
+        Value::Scalar(_) if one_line && matches!(first, Some('"' | '\'')) => {
+            Some((start.line, start.column + mistake.column))
+        }
+        Value::Scalar(s) if one_line && s.plain => {
+            Some((start.line, start.column + mistake.column - 1))
+        }
+        _ => None,
+    };
+    // The end of the text (a syntax error there) may lie past its last line.
+    match exact {
+        Some((line, column)) if line_width(line).is_some_and(|w| column <= w + 1) => {
+            Span::point(line, column)
         }
         _ => Span::point(start.line, start.column),
     }

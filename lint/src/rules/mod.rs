@@ -3,7 +3,11 @@
 //! A rule is one file here: a unit struct implementing [`Rule`], with its
 //! id and its doc, exported as `pub(crate) static RULE`. Its severity,
 //! summary and parameters live in `policies/<rule-id>.yaml`. `build.rs`
-//! registers both, so nothing else needs touching.
+//! registers both, so nothing else needs touching. Teams' CEL policies
+//! (`user_policy`) join the registry as rules of their own.
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::compose::ComposeService;
 use crate::container_cli::ContainerRun;
@@ -14,10 +18,6 @@ use crate::parse::systemd::Unit;
 use crate::place::Place;
 use crate::policy::{Params, Policy};
 use crate::source::{Related, Span};
-
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use crate::user_policy::{self, LoadError, ObjectVariables};
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));

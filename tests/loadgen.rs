@@ -383,15 +383,38 @@ fn cleanup_removes_leftover_namespaces_of_earlier_runs() {
     assert!(stdout(&all).contains("scar-loadgen-bbb"));
 }
 
+/// Reads interval logs with Python's `hdrhistogram` package (an
+/// independent reader; `.ci/run` installs it): per file, the intervals of
+/// each tag as `[start_seconds, length_seconds, count]`.
+const READ_LOGS: &str = r#"
+import json, sys
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+out = {}
+for path in sys.argv[1:]:
+    reader = HistogramLogReader(path, HdrHistogram(1, 3600000000, 3))
+    tags = {}
+    while True:
+        h = reader.get_next_interval_histogram()
+        if h is None:
+            break
+        start = h.get_start_time_stamp() / 1000.0 - reader.start_time_sec
+        length = (h.get_end_time_stamp() - h.get_start_time_stamp()) / 1000.0
+        tags.setdefault(h.get_tag(), []).append([round(start, 3), round(length, 3), h.get_total_count()])
+    out[path.rsplit("/", 1)[-1]] = tags
+print(json.dumps(out))
+"#;
+
 #[test]
-fn hdr_logs_are_written_in_the_interval_log_format() {
+fn hdr_logs_hold_one_interval_a_second_that_an_independent_reader_adds_up_to_the_report() {
     let (_rt, dir, fake) = start(Behaviour::default());
     let scenario = write_scenario(
         dir.path(),
-        "- {name: create, verb: create, template: cm, count: 10, rate: 100}\n",
+        "- {name: create, verb: create, template: cm, count: 25, rate: 10}\n- {name: read, verb: get, template: cm, rate: 20, duration: 1500ms}\n",
         "",
     );
     let hdr = dir.path().join("hdr");
+    let report = dir.path().join("report.json");
     let output = scar(&[
         "loadgen",
         "run",
@@ -400,16 +423,72 @@ fn hdr_logs_are_written_in_the_interval_log_format() {
         fake.kubeconfig.to_str().unwrap(),
         "--hdr-out",
         hdr.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let log = std::fs::read_to_string(hdr.join("create.hlog")).unwrap();
-    assert!(log.contains("#[StartTime: "), "{log}");
-    let intervals: Vec<&str> = log.lines().filter(|l| l.starts_with("Tag=")).collect();
-    assert_eq!(intervals.len(), 2, "{log}");
     assert!(
-        intervals[0].starts_with("Tag=corrected,") && intervals[1].starts_with("Tag=raw,"),
+        log.contains("#[StartTime: ") && log.contains("#[BaseTime: "),
         "{log}"
     );
+
+    let logs = [hdr.join("create.hlog"), hdr.join("read.hlog")];
+    let python = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(READ_LOGS)
+        .args(&logs)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        python.status.success(),
+        "the hdrhistogram package reads the logs (.ci/run installs it): {}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&python.stdout).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for (file, phase) in [("create.hlog", 0), ("read.hlog", 1)] {
+        let phase = &report["phases"][phase];
+        let completed = phase["completed"].as_u64().unwrap();
+        let started = phase["started_seconds"].as_f64().unwrap();
+        let finished = phase["finished_seconds"].as_f64().unwrap();
+        for tag in ["corrected", "raw"] {
+            let intervals = read[file][tag]
+                .as_array()
+                .unwrap_or_else(|| panic!("{file} {tag}: {read}"));
+            let total: u64 = intervals.iter().map(|i| i[2].as_u64().unwrap()).sum();
+            assert_eq!(total, completed, "{file} {tag}: {intervals:?}");
+            assert!(
+                intervals.len() >= 2,
+                "a phase over a second has an interval a second: {intervals:?}"
+            );
+            // The run's seconds, the first and last cut to the phase.
+            let mut previous_end = started;
+            for (i, interval) in intervals.iter().enumerate() {
+                let (begin, length) =
+                    (interval[0].as_f64().unwrap(), interval[1].as_f64().unwrap());
+                if i == 0 {
+                    assert!(
+                        (begin - started).abs() < 0.002,
+                        "starts with the phase: {intervals:?}"
+                    );
+                } else {
+                    assert!(begin.fract() < 0.002, "on the run's seconds: {intervals:?}");
+                }
+                assert!(length > 0.0 && length <= 1.0, "{intervals:?}");
+                assert!(
+                    begin >= previous_end - 0.002,
+                    "in order, not overlapping: {intervals:?}"
+                );
+                previous_end = begin + length;
+            }
+            assert!(
+                (previous_end - finished).abs() < 0.002,
+                "ends with the phase: {intervals:?}"
+            );
+        }
+    }
 }
 
 #[test]

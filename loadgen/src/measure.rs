@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+
+use crate::intervals::Intervals;
 use serde::Serialize;
 
 use crate::api::Outcome;
@@ -123,6 +125,8 @@ pub struct PhaseStats {
     pub corrected: Histogram<u64>,
     /// Latency from the actual send.
     pub raw: Histogram<u64>,
+    /// Both, second by second, for the interval logs.
+    pub intervals: Intervals,
     /// How far behind schedule each send was.
     pub late: Histogram<u64>,
     pub throttle_wait: Histogram<u64>,
@@ -165,6 +169,7 @@ impl PhaseStats {
             verb,
             corrected: latency_histogram(),
             raw: latency_histogram(),
+            intervals: Intervals::default(),
             late: latency_histogram(),
             throttle_wait: latency_histogram(),
             outcomes: Outcomes::default(),
@@ -188,11 +193,15 @@ impl PhaseStats {
     }
 
     pub fn record(&mut self, run_start: Instant, sample: &Sample) {
-        self.corrected.saturating_record(
-            micros(sample.done.saturating_duration_since(sample.scheduled)).max(1),
+        let corrected = micros(sample.done.saturating_duration_since(sample.scheduled)).max(1);
+        let raw = micros(sample.done.saturating_duration_since(sample.sent)).max(1);
+        self.corrected.saturating_record(corrected);
+        self.raw.saturating_record(raw);
+        self.intervals.record(
+            sample.done.saturating_duration_since(run_start).as_secs(),
+            corrected,
+            raw,
         );
-        self.raw
-            .saturating_record(micros(sample.done.saturating_duration_since(sample.sent)).max(1));
         self.throttle_wait
             .saturating_record(micros(sample.throttled_for));
         self.outcomes.count(sample.outcome);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
@@ -285,23 +285,28 @@ pub(crate) fn quantiles(h: &Histogram<u64>) -> String {
     )
 }
 
-/// Writes one interval log per phase, `<phase>.hlog`, with the corrected and
-/// raw histograms tagged `corrected` and `raw`, as HdrHistogram's tools read.
+/// Writes one interval log per phase, `<phase>.hlog`: a histogram per
+/// second, tagged `corrected` and `raw`, as HdrHistogram's tools read them.
+/// Times are seconds from the run's start (the log's base time); the first
+/// and last seconds are cut to the phase.
 pub fn write_hdr_logs(dir: &Path, result: &RunResult) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let start = result.started_at;
     let mut written = Vec::new();
     for phase in &result.phases {
-        let Some(begin) = phase_offset(result, phase) else {
+        let Some(started) = phase.started else {
             continue;
         };
+        let since_start = |at: Instant| at.saturating_duration_since(result.run_start);
+        let started = since_start(started);
+        let finished = phase.finished.map(since_start);
         let path = dir.join(format!("{}.hlog", file_name(&phase.name)));
         let mut buffer = Vec::new();
         let mut serializer = V2DeflateSerializer::new();
         {
             let mut writer = IntervalLogWriterBuilder::new()
                 .add_comment(&format!(
-                    "scar loadgen run {}, phase {} ({}), latency in microseconds",
+                    "scar loadgen run {}, phase {} ({}), latency in microseconds, one interval a second",
                     result.run_id,
                     phase.name,
                     phase.verb.as_str()
@@ -309,22 +314,26 @@ pub fn write_hdr_logs(dir: &Path, result: &RunResult) -> std::io::Result<Vec<Pat
                 .with_start_time(start)
                 .with_base_time(start)
                 .begin_log_with(&mut buffer, &mut serializer)?;
-            for (tag, histogram) in [("corrected", &phase.corrected), ("raw", &phase.raw)] {
-                writer
-                    .write_histogram(histogram, begin, phase.elapsed(), Tag::new(tag))
-                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+            for interval in phase.intervals.seconds() {
+                // The run's second, cut to the phase at either end.
+                let second = Duration::from_secs(interval.second);
+                let begin = second.max(started);
+                let end = finished.map_or(second + Duration::from_secs(1), |f| {
+                    f.clamp(begin, second + Duration::from_secs(1))
+                });
+                let length = end - begin;
+                for (tag, histogram) in [("corrected", &interval.corrected), ("raw", &interval.raw)]
+                {
+                    writer
+                        .write_histogram(histogram, begin, length, Tag::new(tag))
+                        .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+                }
             }
         }
         std::fs::write(&path, buffer)?;
         written.push(path);
     }
     Ok(written)
-}
-
-/// Seconds from the run's start to the phase's start.
-fn phase_offset(result: &RunResult, phase: &PhaseStats) -> Option<Duration> {
-    let first = result.phases.iter().filter_map(|p| p.started).min()?;
-    Some(phase.started?.saturating_duration_since(first))
 }
 
 fn file_name(name: &str) -> String {

@@ -60,6 +60,9 @@ enum LoadgenCommand {
         /// Write the full report, per-second series included, as JSON.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the report as one self-contained HTML page with charts.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         /// Write each phase's histograms as HdrHistogram interval logs here.
         #[arg(long)]
         hdr_out: Option<PathBuf>,
@@ -147,6 +150,16 @@ enum LoadgenCommand {
         /// Write the recorded-beside-replayed report as JSON.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Turn a run's --out JSON into one self-contained HTML page with
+    /// charts; give two to compare a run before and after a change.
+    Report {
+        /// The report, or the one before and the one after.
+        #[arg(required = true, num_args = 1..=2, value_name = "REPORT.json")]
+        reports: Vec<PathBuf>,
+        /// The page to write.
+        #[arg(short, long, default_value = "report.html")]
+        output: PathBuf,
     },
     /// Delete what runs left behind (namespaces labelled scar.dev/run-id).
     Cleanup {
@@ -356,6 +369,7 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
                 scenario,
                 cluster,
                 out,
+                html,
                 hdr_out,
                 client_go,
                 vars,
@@ -373,6 +387,7 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
                     kubeconfig: cluster.kubeconfig,
                     context: cluster.context,
                     out,
+                    html,
                     hdr_out,
                     client_go,
                     vars: overrides,
@@ -438,6 +453,7 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
                 };
                 command::replay(args, stop.clone()).await
             }
+            LoadgenCommand::Report { reports, output } => command::report(&reports, &output),
             LoadgenCommand::Cleanup { cluster, run_id } => {
                 command::cleanup(CleanupArgs {
                     kubeconfig: cluster.kubeconfig,

@@ -755,3 +755,242 @@ fn the_readme_shows_the_shipped_deploy_burst_scenario_as_it_is() {
     let end = start + readme[start..].find("```\n").unwrap();
     assert_eq!(&readme[start..end], shipped);
 }
+
+/// Headless Chromium (Debian's package, which `.ci/run` installs, or Chrome)
+/// with a fresh profile and no background connections, which this network
+/// refuses.
+fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Output {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let program = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+        .expect("Chromium is installed (.ci/run installs Debian's chromium)");
+    let mut child = std::process::Command::new(program)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if child.try_wait().expect("chromium runs").is_some() {
+            return child.wait_with_output().expect("chromium finishes");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish within 90s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Opens a report page in a real browser: every chart drew a non-empty
+/// path, nothing was logged to the console, and a screenshot is kept in
+/// `target/tmp/loadgen-report/` as the test's artifact.
+fn check_in_browser(page: &Path, name: &str, min_charts: usize) -> String {
+    let html = std::fs::read_to_string(page).unwrap();
+    let charts = html.matches("<svg class=\"chart\"").count();
+    assert!(charts >= min_charts, "{name}: {charts} charts");
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(page, profile.path(), &["--dump-dom"]);
+    let dom_text = String::from_utf8_lossy(&dom.stdout).into_owned();
+    let log = String::from_utf8_lossy(&dom.stderr).into_owned();
+    assert!(
+        dom_text.contains(&format!("data-charts=\"{charts}\"")),
+        "{name}: the page's check ran over every chart:\n{log}"
+    );
+    assert!(
+        dom_text.contains("data-empty-charts=\"0\""),
+        "{name}: a chart drew nothing:\n{log}"
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "{name}: console messages: {console:?}");
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("loadgen-report");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&screenshot);
+    let shot = chromium(
+        page,
+        profile.path(),
+        &[
+            &format!("--screenshot={}", screenshot.display()),
+            "--window-size=1000,2800",
+            "--hide-scrollbars",
+        ],
+    );
+    let png = std::fs::read(&screenshot).unwrap_or_else(|e| {
+        panic!(
+            "{name}: no screenshot ({e}): {}",
+            String::from_utf8_lossy(&shot.stderr)
+        )
+    });
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{name}: {} bytes",
+        png.len()
+    );
+    dom_text
+}
+
+#[test]
+fn the_html_report_and_the_comparison_render_every_chart_in_a_real_browser() {
+    let (_rt, dir, fake) = start(Behaviour {
+        max_mutating_inflight: 3,
+        base_latency: Duration::from_millis(30),
+        rollout_time: Duration::from_millis(600),
+        ..Behaviour::default()
+    });
+    fake.add_object("demo", "deployments", deployment("web", 2));
+    // The service fails a stretch of each run: error windows to shade.
+    let epoch = Instant::now();
+    let service = Service::start(move || epoch.elapsed().as_millis() % 4_000 > 3_700);
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: 40, rate: 20, connections: 2}\n- {name: burst, verb: patch, template: cm, burst: 20, patch: {data: {at: \"{{ now }}\"}}}\n- {name: restart, verb: rollout, deployments: [demo/web], timeout: 20s}\n",
+        &format!(
+            "probe:\n  url: http://127.0.0.1:{}/\n  rate: 50\n  before: 300ms\n  after: 300ms\n",
+            service.port
+        ),
+    );
+    let page = dir.path().join("run.html");
+    let (first, report) = run_against(
+        &fake,
+        &scenario,
+        dir.path(),
+        &["--html", page.to_str().unwrap()],
+    );
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&first),
+        stderr(&first)
+    );
+    assert!(
+        report["probe"]["error_windows"]
+            .as_array()
+            .is_some_and(|w| !w.is_empty()),
+        "{report}"
+    );
+    let a = dir.path().join("a.json");
+    std::fs::rename(dir.path().join("report.json"), &a).unwrap();
+    let (_, _) = run_against(&fake, &scenario, dir.path(), &[]);
+    let b = dir.path().join("report.json");
+
+    let dom = check_in_browser(&page, "run", 5);
+    for expected in [
+        "SLO breached",
+        "create",
+        "burst",
+        "restart",
+        "probe errors",
+        "Retry-After",
+    ] {
+        assert!(dom.contains(expected), "{expected} missing from the page");
+    }
+
+    let single = dir.path().join("single.html");
+    let made = scar(&[
+        "loadgen",
+        "report",
+        a.to_str().unwrap(),
+        "-o",
+        single.to_str().unwrap(),
+    ]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    assert_eq!(
+        std::fs::read_to_string(&single).unwrap(),
+        std::fs::read_to_string(&page).unwrap(),
+        "the report command draws the page the run drew"
+    );
+
+    let compared = dir.path().join("compare.html");
+    let made = scar(&[
+        "loadgen",
+        "report",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-o",
+        compared.to_str().unwrap(),
+    ]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let dom = check_in_browser(&compared, "compare", 3);
+    for figure in [
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "429 %",
+        "error %",
+    ] {
+        assert!(
+            dom.contains(&format!("<td>{figure}</td>")),
+            "{figure} missing"
+        );
+    }
+    let verdicts = [
+        "within noise",
+        "worse",
+        "better",
+        "same",
+        "too short to tell",
+    ];
+    let judged = dom.matches("<td class=\"").count();
+    assert!(
+        judged >= 18,
+        "every figure of every phase is judged: {judged}"
+    );
+    assert!(verdicts.iter().any(|v| dom.contains(v)));
+}
+
+#[test]
+fn the_report_command_names_what_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\n  \"version\": 1,\n  oops\n}\n").unwrap();
+    let out = dir.path().join("page.html");
+    let output = scar(&[
+        "loadgen",
+        "report",
+        broken.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("broken.json:3:3: not JSON"),
+        "{}",
+        stderr(&output)
+    );
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, "{\"findings\": []}").unwrap();
+    let output = scar(&[
+        "loadgen",
+        "report",
+        other.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("not a `scar loadgen run --out` report"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.exists());
+}

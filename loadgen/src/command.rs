@@ -2,7 +2,7 @@
 //! everything but argument parsing and exit codes.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,6 +19,8 @@ pub struct RunArgs {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub out: Option<PathBuf>,
+    /// The HTML report (`scar loadgen report`'s page) to write.
+    pub html: Option<PathBuf>,
     pub hdr_out: Option<PathBuf>,
     pub client_go: bool,
     /// `--set name=value` overrides of the scenario's vars.
@@ -79,10 +81,16 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
         breaches.extend(probe::report::evaluate(probed, &probe.spec.slo));
     }
     print!("{}", report::summary(&result, &scenario, &breaches));
+    let json = report::json(&result, &scenario, &breaches);
     if let Some(path) = &args.out {
-        let json = report::json(&result, &scenario, &breaches);
         let text = serde_json::to_string_pretty(&json).expect("a JSON value serialises") + "\n";
         if let Err(e) = std::fs::write(path, text) {
+            return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if let Some(path) = &args.html {
+        let page = crate::html::single(&json).expect("the run's own report is version 1");
+        if let Err(e) = std::fs::write(path, page) {
             return Exit::Usage(format!("cannot write {}: {e}", path.display()));
         }
     }
@@ -97,6 +105,48 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
         Exit::Passed
     } else {
         Exit::Breached
+    }
+}
+
+/// `scar loadgen report RUN.json [AFTER.json] -o PAGE.html`: one run's page,
+/// or two runs compared.
+pub fn report(reports: &[PathBuf], output: &Path) -> Exit {
+    let mut read = Vec::new();
+    for path in reports {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => return Exit::Usage(format!("cannot read {}: {e}", path.display())),
+        };
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(json) => read.push(json),
+            Err(e) => {
+                return Exit::Usage(format!(
+                    "{}:{}:{}: not JSON: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                ))
+            }
+        }
+    }
+    let page = match read.as_slice() {
+        [one] => crate::html::single(one),
+        [a, b] => crate::html::comparison(a, b),
+        _ => return Exit::Usage("give one report, or two to compare".to_string()),
+    };
+    let page = match page {
+        Ok(page) => page,
+        Err(e) => {
+            let names: Vec<String> = reports.iter().map(|p| p.display().to_string()).collect();
+            return Exit::Usage(format!("{}: {e}", names.join(", ")));
+        }
+    };
+    match std::fs::write(output, page) {
+        Ok(()) => {
+            println!("wrote {}", output.display());
+            Exit::Passed
+        }
+        Err(e) => Exit::Usage(format!("cannot write {}: {e}", output.display())),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod api;
 pub mod command;
 #[cfg(feature = "fake-apiserver")]
 pub mod fake_apiserver;
+pub mod html;
 pub mod intervals;
 pub mod manifest;
 pub mod measure;

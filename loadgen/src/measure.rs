@@ -102,7 +102,10 @@ pub struct Second {
     pub sent: u64,
     pub completed: u64,
     pub throttled: u64,
+    /// Every failure but 429s: 5xx, other 4xx, connection errors, timeouts.
     pub errors: u64,
+    /// The 5xx among them.
+    pub server_errors: u64,
 }
 
 /// µs resolution, 3 significant digits, up to an hour.
@@ -222,6 +225,10 @@ impl PhaseStats {
         match sample.outcome {
             Outcome::Status(200..=299) => {}
             Outcome::Status(429) => second.throttled += 1,
+            Outcome::Status(500..=599) => {
+                second.errors += 1;
+                second.server_errors += 1;
+            }
             _ => second.errors += 1,
         }
     }

@@ -33,6 +33,44 @@ pub(crate) fn percentiles(h: &Histogram<u64>) -> Json {
     })
 }
 
+/// Each second's percentiles, corrected and raw, from the interval
+/// histograms: what latency-over-time plots draw.
+fn latency_series(phase: &PhaseStats) -> Json {
+    let brief = |h: &Histogram<u64>| {
+        json!({
+            "p50": ms(h.value_at_quantile(0.50)),
+            "p99": ms(h.value_at_quantile(0.99)),
+            "max": ms(h.max()),
+        })
+    };
+    phase
+        .intervals
+        .seconds()
+        .map(|i| {
+            json!({
+                "second": i.second,
+                "count": i.corrected.len(),
+                "corrected": brief(&i.corrected),
+                "raw": brief(&i.raw),
+            })
+        })
+        .collect()
+}
+
+/// The percentile distribution HdrHistogram's tools print and plot:
+/// `[percentile, ms]` at quantiles closing in on 100 % by halves, five
+/// steps each.
+fn spectrum(h: &Histogram<u64>) -> Json {
+    let mut points: Vec<Json> = Vec::new();
+    for value in h.iter_quantiles(5) {
+        points.push(json!([
+            (value.quantile_iterated_to() * 100.0),
+            ms(value.value_iterated_to())
+        ]));
+    }
+    Json::Array(points)
+}
+
 /// How a phase sends its requests; `None` for a rollout.
 fn load(scenario: &Scenario, index: usize) -> Option<&Load> {
     match &scenario.phases.get(index)?.work {
@@ -97,6 +135,8 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
                 "priority_levels": p.priority_levels.iter().map(|(k, v)| (name(k), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "flow_schemas": p.flow_schemas.iter().map(|(k, v)| (name(k), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "series": p.series,
+                "latency_series": latency_series(p),
+                "latency_spectrum": {"corrected": spectrum(&p.corrected), "raw": spectrum(&p.raw)},
             })
         })
         .collect();

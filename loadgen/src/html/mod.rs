@@ -1,0 +1,518 @@
+//! `scar loadgen report`: one self-contained HTML page from a run's
+//! `--out` JSON (or two, compared), with inline SVG charts: the SLO verdict
+//! first, then per-second throughput and outcomes, latency over time, the
+//! HdrHistogram percentile spectrum, the Retry-After distribution, and the
+//! probe's errors, each on the run's time axis with phases and probe error
+//! windows shaded. No script loads, nothing is fetched; a few lines of
+//! inline script only check that every chart drew.
+
+mod compare;
+mod svg;
+
+use std::fmt::Write as _;
+
+use serde_json::Value as Json;
+
+use svg::{escape, Band, Chart, Series, Style, XScale, PALETTE};
+
+/// The page of one report.
+pub fn single(report: &Json) -> Result<String, String> {
+    check_version(report)?;
+    let mut body = header(report);
+    body.push_str(&verdict(report));
+    body.push_str(&phase_table(report));
+    let bands = time_bands(report);
+    section(
+        &mut body,
+        "outcomes",
+        "Requests completed per second, by outcome",
+        outcomes_chart(report, &bands),
+    );
+    section(
+        &mut body,
+        "latency",
+        "Latency over time (corrected: from the scheduled send; raw: dashed)",
+        latency_chart(report, &bands),
+    );
+    section(
+        &mut body,
+        "spectrum",
+        "Latency by percentile (HdrHistogram spectrum, corrected; raw dashed)",
+        spectrum_chart(&[("", report)]),
+    );
+    section(
+        &mut body,
+        "retry-after",
+        "Retry-After of the 429s (seconds asked to wait)",
+        retry_after_chart(report),
+    );
+    section(
+        &mut body,
+        "probe",
+        "Service probe: responses per second, error windows shaded",
+        probe_chart(report, &bands),
+    );
+    Ok(page(
+        &format!("scar loadgen: {}", text(&report["scenario"])),
+        &body,
+    ))
+}
+
+/// The page comparing a run before (`a`) and after (`b`) a change.
+pub fn comparison(a: &Json, b: &Json) -> Result<String, String> {
+    check_version(a)?;
+    check_version(b)?;
+    let mut body = format!(
+        "<h1>scar loadgen: {} compared</h1><p class=\"meta\">A: run {} on {} · B: run {} on {}</p>",
+        escape(text(&a["scenario"])),
+        escape(text(&a["run_id"])),
+        escape(text(&a["server"])),
+        escape(text(&b["run_id"])),
+        escape(text(&b["server"]))
+    );
+    for (label, report) in [("A", a), ("B", b)] {
+        let _ = write!(
+            body,
+            "<div class=\"side\"><b>{label}</b> {}</div>",
+            verdict(report)
+        );
+    }
+    body.push_str(&compare::table(a, b));
+    section(
+        &mut body,
+        "latency",
+        "p99 latency over time, corrected (A solid, B dashed)",
+        compare::latency_chart(a, b),
+    );
+    section(
+        &mut body,
+        "throughput",
+        "Requests completed per second (A solid, B dashed)",
+        compare::throughput_chart(a, b),
+    );
+    section(
+        &mut body,
+        "spectrum",
+        "Latency by percentile, corrected (A solid, B dashed)",
+        spectrum_chart(&[("A ", a), ("B ", b)]),
+    );
+    Ok(page(
+        &format!("scar loadgen: {} compared", text(&a["scenario"])),
+        &body,
+    ))
+}
+
+fn check_version(report: &Json) -> Result<(), String> {
+    match report["version"].as_u64() {
+        Some(1) if report["phases"].is_array() => Ok(()),
+        _ => Err("not a `scar loadgen run --out` report (version 1)".to_string()),
+    }
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{}</title>
+<style>
+body {{ font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 940px; color: #222; }}
+h1 {{ font-size: 22px; margin-bottom: 4px; }} h2 {{ font-size: 16px; margin: 28px 0 6px; }}
+.meta {{ color: #555; margin-top: 0; }}
+.verdict {{ padding: 10px 14px; border-radius: 6px; font-weight: 600; margin: 12px 0; }}
+.passed {{ background: #e3f4ea; color: #0b5d2a; }} .breached {{ background: #fde8e4; color: #8a1c0b; }}
+.unjudged {{ background: #fff4d6; color: #6b4e00; }}
+.verdict ul {{ font-weight: normal; margin: 6px 0 0; }}
+table {{ border-collapse: collapse; width: 100%; margin: 8px 0; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+td.noise {{ color: #777; }} td.worse {{ color: #a01a00; font-weight: 600; }} td.better {{ color: #0b5d2a; font-weight: 600; }}
+svg.chart {{ width: 100%; height: auto; }} .tick {{ font-size: 11px; fill: #444; }} .label {{ font-size: 12px; fill: #222; }}
+.legend span {{ margin-right: 14px; white-space: nowrap; }} .legend i {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; }}
+.side {{ margin: 6px 0; }} .side .verdict {{ display: inline-block; margin: 0 0 0 8px; }}
+</style></head><body>
+{}
+<script>
+// Every chart drew something: a check the browser test reads.
+(function () {{
+  var charts = document.querySelectorAll("svg.chart"), empty = 0;
+  charts.forEach(function (chart) {{
+    var drawn = Array.prototype.some.call(chart.querySelectorAll("path.data"), function (p) {{
+      return p.getTotalLength() > 0;
+    }});
+    if (!drawn) {{ empty++; console.error("chart drew nothing: " + chart.closest("section").id); }}
+  }});
+  document.body.setAttribute("data-charts", String(charts.length));
+  document.body.setAttribute("data-empty-charts", String(empty));
+}})();
+</script></body></html>
+"#,
+        escape(title),
+        body
+    )
+}
+
+fn section(body: &mut String, id: &str, title: &str, chart: Option<Chart>) {
+    let Some(chart) = chart else {
+        return;
+    };
+    if let Some(svg) = chart.render() {
+        let _ = write!(
+            body,
+            "<section id=\"{id}\"><h2>{}</h2>{svg}{}</section>",
+            escape(title),
+            chart.legend()
+        );
+    }
+}
+
+fn text(value: &Json) -> &str {
+    value.as_str().unwrap_or("")
+}
+
+fn number(value: &Json) -> f64 {
+    value.as_f64().unwrap_or(0.0)
+}
+
+fn header(report: &Json) -> String {
+    let started = number(&report["started_at_unix"]);
+    format!(
+        "<h1>scar loadgen: {}</h1><p class=\"meta\">run {} on {} · {} · started {} · {:.1} s</p>",
+        escape(text(&report["scenario"])),
+        escape(text(&report["run_id"])),
+        escape(text(&report["server"])),
+        escape(text(&report["mode"])),
+        utc(started),
+        number(&report["duration_seconds"])
+    )
+}
+
+/// `2026-11-27 04:02:33 UTC` from Unix seconds.
+fn utc(unix: f64) -> String {
+    let seconds = unix.max(0.0) as i64;
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// The SLO verdict, first thing on the page.
+fn verdict(report: &Json) -> String {
+    let slo = &report["slo"];
+    let probe_breaches = report["probe"]["slo"]["breaches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut breaches: Vec<String> = slo["breaches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(probe_breaches.iter())
+        .map(|b| {
+            format!(
+                "<li>{}</li>",
+                escape(b["message"].as_str().unwrap_or(&b.to_string()))
+            )
+        })
+        .collect();
+    breaches.dedup();
+    if slo["judged"] == Json::Bool(false) || report["interrupted"] == Json::Bool(true) {
+        "<div class=\"verdict unjudged\">Interrupted: the run was stopped before its end, so its SLOs were not judged.</div>".to_string()
+    } else if slo["passed"] == Json::Bool(true) && breaches.is_empty() {
+        "<div class=\"verdict passed\">SLO passed: every phase stayed within its limits.</div>"
+            .to_string()
+    } else {
+        format!(
+            "<div class=\"verdict breached\">SLO breached<ul>{}</ul></div>",
+            breaches.join("")
+        )
+    }
+}
+
+fn phase_table(report: &Json) -> String {
+    let mut out = String::from("<table><tr><th>phase</th><th>verb</th><th>requests</th><th>completed</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>429</th><th>errors</th></tr>");
+    for phase in phases(report) {
+        let latency = &phase["latency_ms"]["corrected"];
+        let series = phase["series"].as_array().cloned().unwrap_or_default();
+        let sum = |key: &str| {
+            series
+                .iter()
+                .map(|s| s[key].as_u64().unwrap_or(0))
+                .sum::<u64>()
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(text(&phase["name"])),
+            escape(text(&phase["verb"])),
+            phase["requests"],
+            phase["completed"],
+            number(&phase["achieved_rate"]),
+            ms(&latency["p50"]),
+            ms(&latency["p99"]),
+            ms(&latency["max"]),
+            sum("throttled"),
+            sum("errors")
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+fn ms(value: &Json) -> String {
+    value
+        .as_f64()
+        .map_or("–".to_string(), |v| format!("{v:.1}"))
+}
+
+fn phases(report: &Json) -> impl Iterator<Item = &Json> {
+    report["phases"].as_array().into_iter().flatten()
+}
+
+/// Phases (light, alternating) and the probe's error windows (red), for
+/// every chart on the run's time axis.
+fn time_bands(report: &Json) -> Vec<Band> {
+    let mut bands: Vec<Band> = phases(report)
+        .enumerate()
+        .filter_map(|(i, phase)| {
+            Some(Band {
+                from: phase["started_seconds"].as_f64()?,
+                to: phase["finished_seconds"].as_f64()?,
+                label: format!("phase {}", text(&phase["name"])),
+                colour: ["#9ecae1", "#c7e9c0"][i % 2],
+            })
+        })
+        .collect();
+    for window in report["probe"]["error_windows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(from), Some(to)) = (
+            window["start_seconds"].as_f64(),
+            window["end_seconds"].as_f64(),
+        ) {
+            bands.push(Band {
+                from,
+                to,
+                label: format!("probe errors ({})", window["count"]),
+                colour: "#d62728",
+            });
+        }
+    }
+    bands
+}
+
+/// Seconds of the run, each outcome summed over the phases.
+fn outcomes_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
+    let mut by_second: std::collections::BTreeMap<u64, [f64; 4]> = Default::default();
+    for second in phases(report).flat_map(|p| p["series"].as_array().into_iter().flatten()) {
+        let get = |key: &str| second[key].as_f64().unwrap_or(0.0);
+        let slot = by_second
+            .entry(second["second"].as_u64().unwrap_or(0))
+            .or_default();
+        let (errors, server) = (get("errors"), get("server_errors"));
+        slot[0] += get("completed") - get("throttled") - errors;
+        slot[1] += get("throttled");
+        slot[2] += server;
+        slot[3] += errors - server;
+    }
+    let mut chart = Chart::new(
+        "seconds from the run's start",
+        "requests / second",
+        XScale::Linear,
+    );
+    for (i, name) in ["2xx", "429", "5xx", "other errors"].iter().enumerate() {
+        let points: Vec<(f64, f64)> = by_second
+            .iter()
+            .map(|(s, v)| (*s as f64 + 0.5, v[i]))
+            .collect();
+        if points.iter().any(|p| p.1 > 0.0) || i == 0 {
+            chart.series.push(Series {
+                name: name.to_string(),
+                colour: [PALETTE[2], PALETTE[1], PALETTE[3], PALETTE[7]][i],
+                style: Style::Area,
+                points,
+            });
+        }
+    }
+    chart.bands = copy_bands(bands);
+    Some(chart)
+}
+
+fn copy_bands(bands: &[Band]) -> Vec<Band> {
+    bands
+        .iter()
+        .map(|b| Band {
+            from: b.from,
+            to: b.to,
+            label: b.label.clone(),
+            colour: b.colour,
+        })
+        .collect()
+}
+
+fn latency_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
+    let mut chart = Chart::new("seconds from the run's start", "ms", XScale::Linear);
+    for (tag, dashed) in [("corrected", false), ("raw", true)] {
+        for (i, quantile) in ["p50", "p99", "max"].iter().enumerate() {
+            let mut points: Vec<(f64, f64)> = phases(report)
+                .flat_map(|p| p["latency_series"].as_array().into_iter().flatten())
+                .filter_map(|s| Some((s["second"].as_f64()? + 0.5, s[tag][quantile].as_f64()?)))
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart.series.push(Series {
+                name: format!("{quantile} {tag}"),
+                colour: PALETTE[i],
+                style: Style::Line { dashed },
+                points,
+            });
+        }
+    }
+    chart.bands = copy_bands(bands);
+    Some(chart)
+}
+
+/// One line per phase (and per run, compared), corrected solid and raw
+/// dashed for a single run.
+fn spectrum_chart(runs: &[(&str, &Json)]) -> Option<Chart> {
+    let mut chart = Chart::new("percentile", "ms", XScale::Percentile);
+    for (phase_index, phase) in phases(runs[0].1).enumerate() {
+        let name = text(&phase["name"]);
+        for (run_index, (label, report)) in runs.iter().enumerate() {
+            let Some(phase) = phases(report).find(|p| text(&p["name"]) == name) else {
+                continue;
+            };
+            let tags: &[&str] = if runs.len() == 1 {
+                &["corrected", "raw"]
+            } else {
+                &["corrected"]
+            };
+            for tag in tags {
+                let points: Vec<(f64, f64)> = phase["latency_spectrum"][tag]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?)))
+                    .collect();
+                chart.series.push(Series {
+                    name: format!("{label}{name} ({}) {tag}", text(&phase["verb"])),
+                    colour: PALETTE[phase_index % PALETTE.len()],
+                    style: Style::Line {
+                        dashed: *tag == "raw" || run_index == 1,
+                    },
+                    points,
+                });
+            }
+        }
+    }
+    Some(chart)
+}
+
+fn retry_after_chart(report: &Json) -> Option<Chart> {
+    let mut chart = Chart::new("Retry-After (seconds)", "429 responses", XScale::Linear);
+    for (i, phase) in phases(report).enumerate() {
+        let points: Vec<(f64, f64)> = phase["retry_after_seconds"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_f64()?)))
+            .collect();
+        if !points.is_empty() {
+            chart.series.push(Series {
+                name: text(&phase["name"]).to_string(),
+                colour: PALETTE[i % PALETTE.len()],
+                style: Style::Bars,
+                points,
+            });
+        }
+    }
+    (!chart.series.is_empty()).then_some(chart)
+}
+
+fn probe_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
+    let probe = &report["probe"];
+    let series = probe["series"].as_array()?;
+    let mut chart = Chart::new(
+        "seconds from the run's start",
+        "responses / second",
+        XScale::Linear,
+    );
+    let groups: [(&str, &[&str], &str); 4] = [
+        ("2xx", &["2xx"], PALETTE[2]),
+        ("502", &["502"], PALETTE[3]),
+        ("503 / 504", &["503", "504"], PALETTE[1]),
+        (
+            "other errors",
+            &[
+                "other_status",
+                "connection_refused",
+                "connection_reset",
+                "timeout",
+                "other_error",
+            ],
+            PALETTE[7],
+        ),
+    ];
+    for (i, (name, keys, colour)) in groups.iter().enumerate() {
+        let points: Vec<(f64, f64)> = series
+            .iter()
+            .map(|s| {
+                let y = keys.iter().map(|k| s[*k].as_f64().unwrap_or(0.0)).sum();
+                (s["second"].as_f64().unwrap_or(0.0) + 0.5, y)
+            })
+            .collect();
+        if points.iter().any(|p| p.1 > 0.0) || i == 0 {
+            chart.series.push(Series {
+                name: name.to_string(),
+                colour,
+                style: Style::Area,
+                points,
+            });
+        }
+    }
+    chart.bands = copy_bands(bands);
+    Some(chart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verdict_says_interrupted_passed_or_each_breach() {
+        let interrupted = serde_json::json!({"interrupted": true, "slo": {"judged": false, "passed": null, "breaches": []}});
+        assert!(verdict(&interrupted).contains("Interrupted"));
+        let passed = serde_json::json!({"interrupted": false, "slo": {"judged": true, "passed": true, "breaches": []}});
+        assert!(verdict(&passed).contains("SLO passed"));
+        let breached = serde_json::json!({
+            "interrupted": false,
+            "slo": {"judged": true, "passed": false, "breaches": [{"message": "create: p99 <9 ms>"}]},
+            "probe": {"slo": {"passed": false, "breaches": [{"message": "probe: 3 requests failed"}]}},
+        });
+        let html = verdict(&breached);
+        assert!(
+            html.contains("<li>create: p99 &lt;9 ms&gt;</li><li>probe: 3 requests failed</li>"),
+            "{html}"
+        );
+        assert!(single(&serde_json::json!({"findings": []})).is_err());
+    }
+
+    #[test]
+    fn dates_read_as_utc() {
+        assert_eq!(utc(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_795_749_753.0), "2026-11-27 03:22:33 UTC");
+        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00:00 UTC");
+    }
+}

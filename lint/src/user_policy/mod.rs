@@ -240,8 +240,10 @@ impl Rule for UserPolicy {
         if !self.applies_to(object) {
             return;
         }
+        let own = ObjectScope::new(object.node);
+        let shared = out.object_scope().unwrap_or(&own);
         if self.needs_index {
-            let node = Arc::new(object.node.clone());
+            let node = shared.owned();
             let subject = Arc::new(Subject::of(object));
             for (i, validation) in self.validations.iter().enumerate() {
                 let at = validation.points_at(object.node);
@@ -263,8 +265,7 @@ impl Rule for UserPolicy {
             }
             return;
         }
-        let own = ObjectScope::new(object.node);
-        let scope = out.object_scope().unwrap_or(&own).scope();
+        let scope = shared.scope();
         for validation in self.validations.iter() {
             if let Some(message) = validation.judge(scope) {
                 out.report(
@@ -282,6 +283,8 @@ impl Rule for UserPolicy {
 pub struct ObjectScope<'n> {
     object: &'n Node,
     scope: OnceCell<Context<'n, 'n>>,
+    /// A copy of the tree for policies decided after every file is read.
+    owned: OnceCell<Arc<Node>>,
 }
 
 impl<'n> ObjectScope<'n> {
@@ -289,6 +292,7 @@ impl<'n> ObjectScope<'n> {
         ObjectScope {
             object,
             scope: OnceCell::new(),
+            owned: OnceCell::new(),
         }
     }
 }
@@ -297,6 +301,9 @@ impl<'n> ObjectScope<'n> {
 /// emitter of each rule can carry it.
 pub trait ObjectVariables {
     fn scope(&self) -> &Context<'_, '_>;
+
+    /// The object's tree, copied once however many policies keep it.
+    fn owned(&self) -> Arc<Node>;
 }
 
 impl ObjectVariables for ObjectScope<'_> {
@@ -306,6 +313,12 @@ impl ObjectVariables for ObjectScope<'_> {
             bind(&mut scope, self.object);
             scope
         })
+    }
+
+    fn owned(&self) -> Arc<Node> {
+        self.owned
+            .get_or_init(|| Arc::new(self.object.clone()))
+            .clone()
     }
 }
 

@@ -81,17 +81,19 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
         breaches.extend(probe::report::evaluate(probed, &probe.spec.slo));
     }
     print!("{}", report::summary(&result, &scenario, &breaches));
-    let json = report::json(&result, &scenario, &breaches);
-    if let Some(path) = &args.out {
-        let text = serde_json::to_string_pretty(&json).expect("a JSON value serialises") + "\n";
-        if let Err(e) = std::fs::write(path, text) {
-            return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+    if args.out.is_some() || args.html.is_some() {
+        let json = report::json(&result, &scenario, &breaches);
+        if let Some(path) = &args.out {
+            let text = serde_json::to_string_pretty(&json).expect("a JSON value serialises") + "\n";
+            if let Err(e) = std::fs::write(path, text) {
+                return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+            }
         }
-    }
-    if let Some(path) = &args.html {
-        let page = crate::html::single(&json).expect("the run's own report is version 1");
-        if let Err(e) = std::fs::write(path, page) {
-            return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+        if let Some(path) = &args.html {
+            let page = crate::html::single(&json).expect("the run's own report is version 1");
+            if let Err(e) = std::fs::write(path, page) {
+                return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+            }
         }
     }
     if let Some(dir) = &args.hdr_out {

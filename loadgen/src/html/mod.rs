@@ -347,20 +347,8 @@ fn outcomes_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
             });
         }
     }
-    chart.bands = copy_bands(bands);
+    chart.bands = bands.to_vec();
     Some(chart)
-}
-
-fn copy_bands(bands: &[Band]) -> Vec<Band> {
-    bands
-        .iter()
-        .map(|b| Band {
-            from: b.from,
-            to: b.to,
-            label: b.label.clone(),
-            colour: b.colour,
-        })
-        .collect()
 }
 
 fn latency_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
@@ -380,7 +368,7 @@ fn latency_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
             });
         }
     }
-    chart.bands = copy_bands(bands);
+    chart.bands = bands.to_vec();
     Some(chart)
 }
 
@@ -482,7 +470,7 @@ fn probe_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
             });
         }
     }
-    chart.bands = copy_bands(bands);
+    chart.bands = bands.to_vec();
     Some(chart)
 }
 

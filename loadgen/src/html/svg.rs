@@ -41,6 +41,7 @@ pub struct Series {
 }
 
 /// A shaded stretch of the x axis.
+#[derive(Clone)]
 pub struct Band {
     pub from: f64,
     pub to: f64,

@@ -2,6 +2,7 @@
 //! A chart has a linear or percentile x axis, a linear y axis, lines,
 //! stacked areas or bars, and shaded x ranges (phases, error windows).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 const WIDTH: f64 = 900.0;
@@ -268,32 +269,23 @@ impl Chart {
 
     /// Each series' points, areas added to those before them.
     fn stacked_points(&self) -> Vec<(&Series, Vec<(f64, f64)>)> {
-        let mut below: Vec<(f64, f64)> = Vec::new();
+        // The top of the stack so far at each x: one lookup per point, so
+        // an hour of seconds stays linear.
+        let mut below: HashMap<u64, f64> = HashMap::new();
         self.series
             .iter()
             .filter(|s| !s.points.is_empty())
             .map(|series| {
                 let points = match series.style {
-                    Style::Area => {
-                        let stacked: Vec<(f64, f64)> = series
-                            .points
-                            .iter()
-                            .map(|&(x, y)| {
-                                let base = below
-                                    .iter()
-                                    .find(|(bx, _)| *bx == x)
-                                    .map_or(0.0, |(_, by)| *by);
-                                (x, base + y)
-                            })
-                            .collect();
-                        for &(x, y) in &stacked {
-                            match below.iter_mut().find(|(bx, _)| *bx == x) {
-                                Some(slot) => slot.1 = y,
-                                None => below.push((x, y)),
-                            }
-                        }
-                        stacked
-                    }
+                    Style::Area => series
+                        .points
+                        .iter()
+                        .map(|&(x, y)| {
+                            let top = below.entry(x.to_bits()).or_insert(0.0);
+                            *top += y;
+                            (x, *top)
+                        })
+                        .collect(),
                     _ => series.points.clone(),
                 };
                 (series, points)

@@ -287,7 +287,10 @@ pub fn command_runs(argv: &[&str], program: &str) -> bool {
 }
 
 /// What a container is, for rules about etcd or the control plane: the
-/// image it runs, or the program its command (else its arguments) starts.
+/// program its command (else its arguments) starts, or its image when the
+/// image's own entrypoint runs: no command, and arguments that are flags
+/// (an etcd image whose command is `etcdctl`, or a wrapper script such as
+/// bitnami's `preupgrade.sh`, runs another program).
 pub fn container_runs(container: &Node, program: &str) -> bool {
     let image = container.get("image").and_then(Node::str);
     let words = |key| -> Vec<&str> {
@@ -298,13 +301,17 @@ pub fn container_runs(container: &Node, program: &str) -> bool {
             .filter_map(Node::str)
             .collect()
     };
-    let mut argv = words("command");
-    if argv.is_empty() {
-        argv = words("args");
+    let (command, args) = (words("command"), words("args"));
+    let argv: Vec<&str> = if command.is_empty() {
+        args.clone()
     } else {
-        argv.extend(words("args"));
+        command.iter().chain(&args).copied().collect()
+    };
+    if command_runs(&argv, program) {
+        return true;
     }
-    image.is_some_and(|i| image_runs(i, program)) || command_runs(&argv, program)
+    let entrypoint_runs = command.is_empty() && args.first().is_none_or(|w| w.starts_with('-'));
+    entrypoint_runs && image.is_some_and(|i| image_runs(i, program))
 }
 
 /// A mapping of strings, as `labels` and Service `selector` are.
@@ -339,6 +346,7 @@ mod tests {
             "image: alpine\ncommand: [/usr/local/bin/etcd, --name, a]",
             "image: alpine\nargs: [etcd, --data-dir, /var/lib/etcd]",
             "image: alpine\ncommand: [/bin/sh, -c, \"exec etcd --name a\"]",
+            "image: quay.io/coreos/etcd:v3.5.15\nargs: [--name, a, --data-dir, /var/lib/etcd]",
         ] {
             assert!(container_runs(&container(runs_etcd), "etcd"), "{runs_etcd}");
         }
@@ -347,6 +355,8 @@ mod tests {
             "image: alpine\ncommand: [etcdctl, endpoint, health]",
             "image: alpine\nargs: [--etcd-servers, https://etcd:2379]",
             "image: alpine\ncommand: [run-agent]\nargs: [--name, etcd]",
+            "image: bitnami/etcd:3.5\ncommand: [/opt/bitnami/scripts/etcd/entrypoint.sh]\nargs: [/opt/bitnami/scripts/etcd/preupgrade.sh]",
+            "image: quay.io/coreos/etcd:v3.5.15\nargs: [etcdctl, endpoint, health]",
         ] {
             assert!(!container_runs(&container(other), "etcd"), "{other}");
         }

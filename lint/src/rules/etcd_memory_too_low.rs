@@ -27,8 +27,11 @@ podman or nerdctl `--memory`/`-m`, compose `mem_limit` or
 `deploy.resources.limits.memory`, `resources.limits.memory` of an etcd
 container in Kubernetes YAML, or `MemoryMax=`/`MemoryLimit=` in a systemd
 unit that runs etcd. etcd is told by its image (`etcd`, as quay.io and
-registry.k8s.io name it, or bitnami's `etcd-server`) or by a command that
-starts the `etcd` binary, directly or in a shell's `-c` script.
+registry.k8s.io name it, or bitnami's `etcd-server`) when the image's own
+entrypoint runs, or by a command that starts the `etcd` binary, directly or
+in a shell's `-c` script. A container of the etcd image whose command runs
+another program (`etcdctl`, a backup or upgrade script), and Jobs, CronJobs
+and Helm hooks, which run briefly, are not etcd serving a cluster's state.
 
 Sizes are read the way each tool reads them, and the suffixes differ:
 docker, compose and systemd take `512M`, `512m`, `512MB` and `512MiB` all as
@@ -76,6 +79,11 @@ resources:
     }
 
     fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
+        // A Job or a hook that runs the etcd image briefly is not etcd
+        // serving a cluster's state.
+        if object.runs_to_completion() {
+            return;
+        }
         for container in object.containers().iter().filter(|c| container_runs(c, ETCD)) {
             if let Some(limit) = container.at(&["resources", "limits", "memory"]) {
                 let value = limit.str().unwrap_or("");

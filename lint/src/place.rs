@@ -40,6 +40,11 @@ pub trait Place {
                 object.node.at(&["spec", "minReplicas"]),
                 "sets its minReplicas here",
             )
+        } else if object.kind == "ScaledObject" {
+            (
+                object.node.at(&["spec", "minReplicaCount"]),
+                "sets its minReplicaCount here",
+            )
         } else {
             (
                 object.node.at(&["spec", "replicas"]),

@@ -1,6 +1,9 @@
 //! What sends user traffic to a Service from outside the cluster: Ingress
-//! backends, Gateway API routes, and the route resources of ingress
-//! controllers (Traefik, Contour, Istio). And what serves only operators:
+//! backends, Gateway API routes attached to a Gateway, and the route
+//! resources of ingress controllers (Traefik, Contour, Istio
+//! VirtualServices bound to a gateway). Mesh routes (GAMMA routes whose
+//! parents are Services, VirtualServices for the mesh alone) are
+//! east-west traffic and do not count. And what serves only operators:
 //! metrics, profiling and probe ports, and what a Prometheus Operator
 //! `ServiceMonitor` scrapes.
 
@@ -72,6 +75,9 @@ pub fn targets(object: &Object<'_>) -> Vec<Target> {
                 add(None, name);
             }
         }
+        // A route whose parents are all Services is a mesh (GAMMA) route:
+        // east-west traffic, not from outside.
+        kind if GATEWAY_ROUTES.contains(&kind) && is_mesh_route(spec) => {}
         kind if GATEWAY_ROUTES.contains(&kind) => {
             for rule in items(spec, "rules") {
                 for backend in items(Some(&rule), "backendRefs") {
@@ -106,6 +112,9 @@ pub fn targets(object: &Object<'_>) -> Vec<Target> {
                 add(None, field(&service, "name").as_deref());
             }
         }
+        // Without `gateways`, or with only `mesh`, a VirtualService routes
+        // traffic inside the mesh alone.
+        "VirtualService" if !binds_a_gateway(spec) => {}
         "VirtualService" => {
             for protocol in ["http", "tcp", "tls"] {
                 for route in items(spec, protocol) {
@@ -122,6 +131,23 @@ pub fn targets(object: &Object<'_>) -> Vec<Target> {
         _ => {}
     }
     found
+}
+
+fn is_mesh_route(spec: Option<&Node>) -> bool {
+    let parents = spec
+        .and_then(|s| s.get("parentRefs"))
+        .map_or(&[][..], Node::items);
+    !parents.is_empty()
+        && parents
+            .iter()
+            .all(|parent| parent.get("kind").and_then(Node::str) == Some("Service"))
+}
+
+fn binds_a_gateway(spec: Option<&Node>) -> bool {
+    spec.and_then(|s| s.get("gateways"))
+        .map_or(&[][..], Node::items)
+        .iter()
+        .any(|gateway| gateway.str().is_some_and(|g| g != "mesh"))
 }
 
 /// What a `ServiceMonitor` scrapes: the Services its selector matches in
@@ -216,8 +242,23 @@ mod tests {
             vec![("shop".into(), "api".into()), ("edge".into(), "other".into())]
         );
         assert_eq!(
-            targets_of("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec:\n  http:\n  - route:\n    - destination: {host: reviews.prod.svc.cluster.local}\n    - destination: {host: ratings}\n"),
+            targets_of("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec:\n  gateways: [istio-system/ingress, mesh]\n  http:\n  - route:\n    - destination: {host: reviews.prod.svc.cluster.local}\n    - destination: {host: ratings}\n"),
             vec![("prod".into(), "reviews".into()), ("shop".into(), "ratings".into())]
+        );
+        // Mesh-only routes carry east-west traffic, not traffic from outside:
+        // a VirtualService with no gateways (or only `mesh`), and a Gateway
+        // API route whose parents are Services (GAMMA).
+        for mesh in [
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec:\n  http:\n  - route:\n    - destination: {host: reviews}\n",
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec:\n  gateways: [mesh]\n  http:\n  - route:\n    - destination: {host: reviews}\n",
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  parentRefs: [{group: \"\", kind: Service, name: reviews, port: 9080}]\n  rules:\n  - backendRefs: [{name: reviews-v2, port: 9080}]\n",
+        ] {
+            assert!(targets_of(mesh).is_empty(), "{mesh}");
+        }
+        assert_eq!(
+            targets_of("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  parentRefs: [{name: public}]\n  rules:\n  - backendRefs: [{name: api, port: 80}]\n"),
+            vec![("shop".into(), "api".into())],
+            "a route attached to a Gateway is from outside"
         );
         assert!(targets_of(
             "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {}\n"

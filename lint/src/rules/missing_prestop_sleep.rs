@@ -31,11 +31,15 @@ when none declares `ports`.
 
 It is a warning when users lose requests: the Service carries traffic from
 outside the cluster (it is of type `LoadBalancer` or `NodePort`, or an
-Ingress, a Gateway API route, a Traefik `IngressRoute`, a Contour
-`HTTPProxy` or an Istio `VirtualService` sends to it) and the workload keeps
-two or more replicas, so a rollout replaces Pods while others should serve.
-With one replica, or behind a `ClusterIP` Service nothing routes to, it is
-an `info`: shown, but not failing CI by default. The message names the
+Ingress, a Gateway API route attached to a Gateway, a Traefik
+`IngressRoute`, a Contour `HTTPProxy` or an Istio `VirtualService` bound to
+a gateway sends to it) and the workload keeps two or more replicas, so a
+rollout replaces Pods while others should serve. With one replica, or
+behind a `ClusterIP` Service nothing routes to from outside, it is an
+`info`: shown, but not failing CI by default. Mesh routes (a route whose
+parents are Services, as Gateway API's GAMMA writes them, or a
+`VirtualService` with no gateways) carry east-west traffic and count as
+the `ClusterIP` Service does. The message names the
 Service and the route it found.
 
 Not reported: bare Pods and ReplicationControllers (never rolled out),
@@ -136,7 +140,7 @@ spec:
                     }
                     s.exposed_as
                         .as_ref()
-                        .map(|kind| format!("{kind} {},", s.describe()))
+                        .map(|kind| format!("{kind} {}", s.describe()))
                 };
                 let (reached, outside) = match services.iter().find_map(|s| from_outside(s)) {
                     Some(reach) => (reach, true),

@@ -24,11 +24,14 @@ impl Rule for NoPodAntiAffinity {
 
 ## What it finds
 A Deployment, StatefulSet or ReplicaSet with 2 or more replicas (or an HPA
-with `minReplicas` of 2 or more) whose pod template has neither a
+with `minReplicas`, or a KEDA ScaledObject with `minReplicaCount`, of 2 or
+more) whose pod template has neither a
 podAntiAffinity term (required or preferred) on `kubernetes.io/hostname` or
 `topology.kubernetes.io/zone` whose label selector matches its own Pods, nor
 a topologySpreadConstraint on one of those keys matching its own Pods. A
-term whose selector matches other Pods does not count.
+term whose selector matches other Pods does not count. A container with a
+`hostPort` spreads them already: two Pods that claim the same port of a
+node never share one.
 
 ## Why it matters
 Moonlight ran three replicas of every traffic-serving app so that two nodes
@@ -117,7 +120,20 @@ fn spreads(spec: &Node, labels: &Labels) -> bool {
     let constraints = spec
         .get("topologySpreadConstraints")
         .map_or(&[][..], Node::items);
-    required.iter().any(matches_own)
+    // Pods that claim the same host port can never share a node.
+    let claims_host_port = spec
+        .get("containers")
+        .map_or(&[][..], Node::items)
+        .iter()
+        .any(|container| {
+            container
+                .get("ports")
+                .map_or(&[][..], Node::items)
+                .iter()
+                .any(|port| port.get("hostPort").and_then(Node::int).is_some_and(|p| p > 0))
+        });
+    claims_host_port
+        || required.iter().any(matches_own)
         || preferred
             .iter()
             .filter_map(|p| p.get("podAffinityTerm"))

@@ -10,7 +10,9 @@
 //! - a PodDisruptionBudget: `metadata.{name, namespace}`,
 //!   `spec.selector.matchLabels`;
 //! - a HorizontalPodAutoscaler (or null): `metadata.{name, namespace}`,
-//!   `spec.minReplicas`, `spec.scaleTargetRef.{kind, name}`.
+//!   `spec.minReplicas`, `spec.scaleTargetRef.{kind, name}`; a KEDA
+//!   ScaledObject is shaped the same, with `kind: ScaledObject` and its
+//!   `minReplicaCount` (at least 1) as `minReplicas`.
 //!
 //! Services and budgets are those selecting the Pods of a workload; other
 //! objects have none.
@@ -102,6 +104,7 @@ fn budget(budget: &DisruptionBudget) -> Value {
 
 fn hpa(autoscaler: &Autoscaler) -> Value {
     map([
+        ("kind", Value::from(autoscaler.kind)),
         (
             "metadata",
             metadata(&autoscaler.name, &autoscaler.namespace),

@@ -292,6 +292,18 @@ fn client_go_mode_retries_throttled_requests_after_retry_after() {
         "each 429 the server sent was retried once"
     );
     assert_eq!(fake.served_for("create"), 6 + retries);
+    assert_eq!(
+        create["retried_outcomes"]["429"].as_u64(),
+        Some(served_429),
+        "the 429s the client retried are in the report"
+    );
+    assert!(
+        stdout(&output).contains(&format!(
+            "retried by the client (not in the counts above): 429 x{served_429}"
+        )),
+        "{}",
+        stdout(&output)
+    );
     assert!(
         create["latency_ms"]["corrected"]["max"].as_f64().unwrap() >= 1000.0,
         "a retry waits Retry-After"
@@ -381,6 +393,106 @@ fn cleanup_removes_leftover_namespaces_of_earlier_runs() {
     assert_eq!(all.status.code(), Some(0));
     assert_eq!(fake.namespaces(), vec!["production".to_string()]);
     assert!(stdout(&all).contains("scar-loadgen-bbb"));
+}
+
+#[test]
+fn cleanup_reads_each_namespace_and_deletes_only_a_runs_even_when_the_server_ignores_selectors() {
+    let (_rt, _dir, fake) = start(Behaviour {
+        ignore_label_selectors: true,
+        ..Behaviour::default()
+    });
+    fake.add_namespace("prod", serde_json::json!({"team": "shop"}));
+    fake.add_namespace("default", serde_json::json!({}));
+    fake.add_namespace(
+        "scar-loadgen-other",
+        serde_json::json!({"scar.dev/run-id": "other"}),
+    );
+    // Labelled by hand with the run id, but not named by scar.
+    fake.add_namespace("payments", serde_json::json!({"scar.dev/run-id": "mine"}));
+    fake.add_namespace(
+        "scar-loadgen-mine",
+        serde_json::json!({"scar.dev/run-id": "mine"}),
+    );
+    let kubeconfig = fake.kubeconfig.to_str().unwrap();
+    let cleanup = |extra: &[&str]| {
+        let mut args = vec!["loadgen", "cleanup", "--kubeconfig", kubeconfig];
+        args.extend_from_slice(extra);
+        scar(&args)
+    };
+    let everyone = vec![
+        "default".to_string(),
+        "payments".to_string(),
+        "prod".to_string(),
+        "scar-loadgen-mine".to_string(),
+        "scar-loadgen-other".to_string(),
+    ];
+
+    let dry = cleanup(&["--run-id", "mine", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let said = stdout(&dry);
+    assert!(
+        said.contains("would delete 1 namespace on") && said.contains(": scar-loadgen-mine"),
+        "{said}"
+    );
+    assert!(
+        said.contains("namespace prod has no scar.dev/run-id label"),
+        "{said}"
+    );
+    assert!(
+        said.contains("namespace payments is labelled scar.dev/run-id=mine but its name does not hold the run id"),
+        "{said}"
+    );
+    assert_eq!(fake.namespaces(), everyone, "a dry run deletes nothing");
+
+    let mine = cleanup(&["--run-id", "mine"]);
+    assert_eq!(mine.status.code(), Some(0), "{}", stderr(&mine));
+    assert!(stdout(&mine).contains("deleted namespace scar-loadgen-mine"));
+    let all = cleanup(&[]);
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    assert_eq!(
+        fake.namespaces(),
+        vec![
+            "default".to_string(),
+            "payments".to_string(),
+            "prod".to_string()
+        ],
+        "only the namespaces runs made are gone"
+    );
+}
+
+#[test]
+fn a_cleanup_that_fails_exits_4_and_names_what_is_left() {
+    let (_rt, dir, fake) = start(Behaviour {
+        forbid_namespace_deletes: true,
+        ..Behaviour::default()
+    });
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: create, verb: create, template: cm, count: 2, rate: 100}\n",
+        "",
+    );
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &["--run-id", "left0"]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert_eq!(report["cleanup"]["ok"], false);
+    assert!(
+        stderr(&output).contains("namespace scar-loadgen-left0")
+            && stderr(&output).contains("scar loadgen cleanup --run-id left0"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fake.namespaces(), vec!["scar-loadgen-left0".to_string()]);
+    let cleanup = scar(&[
+        "loadgen",
+        "cleanup",
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(cleanup.status.code(), Some(4), "{}", stdout(&cleanup));
+    assert!(
+        stderr(&cleanup).contains("namespace scar-loadgen-left0"),
+        "{}",
+        stderr(&cleanup)
+    );
 }
 
 /// Reads interval logs with Python's `hdrhistogram` package (an
@@ -493,6 +605,16 @@ fn hdr_logs_hold_one_interval_a_second_that_an_independent_reader_adds_up_to_the
 
 #[test]
 fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
+    a_signal_stops_the_run_cleans_up_and_reports("INT", 130);
+}
+
+/// SIGTERM is what CI cancellation, `timeout` and Kubernetes send.
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c_and_exits_143() {
+    a_signal_stops_the_run_cleans_up_and_reports("TERM", 143);
+}
+
+fn a_signal_stops_the_run_cleans_up_and_reports(signal: &str, code: i32) {
     let (_rt, dir, fake) = start(Behaviour::default());
     let scenario = write_scenario(
         dir.path(),
@@ -506,6 +628,8 @@ fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
             &scenario,
             "--kubeconfig",
             fake.kubeconfig.to_str().unwrap(),
+            "--out",
+            dir.path().join("report.json").to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -521,7 +645,7 @@ fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
     }
     assert_eq!(fake.object_count(), 5);
     let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -531,7 +655,7 @@ fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
         started.elapsed() < Duration::from_secs(10),
         "stopped promptly, not after the 60s phase"
     );
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
     assert!(
         fake.namespaces().is_empty() && fake.object_count() == 0,
         "cleaned up on Ctrl-C"
@@ -543,6 +667,10 @@ fn ctrl_c_stops_the_run_and_deletes_what_it_created() {
             && !summary.contains("SLO: passed"),
         "an interrupted run is not judged: {summary}"
     );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(report["cleanup"]["ok"], true);
 }
 
 #[test]
@@ -743,6 +871,17 @@ fn cleanup_waits_out_429s_and_still_deletes_the_namespace() {
     assert_eq!(fake.object_count(), 0);
     assert_eq!(report["cleanup"]["ok"], true);
     assert!(!stdout(&output).contains("cleanup failed"));
+    // Every request of the cleanup is in the report: a read before each
+    // of the three deletions, the first two refused.
+    assert_eq!(report["cleanup"]["attempts"], 3, "{}", report["cleanup"]);
+    assert_eq!(report["cleanup"]["outcomes"]["429"], 2);
+    assert_eq!(report["cleanup"]["outcomes"]["200"], 4);
+    assert_eq!(report["cleanup"]["requests"], 6);
+    assert!(
+        stdout(&output).contains("deleted on attempt 3 (200 x4, 429 x2)"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -948,7 +1087,7 @@ fn the_html_report_and_the_comparison_render_every_chart_in_a_real_browser() {
         "worse",
         "better",
         "same",
-        "too short to tell",
+        "too few requests to tell",
     ];
     let judged = dom.matches("<td class=\"").count();
     assert!(
@@ -993,4 +1132,106 @@ fn the_report_command_names_what_it_cannot_read() {
         stderr(&output)
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn the_demo_runs_the_deploy_burst_against_the_double_with_no_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scar"))
+        .args(["loadgen", "demo", "--out", "report.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let said = stdout(&output);
+    assert_eq!(output.status.code(), Some(3), "{said}{}", stderr(&output));
+    assert!(
+        said.contains("scar's API double") && said.contains("Not a measurement of a real server"),
+        "{said}"
+    );
+    assert!(said.contains("SLO: breached"), "{said}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    let burst = phase(&report, "deploy-burst");
+    assert!(burst["outcomes"]["429"].as_u64().unwrap() >= 1, "{burst}");
+    assert_eq!(report["cleanup"]["ok"], true);
+    let page = std::fs::read_to_string(dir.path().join("scar-loadgen-demo.html")).unwrap();
+    assert!(page.contains("<svg"), "the page draws its charts");
+}
+
+#[test]
+fn the_api_double_serves_other_commands_until_sigterm_and_only_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut double = std::process::Command::new(env!("CARGO_BIN_EXE_scar"))
+        .args(["loadgen", "api-double", "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(double.stdout.take().unwrap()),
+        &mut banner,
+    )
+    .unwrap();
+    assert!(
+        banner.starts_with("serving scar's API double on https://127.0.0.1:"),
+        "{banner}"
+    );
+    let scenario = repo().join("loadgen/scenarios/deploy-burst.yaml");
+    let run = scar(&[
+        "loadgen",
+        "run",
+        scenario.to_str().unwrap(),
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&run),
+        stderr(&run)
+    );
+    assert!(
+        stdout(&run).contains("429s in 15 patch requests"),
+        "{}",
+        stdout(&run)
+    );
+    let cleanup = scar(&[
+        "loadgen",
+        "cleanup",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&cleanup).contains("nothing to clean up"),
+        "{}",
+        stdout(&cleanup)
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &double.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = double.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0));
+
+    let anywhere = scar(&[
+        "loadgen",
+        "api-double",
+        "--listen",
+        "0.0.0.0:0",
+        "--kubeconfig-out",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(anywhere.status.code(), Some(1));
+    assert!(
+        stderr(&anywhere).contains("not a loopback address"),
+        "{}",
+        stderr(&anywhere)
+    );
 }

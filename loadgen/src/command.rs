@@ -39,8 +39,11 @@ pub enum Exit {
     Usage(String),
     /// The run could not start: the API server is unreachable, say.
     CannotStart(String),
-    /// Stopped by Ctrl-C, after cleaning up.
+    /// Stopped by Ctrl-C or SIGTERM, after cleaning up.
     Interrupted,
+    /// What the run created could not all be deleted; the message names
+    /// what is left.
+    CleanupFailed(String),
 }
 
 /// A run id that is a valid label value and namespace suffix.
@@ -101,7 +104,12 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
             return Exit::Usage(format!("cannot write histograms to {}: {e}", dir.display()));
         }
     }
-    if result.interrupted {
+    if let Err(e) = &result.cleanup {
+        Exit::CleanupFailed(format!(
+            "{e}; left on {}: namespace {} (scar loadgen cleanup --run-id {})",
+            result.server, result.namespace, result.run_id
+        ))
+    } else if result.interrupted {
         Exit::Interrupted
     } else if breaches.is_empty() {
         Exit::Passed
@@ -157,8 +165,13 @@ pub struct CleanupArgs {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub run_id: Option<String>,
+    /// Say what would be deleted, and delete nothing.
+    pub dry_run: bool,
 }
 
+/// Deletes the namespaces earlier runs left, each only after reading it and
+/// finding it is a run's (`runner::ownership`); says first what it will
+/// delete, and what it leaves alone and why.
 pub async fn cleanup(args: CleanupArgs) -> Exit {
     let api = match Api::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await {
         Ok(api) => api,
@@ -168,21 +181,64 @@ pub async fn cleanup(args: CleanupArgs) -> Exit {
             ))
         }
     };
-    match runner::cleanup(&api, args.run_id.as_deref()).await {
-        Ok(deleted) if deleted.is_empty() => {
-            println!("nothing to clean up on {}", api.server);
-            Exit::Passed
+    let found = match runner::leftovers(&api, args.run_id.as_deref()).await {
+        Ok(found) => found,
+        Err(e) => return Exit::CannotStart(e),
+    };
+    for why in &found.refused {
+        println!("{why}");
+    }
+    if found.ours.is_empty() {
+        println!("nothing to clean up on {}", api.server);
+        return Exit::Passed;
+    }
+    let names: Vec<&str> = found.ours.iter().map(|(name, _)| name.as_str()).collect();
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleting"
+    };
+    println!(
+        "{verb} {} namespace{} on {}: {}",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        api.server,
+        names.join(", ")
+    );
+    if args.dry_run {
+        return Exit::Passed;
+    }
+    let mut left = Vec::new();
+    let mut log = runner::CleanupLog::default();
+    for (name, run_id) in &found.ours {
+        match runner::delete_namespace(&api, name, run_id, false, &mut log).await {
+            Ok(()) => println!("deleted namespace {name}"),
+            Err(e) => {
+                println!("{e}");
+                left.push(name.as_str());
+            }
         }
-        Ok(deleted) => {
-            println!(
-                "deleted {} namespace(s) on {}: {}",
-                deleted.len(),
-                api.server,
-                deleted.join(", ")
-            );
-            Exit::Passed
-        }
-        Err(e) => Exit::CannotStart(e),
+    }
+    let outcomes: Vec<String> = log
+        .outcomes
+        .iter()
+        .map(|(outcome, n)| format!("{outcome} x{n}"))
+        .collect();
+    println!(
+        "sent {} requests ({} deletions): {}",
+        log.requests(),
+        log.attempts,
+        outcomes.join(", ")
+    );
+    if left.is_empty() {
+        Exit::Passed
+    } else {
+        Exit::CleanupFailed(format!(
+            "left on {}: namespace{} {}",
+            api.server,
+            if left.len() == 1 { "" } else { "s" },
+            left.join(", ")
+        ))
     }
 }
 
@@ -406,7 +462,12 @@ pub async fn replay(args: ReplayArgs, stop: Arc<AtomicBool>) -> Exit {
             return Exit::Usage(format!("cannot write {}: {e}", path.display()));
         }
     }
-    if result.interrupted {
+    if let Err(e) = &result.cleanup {
+        Exit::CleanupFailed(format!(
+            "{e} (scar loadgen cleanup --run-id {})",
+            result.run_id
+        ))
+    } else if result.interrupted {
         Exit::Interrupted
     } else {
         Exit::Passed

@@ -59,6 +59,12 @@ pub struct Behaviour {
     /// How long a Deployment takes to roll out after its pod template
     /// changes: its status shows a surge replica, not yet updated, until then.
     pub rollout_time: Duration,
+    /// List every namespace whatever `labelSelector` asks, as a proxy or
+    /// an old server that drops the parameter would.
+    pub ignore_label_selectors: bool,
+    /// Answer every namespace deletion 403, as RBAC that lets a user
+    /// create namespaces but not delete them would.
+    pub forbid_namespace_deletes: bool,
 }
 
 impl Default for Behaviour {
@@ -73,6 +79,8 @@ impl Default for Behaviour {
             allow_flowcontrol_list: true,
             rollout_time: Duration::from_millis(300),
             refuse_namespace_deletes: 0,
+            ignore_label_selectors: false,
+            forbid_namespace_deletes: false,
         }
     }
 }
@@ -116,11 +124,30 @@ impl FakeApiServer {
     /// Starts on a free port of 127.0.0.1 and writes its kubeconfig into `dir`.
     /// Must be called inside a multi-threaded tokio runtime.
     pub async fn start(behaviour: Behaviour, dir: &Path) -> std::io::Result<FakeApiServer> {
+        let address = SocketAddr::from(([127, 0, 0, 1], 0));
+        FakeApiServer::start_on(behaviour, address, &dir.join("kubeconfig")).await
+    }
+
+    /// Starts on `address` (a loopback one: the double is for this
+    /// machine) and writes a kubeconfig that reaches it to `kubeconfig`.
+    pub async fn start_on(
+        behaviour: Behaviour,
+        address: SocketAddr,
+        kubeconfig: &Path,
+    ) -> std::io::Result<FakeApiServer> {
+        if !address.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{address} is not a loopback address: the API double serves this machine only"
+                ),
+            ));
+        }
         let pki = Pki::new().map_err(std::io::Error::other)?;
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let listener = TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
         let url = format!("https://{address}");
-        let kubeconfig = dir.join("kubeconfig");
+        let kubeconfig = kubeconfig.to_path_buf();
         std::fs::write(&kubeconfig, pki.kubeconfig(&url))?;
 
         let acceptor = TlsAcceptor::from(Arc::new(
@@ -212,7 +239,7 @@ impl FakeApiServer {
     pub fn add_namespace(&self, name: &str, labels: Json) {
         lock(&self.state.namespaces).insert(
             name.to_string(),
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels, "uid": namespace_uid(name)}}),
         );
     }
 }
@@ -471,6 +498,8 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
                     &format!("namespaces \"{name}\" already exists"),
                 );
             }
+            let mut object = object.clone();
+            object["metadata"]["uid"] = json!(namespace_uid(&name));
             namespaces.insert(name, object.clone());
             respond(StatusCode::CREATED, &object)
         }
@@ -478,7 +507,7 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
             let selector = label_selector(query);
             let items: Vec<Json> = lock(&state.namespaces)
                 .values()
-                .filter(|o| selector.matches(o))
+                .filter(|o| state.behaviour.ignore_label_selectors || selector.matches(o))
                 .cloned()
                 .collect();
             respond(
@@ -486,8 +515,41 @@ fn serve(state: &State, route: &Route, method: &Method, query: &str, body: &[u8]
                 &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}),
             )
         }
+        (Route::Namespace(name), Method::GET) => match lock(&state.namespaces).get(name) {
+            Some(object) => respond(StatusCode::OK, object),
+            None => status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                &format!("namespaces \"{name}\" not found"),
+            ),
+        },
+        (Route::Namespace(name), Method::DELETE) if state.behaviour.forbid_namespace_deletes => {
+            status(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                &format!("namespaces \"{name}\" is forbidden: User cannot delete resource \"namespaces\""),
+            )
+        }
         (Route::Namespace(name), Method::DELETE) => {
-            let removed = lock(&state.namespaces).remove(name);
+            // DeleteOptions' preconditions, as the API server checks them.
+            let wanted_uid = serde_json::from_slice::<Json>(body)
+                .ok()
+                .and_then(|o| o.pointer("/preconditions/uid").and_then(Json::as_str).map(str::to_string));
+            let mut namespaces = lock(&state.namespaces);
+            let current_uid = namespaces
+                .get(name)
+                .and_then(|o| o.pointer("/metadata/uid").and_then(Json::as_str));
+            if let (Some(wanted), Some(current)) = (wanted_uid.as_deref(), current_uid) {
+                if wanted != current {
+                    return status(
+                        StatusCode::CONFLICT,
+                        "Conflict",
+                        &format!("Precondition failed: UID in precondition: {wanted}, UID in object meta: {current}"),
+                    );
+                }
+            }
+            let removed = namespaces.remove(name);
+            drop(namespaces);
             match removed {
                 None => status(
                     StatusCode::NOT_FOUND,
@@ -709,6 +771,16 @@ fn merge_patch(target: &mut Json, patch: &Json) {
             merge_patch(target.entry(key.clone()).or_insert(Json::Null), value);
         }
     }
+}
+
+/// A namespace's uid: one per name and creation in a real server; a name's
+/// hash is enough for the double, whose namespaces are never recreated
+/// under a test's feet.
+fn namespace_uid(name: &str) -> String {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}-namespace")
 }
 
 /// `labelSelector=key` or `labelSelector=key=value` (URL-encoded `=`).

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod command;
 #[cfg(feature = "fake-apiserver")]
+pub mod demo;
+#[cfg(feature = "fake-apiserver")]
 pub mod fake_apiserver;
 pub mod html;
 pub mod intervals;

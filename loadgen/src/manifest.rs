@@ -17,7 +17,8 @@ pub const RUN_ID_LABEL: &str = "scar.dev/run-id";
 
 #[derive(Debug, Clone)]
 pub struct Template {
-    text: String,
+    /// The file as written, placeholders and all.
+    pub(crate) text: String,
     pub api_version: String,
     pub kind: String,
     /// The plural resource name in API paths (`deployments`).
@@ -163,6 +164,28 @@ pub fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String
     }
     out.push_str(rest);
     out
+}
+
+/// The `{{ name }}` placeholders of `text`: each name with its line and
+/// column (1-based), in order.
+pub fn placeholders(text: &str) -> Vec<(String, u32, u32)> {
+    let mut found = Vec::new();
+    for (line_index, line) in text.lines().enumerate() {
+        let mut from = 0;
+        while let Some(start) = line[from..].find("{{").map(|s| s + from) {
+            let Some(end) = line[start..].find("}}").map(|e| e + start) else {
+                break;
+            };
+            let column = line[..start].chars().count() as u32 + 1;
+            found.push((
+                line[start + 2..end].trim().to_string(),
+                line_index as u32 + 1,
+                column,
+            ));
+            from = end + 2;
+        }
+    }
+    found
 }
 
 /// Substitutes placeholders in every string of a JSON value (a patch).

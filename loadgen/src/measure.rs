@@ -27,6 +27,8 @@ pub struct Sample {
     pub priority_level: Option<String>,
     /// Attempts beyond the first (only `--client-go` retries).
     pub retries: u32,
+    /// What each retried attempt got (a 429, a 5xx), oldest first.
+    pub retried: Vec<Outcome>,
     /// Time spent waiting for the client-side rate limiter.
     pub throttled_for: Duration,
 }
@@ -138,6 +140,9 @@ pub struct PhaseStats {
     pub priority_levels: BTreeMap<String, u64>,
     pub flow_schemas: BTreeMap<String, u64>,
     pub retries: u64,
+    /// The answers of the attempts `--client-go` retried: 429s the server
+    /// sent that the final outcomes do not show.
+    pub retried: Outcomes,
     pub sent: u64,
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
@@ -180,6 +185,7 @@ impl PhaseStats {
             priority_levels: BTreeMap::new(),
             flow_schemas: BTreeMap::new(),
             retries: 0,
+            retried: Outcomes::default(),
             sent: 0,
             started: None,
             finished: None,
@@ -209,6 +215,9 @@ impl PhaseStats {
             .saturating_record(micros(sample.throttled_for));
         self.outcomes.count(sample.outcome);
         self.retries += u64::from(sample.retries);
+        for outcome in &sample.retried {
+            self.retried.count(*outcome);
+        }
         if sample.outcome == Outcome::Status(429) {
             if let Some(seconds) = sample.retry_after {
                 *self.retry_after.entry(seconds).or_default() += 1;
@@ -285,6 +294,7 @@ mod tests {
             flow_schema: None,
             priority_level: Some("uid-workload-low".to_string()),
             retries: 0,
+            retried: Vec::new(),
             throttled_for: Duration::ZERO,
         }
     }

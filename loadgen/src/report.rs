@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value as Json};
 
 use crate::measure::PhaseStats;
-use crate::runner::RunResult;
+use crate::runner::{cleanup_json, RunResult};
 use crate::scenario::{Load, Scenario, Work};
 use crate::slo::Breach;
 
@@ -131,6 +131,7 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
                 "client_throttle_ms": if result.client_go { percentiles(&p.throttle_wait) } else { Json::Null },
                 "retries": p.retries,
                 "outcomes": p.outcomes,
+                "retried_outcomes": p.retried,
                 "retry_after_seconds": p.retry_after.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "priority_levels": p.priority_levels.iter().map(|(k, v)| (name(k), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "flow_schemas": p.flow_schemas.iter().map(|(k, v)| (name(k), json!(v))).collect::<serde_json::Map<_, _>>(),
@@ -143,6 +144,7 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
     json!({
         "version": 1,
         "scenario": scenario.name,
+        "vars": scenario.vars,
         "run_id": result.run_id,
         "server": result.server,
         "namespace": result.namespace,
@@ -150,7 +152,7 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
         "started_at_unix": result.started_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
         "duration_seconds": result.wall.as_secs_f64(),
         "interrupted": result.interrupted,
-        "cleanup": match &result.cleanup { Ok(()) => json!({"ok": true}), Err(e) => json!({"ok": false, "error": e}) },
+        "cleanup": cleanup_json(&result.cleanup, &result.cleanup_log),
         "phases": phases,
         "probe": match &result.probe {
             Some(probe) => crate::probe::report::json(probe, breaches),
@@ -220,6 +222,22 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
             o.timeouts,
             if p.retries > 0 { format!("  retries {}", p.retries) } else { String::new() }
         );
+        if p.retries > 0 {
+            let retried: Vec<String> = serde_json::to_value(&p.retried)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
+                .map(|(outcome, n)| format!("{outcome} x{n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{:<16} retried by the client (not in the counts above): {}",
+                "",
+                retried.join(", ")
+            );
+        }
         if !p.retry_after.is_empty() {
             let values: Vec<String> = p
                 .retry_after
@@ -261,6 +279,20 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
             out,
             "cleanup failed: {e}; run `scar loadgen cleanup --run-id {}`",
             result.run_id
+        );
+    } else if result.cleanup_log.attempts > 1 {
+        let outcomes: Vec<String> = result
+            .cleanup_log
+            .outcomes
+            .iter()
+            .map(|(outcome, n)| format!("{outcome} x{n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "cleanup: namespace {} deleted on attempt {} ({})",
+            result.namespace,
+            result.cleanup_log.attempts,
+            outcomes.join(", ")
         );
     }
     if let Some(probe) = &result.probe {

@@ -118,6 +118,7 @@ async fn send(
         flow_schema: reply.flow_schema.clone(),
         priority_level: reply.priority_level.clone(),
         retries: 0,
+        retried: Vec::new(),
         throttled_for: Duration::ZERO,
     };
     lock(&shared.stats)[index].record(shared.run_start, &sample);

@@ -50,6 +50,7 @@ pub struct RunResult {
     pub names: BTreeMap<String, String>,
     /// How deleting the run's namespace went.
     pub cleanup: Result<(), String>,
+    pub cleanup_log: CleanupLog,
     /// What the scenario's probe saw, when it has one.
     pub probe: Option<ProbeResult>,
 }
@@ -189,7 +190,8 @@ pub async fn run(
     let wall = shared.run_start.elapsed();
     let phases = lock(&shared.stats).clone();
     let names = resolve_apf_names(api, &phases).await;
-    let cleanup = delete_namespace(api, &namespace).await;
+    let mut cleanup_log = CleanupLog::default();
+    let cleanup = delete_namespace(api, &namespace, &options.run_id, true, &mut cleanup_log).await;
     Ok(RunResult {
         run_id: options.run_id.clone(),
         namespace,
@@ -202,6 +204,7 @@ pub async fn run(
         interrupted: options.stop.load(Ordering::Relaxed),
         names,
         cleanup,
+        cleanup_log,
         probe,
     })
 }
@@ -260,17 +263,129 @@ const CLEANUP_PATIENCE: Duration = Duration::from_secs(120);
 /// The longest one wait between cleanup attempts, whatever Retry-After says.
 const CLEANUP_MAX_WAIT: Duration = Duration::from_secs(10);
 
-/// Deletes the run's namespace, and with it everything the run created. A
-/// server that answers 429 (or 500, 503, 504, or not at all) is asked again,
-/// after its `Retry-After` when it gives one, for up to two minutes.
-pub async fn delete_namespace(api: &Api, namespace: &str) -> Result<(), String> {
+/// Whether the namespace `object` (read from the server just now) is one
+/// scar may delete for run `run_id`: it carries `scar.dev/run-id: RUN_ID`
+/// on itself, whatever a list's label selector answered (a proxy or an old
+/// server may ignore it), and, unless this process created it, its name
+/// holds the run id too, as every namespace scar names does. Returns the
+/// object's uid, which the deletion is then conditioned on.
+pub(crate) fn ownership(
+    object: &Json,
+    name: &str,
+    run_id: &str,
+    created_here: bool,
+) -> Result<Option<String>, String> {
+    let label = object
+        .pointer("/metadata/labels")
+        .and_then(|labels| labels.get(RUN_ID_LABEL))
+        .and_then(Json::as_str);
+    match label {
+        Some(label) if label == run_id && !run_id.is_empty() => {}
+        Some(label) => {
+            return Err(format!(
+                "namespace {name} is labelled {RUN_ID_LABEL}={label}, not {run_id}: left alone"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "namespace {name} has no {RUN_ID_LABEL} label: not scar's, left alone"
+            ))
+        }
+    }
+    if !created_here && !name.contains(run_id) {
+        return Err(format!(
+            "namespace {name} is labelled {RUN_ID_LABEL}={run_id} but its name does not hold the run id, as the names scar gives do: left alone"
+        ));
+    }
+    Ok(object
+        .pointer("/metadata/uid")
+        .and_then(Json::as_str)
+        .map(str::to_string))
+}
+
+/// Every request a cleanup sent: the reads that check a namespace is the
+/// run's and the deletions, by outcome (`200`, `429`, `connection error`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanupLog {
+    /// Deletions sent.
+    pub attempts: u32,
+    pub outcomes: BTreeMap<String, u32>,
+}
+
+impl CleanupLog {
+    fn record(&mut self, outcome: Outcome) {
+        let label = match outcome {
+            Outcome::Status(code) => code.to_string(),
+            Outcome::ConnectionError => "connection error".to_string(),
+            Outcome::Timeout => "timeout".to_string(),
+        };
+        *self.outcomes.entry(label).or_default() += 1;
+    }
+
+    pub fn requests(&self) -> u32 {
+        self.outcomes.values().sum()
+    }
+}
+
+/// A cleanup as reports write it: `{"ok": true, "attempts": 2, "requests":
+/// 4, "outcomes": {"200": 3, "429": 1}}`, and `error` when it failed.
+pub fn cleanup_json(result: &Result<(), String>, log: &CleanupLog) -> Json {
+    let mut cleanup = json!({
+        "ok": result.is_ok(),
+        "attempts": log.attempts,
+        "requests": log.requests(),
+        "outcomes": log.outcomes,
+    });
+    if let Err(e) = result {
+        cleanup["error"] = json!(e);
+    }
+    cleanup
+}
+
+/// Deletes a namespace of run `run_id`, and with it everything the run
+/// created, after reading it and checking it is the run's (`ownership`);
+/// the deletion is conditioned on the uid read, so a namespace recreated
+/// meanwhile is not deleted. A server that answers 429 (or 500, 503, 504,
+/// or not at all) is asked again, after its `Retry-After` when it gives
+/// one, for up to two minutes.
+pub async fn delete_namespace(
+    api: &Api,
+    namespace: &str,
+    run_id: &str,
+    created_here: bool,
+    log: &mut CleanupLog,
+) -> Result<(), String> {
     let path = format!("/api/v1/namespaces/{namespace}");
     let deadline = Instant::now() + CLEANUP_PATIENCE;
     let mut backoff = Duration::from_millis(250);
     loop {
-        let reply = api
-            .send(Method::DELETE, &path, None, None, Duration::from_secs(30))
+        let read = api
+            .send(Method::GET, &path, None, None, Duration::from_secs(30))
             .await;
+        log.record(read.outcome);
+        let reply = match read.outcome {
+            Outcome::Status(404) => return Ok(()),
+            Outcome::Status(200) => {
+                let object = read.json().unwrap_or(Json::Null);
+                let uid = ownership(&object, namespace, run_id, created_here)?;
+                let options = uid.map(|uid| {
+                    json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": uid}})
+                });
+                log.attempts += 1;
+                let deleted = api
+                    .send(
+                        Method::DELETE,
+                        &path,
+                        options.as_ref(),
+                        None,
+                        Duration::from_secs(30),
+                    )
+                    .await;
+                log.record(deleted.outcome);
+                deleted
+            }
+            _ => read,
+        };
         let retryable = matches!(
             reply.outcome,
             Outcome::Status(429 | 500 | 503 | 504) | Outcome::ConnectionError | Outcome::Timeout
@@ -295,9 +410,17 @@ pub async fn delete_namespace(api: &Api, namespace: &str) -> Result<(), String> 
     }
 }
 
-/// Removes what runs left behind: namespaces labelled with `run_id`, or
-/// with any run id. Returns the namespaces deleted.
-pub async fn cleanup(api: &Api, run_id: Option<&str>) -> Result<Vec<String>, String> {
+/// What earlier runs left: the namespaces that are theirs, each with its
+/// run id, and why the others a list returned are left alone.
+pub struct Leftovers {
+    pub ours: Vec<(String, String)>,
+    pub refused: Vec<String>,
+}
+
+/// Finds what runs left behind: namespaces labelled with `run_id`, or with
+/// any run id, each checked (`ownership`) on the object the list returned
+/// (and again, read on its own, before it is deleted).
+pub async fn leftovers(api: &Api, run_id: Option<&str>) -> Result<Leftovers, String> {
     api.check_reachable().await?;
     let selector = match run_id {
         Some(id) => format!("{RUN_ID_LABEL}%3D{id}"),
@@ -318,25 +441,30 @@ pub async fn cleanup(api: &Api, run_id: Option<&str>) -> Result<Vec<String>, Str
             describe_reply(reply.outcome, &reply)
         ));
     };
-    let names: Vec<String> = reply
+    let items = reply
         .json()
-        .and_then(|list| {
-            list["items"].as_array().map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| {
-                        i.pointer("/metadata/name")
-                            .and_then(Json::as_str)
-                            .map(str::to_string)
-                    })
-                    .collect()
-            })
-        })
+        .and_then(|list| list["items"].as_array().cloned())
         .unwrap_or_default();
-    for name in &names {
-        delete_namespace(api, name).await?;
+    let mut found = Leftovers {
+        ours: Vec::new(),
+        refused: Vec::new(),
+    };
+    for item in &items {
+        let Some(name) = item.pointer("/metadata/name").and_then(Json::as_str) else {
+            continue;
+        };
+        let label = item
+            .pointer("/metadata/labels")
+            .and_then(|labels| labels.get(RUN_ID_LABEL))
+            .and_then(Json::as_str)
+            .unwrap_or("");
+        let wanted = run_id.unwrap_or(label);
+        match ownership(item, name, wanted, false) {
+            Ok(_) => found.ours.push((name.to_string(), wanted.to_string())),
+            Err(why) => found.refused.push(why),
+        }
     }
-    Ok(names)
+    Ok(found)
 }
 
 pub(crate) fn describe_reply(outcome: Outcome, reply: &Reply) -> String {
@@ -451,6 +579,7 @@ impl Shared {
     ) {
         let mut throttled_for = Duration::ZERO;
         let mut retries = 0;
+        let mut retried = Vec::new();
         let mut first_send = None;
         let reply = loop {
             if let Some(limiter) = &self.limiter {
@@ -481,6 +610,7 @@ impl Shared {
                     if self.limiter.is_some() && retryable && retries < CLIENT_GO_MAX_RETRIES =>
                 {
                     retries += 1;
+                    retried.push(reply.outcome);
                     tokio::time::sleep(Duration::from_secs(seconds)).await;
                 }
                 _ => break reply,
@@ -502,6 +632,7 @@ impl Shared {
             flow_schema: reply.flow_schema,
             priority_level: reply.priority_level,
             retries,
+            retried,
             throttled_for,
         };
         lock(&self.stats)[phase_index].record(self.run_start, &sample);
@@ -734,4 +865,40 @@ async fn resolve_apf_names(api: &Api, phases: &[PhaseStats]) -> BTreeMap<String,
         }
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_is_a_runs_only_by_its_own_label_and_a_name_scar_gives() {
+        let namespace = |labels: Json| json!({"metadata": {"labels": labels, "uid": "u-1"}});
+        let ours = namespace(json!({RUN_ID_LABEL: "r1"}));
+        assert_eq!(
+            ownership(&ours, "scar-loadgen-r1", "r1", false),
+            Ok(Some("u-1".to_string()))
+        );
+        // Made by this process under the scenario's own name.
+        assert!(ownership(&ours, "load-test", "r1", true).is_ok());
+        for (object, name, run_id) in [
+            (namespace(json!({})), "prod", "r1"),
+            (
+                namespace(json!({RUN_ID_LABEL: "r2"})),
+                "scar-loadgen-r2",
+                "r1",
+            ),
+            (namespace(json!({RUN_ID_LABEL: "r1"})), "payments", "r1"),
+            (namespace(json!({RUN_ID_LABEL: ""})), "scar-loadgen-", ""),
+            (json!({"metadata": {"name": "x"}}), "x", "r1"),
+        ] {
+            let refused = ownership(&object, name, run_id, false);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|why| why.contains("left alone")),
+                "{name}: {refused:?}"
+            );
+        }
+    }
 }

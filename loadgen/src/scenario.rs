@@ -221,6 +221,14 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_ROLLOUT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Requests in flight at most in an open phase unless it says otherwise.
 pub const DEFAULT_CONNECTIONS: u32 = 1000;
+/// The highest `rate` a phase or the probe may ask for, in requests per
+/// second: far above what one sender reaches (a typo such as `1e12` is a
+/// mistake to name, not a schedule to attempt).
+pub const MAX_RATE: f64 = 100_000.0;
+/// Names every template has besides the scenario's vars.
+const TEMPLATE_NAMES: &[&str] = &["index", "run_id", "namespace"];
+/// Names a patch has besides the scenario's vars.
+const PATCH_NAMES: &[&str] = &["index", "run_id", "now"];
 
 /// Reads and validates a scenario; `overrides` replace its `vars`.
 pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Scenario, ScenarioError> {
@@ -329,6 +337,13 @@ impl Parser<'_> {
             let file = self.text(value, &field)?;
             let manifest = self.path.parent().unwrap_or(Path::new(".")).join(file);
             let template = Template::load(&manifest).map_err(|e| self.error(value, &field, e))?;
+            self.known_placeholders(&template.text, TEMPLATE_NAMES)
+                .map_err(|(name, line, column, message)| ScenarioError {
+                    path: manifest.clone(),
+                    span: Span::point(line, column),
+                    field: format!("{field}: {{{{ {name} }}}}"),
+                    message,
+                })?;
             templates.insert(template_name, template);
         }
 
@@ -345,9 +360,21 @@ impl Parser<'_> {
         if items.is_empty() {
             return Err(self.error(phases_node, "phases", "must not be empty"));
         }
-        let mut phases = Vec::new();
+        let mut phases: Vec<Phase> = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            phases.push(self.phase(item, i, &templates)?);
+            let phase = self.phase(item, i, &templates)?;
+            // Logs, the report and the pages know a phase by its name.
+            if let Some(first) = phases.iter().position(|p| p.name == phase.name) {
+                return Err(self.error(
+                    item.get("name").unwrap_or(item),
+                    &format!("phases[{i}].name"),
+                    format!(
+                        "`{}` is already the name of phases[{first}]; give each phase its own (the report and --hdr-out files are by name)",
+                        phase.name
+                    ),
+                ));
+            }
+            phases.push(phase);
         }
 
         let slo = match root.get("slo") {
@@ -426,7 +453,7 @@ impl Parser<'_> {
             ));
         }
 
-        let rate = self.optional(node, "rate", &at("rate"), Self::positive_number)?;
+        let rate = self.optional(node, "rate", &at("rate"), Self::rate)?;
         let burst = self.optional(node, "burst", &at("burst"), Self::positive_integer)?;
         let concurrency = self.optional(
             node,
@@ -495,7 +522,10 @@ impl Parser<'_> {
         }
 
         let patch = match (verb, node.get("patch")) {
-            (Verb::Patch, Some(p)) => Some(crate::manifest::to_json(p)),
+            (Verb::Patch, Some(p)) => {
+                self.patch_placeholders(p, &at("patch"))?;
+                Some(crate::manifest::to_json(p))
+            }
             (Verb::Patch, None) => {
                 return Err(self.error(
                     node,
@@ -692,7 +722,7 @@ impl Parser<'_> {
             headers,
             body,
             rate: self
-                .optional(node, "rate", "probe.rate", Self::positive_number)?
+                .optional(node, "rate", "probe.rate", Self::rate)?
                 .unwrap_or(probe::DEFAULT_RATE),
             connections: self
                 .optional(
@@ -797,6 +827,55 @@ impl Parser<'_> {
             .ok_or_else(|| self.error(node, field, format!("must be {what}, not `{text}`")))
     }
 
+    /// Every `{{ name }}` of `text` is a var of the scenario or one of
+    /// `builtin`; else the first unknown one, with its line, column and why.
+    fn known_placeholders(
+        &self,
+        text: &str,
+        builtin: &[&str],
+    ) -> Result<(), (String, u32, u32, String)> {
+        for (name, line, column) in crate::manifest::placeholders(text) {
+            if !builtin.contains(&name.as_str()) && !self.vars.contains_key(&name) {
+                let vars: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+                let message = format!(
+                    "`{{{{ {name} }}}}` is not a var of the scenario (vars: {}; built in: {}); it would be sent as written",
+                    if vars.is_empty() { "none".to_string() } else { vars.join(", ") },
+                    builtin.join(", ")
+                );
+                return Err((name, line, column, message));
+            }
+        }
+        Ok(())
+    }
+
+    /// The placeholders in the strings of a patch are known names.
+    fn patch_placeholders(&self, node: &Node, field: &str) -> Result<(), ScenarioError> {
+        match &node.value {
+            Value::Scalar(scalar) => self
+                .known_placeholders(&scalar.text, PATCH_NAMES)
+                .map_err(|(_, _, _, message)| self.error(node, field, message)),
+            Value::Seq(items) => items
+                .iter()
+                .try_for_each(|item| self.patch_placeholders(item, field)),
+            Value::Map(entries) => entries
+                .iter()
+                .try_for_each(|(_, value)| self.patch_placeholders(value, field)),
+        }
+    }
+
+    /// A rate: a positive number of requests per second up to `MAX_RATE`.
+    fn rate(&self, node: &Node, field: &str) -> Result<f64, ScenarioError> {
+        let rate = self.positive_number(node, field)?;
+        if rate > MAX_RATE {
+            return Err(self.error(
+                node,
+                field,
+                format!("{rate} requests/s is above the most a phase may ask for ({MAX_RATE}/s)"),
+            ));
+        }
+        Ok(rate)
+    }
+
     fn positive_number(&self, node: &Node, field: &str) -> Result<f64, ScenarioError> {
         self.parsed(
             node,
@@ -870,6 +949,30 @@ mod tests {
     }
 
     #[test]
+    fn a_template_placeholder_no_var_defines_is_named_in_the_template_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{{ index }}\ndata:\n  size: \"{{ scale }}\"\n  owner: \"{{ ownr }}\"\n",
+        )
+        .unwrap();
+        let path = dir.path().join("scenario.yaml");
+        std::fs::write(
+            &path,
+            "vars: {scale: 3, owner: me}\ntemplates: {cm: cm.yaml}\nphases:\n- {verb: create, template: cm, count: 1, rate: 1}\n",
+        )
+        .unwrap();
+        let err = load(&path, &BTreeMap::new()).unwrap_err();
+        assert_eq!(err.path, dir.path().join("cm.yaml"));
+        assert_eq!((err.span.line, err.span.column), (7, 11), "{err}");
+        assert!(
+            err.message
+                .contains("`{{ ownr }}` is not a var of the scenario (vars: owner, scale;"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn reads_phases_vars_and_slo() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(
@@ -915,6 +1018,10 @@ mod tests {
             ("phases:\n- {verb: rollout, deployments: [web], rate: 5}\n", 2, "phases[0].rate"),
             ("phases:\n- {verb: rollout, deployments: [web]}\nprobe:\n  url: localhost:80\n", 4, "probe.url"),
             ("phases:\n- {verb: rollout, deployments: [web]}\nprobe: {url: http://a/, slo: {max_error_ratio: 2}}\n", 3, "probe.slo.max_error_ratio"),
+            ("templates: {deployment: deployment.yaml}\nphases:\n- {name: load, verb: get, template: deployment, rate: 1, duration: 1s}\n- {name: load, verb: list, template: deployment, rate: 1, duration: 1s}\n", 4, "phases[1].name"),
+            ("templates: {deployment: deployment.yaml}\nphases:\n- {verb: create, template: deployment, count: 5, rate: 1e12}\n", 3, "phases[0].rate"),
+            ("phases:\n- {verb: rollout, deployments: [web]}\nprobe: {url: http://a/, rate: 200000}\n", 3, "probe.rate"),
+            ("vars: {scale: 2}\ntemplates: {deployment: deployment.yaml}\nphases:\n- verb: patch\n  template: deployment\n  burst: 1\n  patch: {metadata: {labels: {at: \"{{ now }}\", by: \"{{ owner }}\"}}}\n", 7, "phases[0].patch"),
         ];
         for (text, line, field) in cases {
             let err = load(&write(dir.path(), text), &BTreeMap::new()).unwrap_err();

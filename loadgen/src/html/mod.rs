@@ -262,12 +262,21 @@ fn phase_table(report: &Json) -> String {
             ms(&latency["p50"]),
             ms(&latency["p99"]),
             ms(&latency["max"]),
-            sum("throttled"),
+            throttled(sum("throttled"), &phase["retried_outcomes"]["429"]),
             sum("errors")
         );
     }
     out.push_str("</table>");
     out
+}
+
+/// The 429s of a phase, and those the client retried (`--client-go`),
+/// which the final outcomes do not show: `0 (+5 retried)`.
+fn throttled(final_429s: u64, retried: &Json) -> String {
+    match retried.as_u64().filter(|n| *n > 0) {
+        Some(retried) => format!("{final_429s} (+{retried} retried)"),
+        None => final_429s.to_string(),
+    }
 }
 
 fn ms(value: &Json) -> String {
@@ -495,6 +504,21 @@ mod tests {
             "{html}"
         );
         assert!(single(&serde_json::json!({"findings": []})).is_err());
+    }
+
+    #[test]
+    fn the_phase_table_shows_the_429s_the_client_retried() {
+        let report = serde_json::json!({"phases": [{
+            "name": "create", "verb": "create", "requests": 6, "completed": 6,
+            "achieved_rate": 3.0, "latency_ms": {"corrected": {"p50": 1.0, "p99": 2.0, "max": 3.0}},
+            "series": [{"throttled": 0, "errors": 0}],
+            "retried_outcomes": {"429": 5},
+        }]});
+        assert!(
+            phase_table(&report).contains("<td>0 (+5 retried)</td>"),
+            "{}",
+            phase_table(&report)
+        );
     }
 
     #[test]

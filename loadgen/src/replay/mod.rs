@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::api::Api;
-use crate::runner::{create_namespace, delete_namespace, lock};
+use crate::runner::{create_namespace, delete_namespace, lock, CleanupLog};
 use audit::{Filter, Recorded, Skipped};
 use report::{Key, Stats};
 
@@ -64,6 +64,7 @@ pub struct ReplayResult {
     pub cluster_scoped: u64,
     pub interrupted: bool,
     pub cleanup: Result<(), String>,
+    pub cleanup_log: CleanupLog,
 }
 
 /// The sandbox namespace a recorded one maps to: a valid name of at most 63
@@ -90,10 +91,30 @@ pub async fn run(
             .await
             .map_err(|e| e.to_string())??
     };
-    let mut namespaces = BTreeMap::new();
+    let mut namespaces: BTreeMap<String, String> = BTreeMap::new();
     for namespace in &survey.namespaces {
         let target = sandbox(&spec.namespace_map, &spec.run_id, namespace);
-        create_namespace(api, &target, &spec.run_id).await?;
+        if let Err(e) = create_namespace(api, &target, &spec.run_id).await {
+            // Those already made are the run's: none is left behind.
+            let mut left = Vec::new();
+            let mut log = CleanupLog::default();
+            for made in namespaces.values() {
+                if delete_namespace(api, made, &spec.run_id, true, &mut log)
+                    .await
+                    .is_err()
+                {
+                    left.push(made.clone());
+                }
+            }
+            return Err(match left.as_slice() {
+                [] => e,
+                _ => format!(
+                    "{e}; namespaces {} it had made could not be deleted (scar loadgen cleanup --run-id {})",
+                    left.join(", "),
+                    spec.run_id
+                ),
+            });
+        }
         namespaces.insert(namespace.clone(), target);
     }
 
@@ -134,8 +155,9 @@ pub async fn run(
     let wall = sent.start.map_or(Duration::ZERO, |s| s.elapsed());
 
     let mut cleanup = Ok(());
+    let mut cleanup_log = CleanupLog::default();
     for target in namespaces.values() {
-        if let Err(e) = delete_namespace(api, target).await {
+        if let Err(e) = delete_namespace(api, target, &spec.run_id, true, &mut cleanup_log).await {
             cleanup = Err(e);
         }
     }
@@ -155,6 +177,7 @@ pub async fn run(
         cluster_scoped: sent.cluster_scoped,
         interrupted: sent.interrupted,
         cleanup,
+        cleanup_log,
     })
 }
 

@@ -13,6 +13,7 @@ use super::ReplayResult;
 use crate::api::Outcome;
 use crate::measure::{latency_histogram, micros, Outcomes};
 use crate::report::percentiles;
+use crate::runner::cleanup_json;
 use crate::slo::counted;
 
 /// Requests are told apart by verb and resource; those sent on a synthetic
@@ -233,7 +234,7 @@ pub fn json(result: &ReplayResult) -> Json {
                 "not_selected": skipped.not_selected,
                 "cluster_scoped": result.cluster_scoped,
             },
-            "cleanup": match &result.cleanup { Ok(()) => json!({"ok": true}), Err(e) => json!({"ok": false, "error": e}) },
+            "cleanup": cleanup_json(&result.cleanup, &result.cleanup_log),
         },
     })
 }

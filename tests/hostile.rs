@@ -77,7 +77,22 @@ fn lint_bounded_as(
     max_rss_mb: u64,
     user: Option<u32>,
 ) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_scar"));
+    // Another user may not reach the checkout (a clone in a 0700 folder, as
+    // `mktemp -d` makes): that user runs a copy from a folder of its own.
+    let copy_folder = user.map(|_| tempfile::tempdir().expect("a folder for scar's copy"));
+    let program = match &copy_folder {
+        Some(folder) => {
+            let copy = folder.path().join("scar");
+            std::fs::copy(env!("CARGO_BIN_EXE_scar"), &copy).expect("copy scar");
+            std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o755))
+                .expect("open the copy's folder");
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))
+                .expect("make the copy runnable");
+            copy
+        }
+        None => env!("CARGO_BIN_EXE_scar").into(),
+    };
+    let mut command = Command::new(program);
     command
         .args(["lint", "--format", "json"])
         .args(args)
@@ -88,7 +103,7 @@ fn lint_bounded_as(
     if let Some(id) = user {
         command.uid(id).gid(id);
     }
-    let mut child = command.spawn().expect("scar starts");
+    let mut child = spawn_fresh_copy(&mut command);
     let pid = child.id() as libc::pid_t;
     let collect = |mut pipe: Box<dyn Read + Send>| {
         thread::spawn(move || {
@@ -133,6 +148,22 @@ fn lint_bounded_as(
         run.peak_rss_mb
     );
     run
+}
+
+/// Spawns `command`, whose program may have just been written: a process
+/// forked meanwhile by another test's thread can hold the copy open for
+/// writing for a moment, which makes exec fail with "text file busy".
+fn spawn_fresh_copy(command: &mut Command) -> std::process::Child {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+            started => return started.expect("scar starts"),
+        }
+    }
 }
 
 fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) {

@@ -221,6 +221,10 @@ fn the_mirror_hook_installs_the_wheel_in_seconds_without_rust() {
     )
     .unwrap();
     let home = work.path().join("pre-commit-home");
+    // pip splits PIP_FIND_LINKS at whitespace, and the checkout's path may
+    // hold a space: pip finds the wheels in a copy under the test's folder.
+    let find_links = work.path().join("wheels");
+    copy_dir(Path::new(&wheels), &find_links);
     let pre_commit = |files: &[&str]| {
         let mut args = vec!["run", "--files"];
         args.extend_from_slice(files);
@@ -230,7 +234,7 @@ fn the_mirror_hook_installs_the_wheel_in_seconds_without_rust() {
             .current_dir(&project)
             .env("PATH", &without_rust)
             .env("PRE_COMMIT_HOME", &home)
-            .env("PIP_FIND_LINKS", &wheels)
+            .env("PIP_FIND_LINKS", &find_links)
             .env("PIP_NO_INDEX", "1")
             .env_remove("CARGO_TARGET_DIR")
             .output()

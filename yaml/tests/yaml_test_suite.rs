@@ -36,26 +36,70 @@ fn suite() -> PathBuf {
     path
 }
 
-/// Every case folder (`229Q`, and variants such as `DK95/01`) with an `in.yaml`.
+/// Every case folder (`229Q`, and variants such as `DK95/01`) with an
+/// `in.yaml`, each once, by its ID. The suite's data also holds `name/` and
+/// `tags/`, whose entries are links back to the case folders (or, in a copy
+/// that drops links, small files): neither is a case.
 fn cases(root: &Path) -> Vec<PathBuf> {
+    let real_folders = |folder: &Path| -> Vec<PathBuf> {
+        let mut folders: Vec<PathBuf> = std::fs::read_dir(folder)
+            .expect("a readable suite folder")
+            .map(|entry| entry.expect("a readable entry"))
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+            .map(|entry| entry.path())
+            .collect();
+        folders.sort();
+        folders
+    };
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(root).expect("the suite folder is readable") {
-        let path = entry.expect("a readable entry").path();
-        if !path.is_dir() {
+    for case in real_folders(root) {
+        if !is_case_id(&case) {
             continue;
         }
-        if path.join("in.yaml").is_file() {
-            found.push(path.clone());
+        if case.join("in.yaml").is_file() {
+            found.push(case.clone());
         }
-        for variant in std::fs::read_dir(&path).expect("a readable case folder") {
-            let variant = variant.expect("a readable entry").path();
-            if variant.join("in.yaml").is_file() {
-                found.push(variant);
-            }
-        }
+        found.extend(
+            real_folders(&case)
+                .into_iter()
+                .filter(|variant| variant.join("in.yaml").is_file()),
+        );
     }
-    found.sort();
     found
+}
+
+/// The suite names each case with four letters and digits (`229Q`, `DK95`).
+fn is_case_id(folder: &Path) -> bool {
+    folder
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| {
+            name.len() == 4
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+}
+
+#[test]
+fn cases_are_read_once_by_id_whatever_the_alias_folders_hold() {
+    let suite = tempfile::tempdir().unwrap();
+    let root = suite.path();
+    for case in ["229Q", "DK95/01", "DK95/02"] {
+        std::fs::create_dir_all(root.join(case)).unwrap();
+        std::fs::write(root.join(case).join("in.yaml"), "a: 1\n").unwrap();
+    }
+    // As in the suite's data branch: alias folders of links to the cases.
+    for alias in ["name", "tags/1.3-err"] {
+        std::fs::create_dir_all(root.join(alias)).unwrap();
+    }
+    std::os::unix::fs::symlink("../229Q", root.join("name/spec-example")).unwrap();
+    std::os::unix::fs::symlink("../../DK95", root.join("tags/1.3-err/DK95")).unwrap();
+    let listed: Vec<String> = cases(root)
+        .iter()
+        .map(|case| case.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    assert_eq!(listed, ["229Q", "DK95/01", "DK95/02"]);
 }
 
 #[test]

@@ -6,12 +6,13 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use miette::{LabeledSpan, NamedSource};
+use scar_lint::baseline::{self, Baseline};
 use scar_lint::config::{self, Config, ConfigError};
-use scar_lint::render::helm::{SetValue, ValueSet};
+use scar_lint::render::helm::{Dependencies, SetValue, ValueSet};
 use scar_lint::report::location::RepoPaths;
 use scar_lint::report::{catalog, github, human, json, sarif};
 use scar_lint::user_policy::LoadError;
-use scar_lint::{baseline, Input, Options, Registry, Report, Severity};
+use scar_lint::{revision, Input, Options, Registry, Report, Severity};
 
 #[derive(Parser)]
 #[command(
@@ -161,13 +162,46 @@ enum LoadgenCommand {
         #[arg(short, long, default_value = "report.html")]
         output: PathBuf,
     },
-    /// Delete what runs left behind (namespaces labelled scar.dev/run-id).
+    /// A first run with no cluster: the shipped deploy-burst scenario
+    /// against scar's API double (a stand-in that throttles like a small
+    /// control plane), its summary and its HTML page.
+    Demo {
+        /// The HTML page to write.
+        #[arg(long, default_value = "scar-loadgen-demo.html")]
+        html: PathBuf,
+        /// Write the run's JSON report.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Serve scar's API double on loopback for other tools and walkthroughs
+    /// until Ctrl-C: a stand-in that answers 429 past a limit of mutating
+    /// requests in flight, not a Kubernetes API server.
+    ApiDouble {
+        /// Where to listen: a loopback address (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// The kubeconfig to write, for --kubeconfig of other commands.
+        #[arg(long, value_name = "FILE")]
+        kubeconfig_out: PathBuf,
+        /// Mutating requests in flight before it answers 429 (0: no limit).
+        #[arg(long, default_value_t = 10)]
+        max_mutating_inflight: usize,
+        /// How long each request is held (`250ms`, `1s`).
+        #[arg(long, default_value = "250ms")]
+        latency: String,
+    },
+    /// Delete what runs left behind: namespaces labelled scar.dev/run-id
+    /// whose names hold that run id, each read and checked before it is
+    /// deleted.
     Cleanup {
         #[command(flatten)]
         cluster: ClusterArgs,
         /// Only this run's leftovers.
         #[arg(long)]
         run_id: Option<String>,
+        /// Say what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -182,7 +216,7 @@ struct ClusterArgs {
 }
 
 /// Where the rules come from besides the built-in ones.
-#[derive(clap::Args)]
+#[derive(Clone, clap::Args)]
 struct RuleSource {
     /// Read this config file instead of the nearest .scar.yaml.
     #[arg(long)]
@@ -193,7 +227,7 @@ struct RuleSource {
     policies: Vec<PathBuf>,
 }
 
-#[derive(clap::Args)]
+#[derive(Clone, clap::Args)]
 struct LintArgs {
     /// Files and folders to check (`-` reads YAML from standard input).
     #[arg(default_value = ".")]
@@ -217,12 +251,30 @@ struct LintArgs {
     /// Ignore every suppression comment and annotation (for audits).
     #[arg(long)]
     no_suppressions: bool,
+    /// Walk every folder: examples/, samples/, testdata/, test/fixtures/,
+    /// vendor/ and the like (and the config's exclude_dirs) are skipped by
+    /// default.
+    #[arg(long)]
+    no_default_excludes: bool,
+    /// Skip paths named on the command line too when they lie in a folder
+    /// the walk would skip (for hooks that name changed files).
+    #[arg(long)]
+    force_exclude: bool,
+    /// List infos one by one in human output (default: a count per rule,
+    /// unless --fail-on info).
+    #[arg(long)]
+    show_infos: bool,
     /// Report only findings not recorded in this baseline file.
     #[arg(long)]
     baseline: Option<PathBuf>,
     /// Record the current findings in this file and exit 0.
     #[arg(long)]
     write_baseline: Option<PathBuf>,
+    /// Report only findings this revision of the repository did not have
+    /// (a branch, tag or commit: a pull request's base). Its tree is read
+    /// from git into a temporary folder; the working tree is not touched.
+    #[arg(long, value_name = "REV")]
+    new_from_rev: Option<String>,
     /// Also read these paths for what cross-file rules need; a finding is
     /// reported only when a file it depends on is among PATHS (a
     /// pre-commit hook passes `.`, and the changed files as PATHS).
@@ -240,6 +292,12 @@ struct LintArgs {
     /// `helm --set` does: --helm-set replicaCount=3.
     #[arg(long = "helm-set", value_name = "KEY=VALUE")]
     helm_set: Vec<String>,
+    /// Chart dependencies not vendored in charts/: `fetch` runs `helm
+    /// dependency build` in the render's temporary copy (the network);
+    /// `offline` fails the render (default: `helm.dependencies` in
+    /// .scar.yaml, else offline).
+    #[arg(long, value_enum, value_name = "HOW")]
+    helm_dependencies: Option<HelmDependencies>,
     /// The Kubernetes version charts render for (default: `helm.kube_version`
     /// in .scar.yaml, else a current release).
     #[arg(long, value_name = "VERSION")]
@@ -266,6 +324,12 @@ enum Format {
     Json,
     Sarif,
     Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum HelmDependencies {
+    Fetch,
+    Offline,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -344,7 +408,28 @@ enum Failure {
 
 const EXIT_CANNOT_START: u8 = 1;
 const EXIT_SLO_BREACHED: u8 = 3;
+const EXIT_CLEANUP_FAILED: u8 = 4;
 const EXIT_INTERRUPTED: u8 = 130;
+/// 128 + SIGTERM, as a shell reports a process SIGTERM ended.
+const EXIT_TERMINATED: u8 = 143;
+
+/// The next SIGINT or SIGTERM, by name; `None` when signals cannot be
+/// watched.
+async fn next_signal() -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate()).ok()?;
+        tokio::select! {
+            interrupt = tokio::signal::ctrl_c() => interrupt.ok().map(|()| "SIGINT"),
+            _ = terminate.recv() => Some("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok().map(|()| "Ctrl-C")
+    }
+}
 
 fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
     use scar_loadgen::command::{self, CleanupArgs, Exit, ProbeArgs, ReplayArgs, RunArgs};
@@ -356,12 +441,22 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
         .build()
         .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
     let stop = Arc::new(AtomicBool::new(false));
+    let terminated = Arc::new(AtomicBool::new(false));
     let exit = runtime.block_on(async {
-        let on_interrupt = stop.clone();
+        let (on_signal, on_term) = (stop.clone(), terminated.clone());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nscar loadgen: interrupted; stopping and cleaning up");
-                on_interrupt.store(true, Ordering::Relaxed);
+            // Ctrl-C and SIGTERM (CI cancellation, `timeout`, Kubernetes)
+            // stop the run, which cleans up and reports; a second signal
+            // ends it at once.
+            let Some(first) = next_signal().await else {
+                return;
+            };
+            on_term.store(first == "SIGTERM", Ordering::Relaxed);
+            eprintln!("\nscar loadgen: {first}: stopping and cleaning up (a second signal exits at once)");
+            on_signal.store(true, Ordering::Relaxed);
+            if let Some(second) = next_signal().await {
+                eprintln!("scar loadgen: {second} again: exiting without cleaning up; `scar loadgen cleanup` deletes what the run left (its namespace is labelled scar.dev/run-id)");
+                std::process::exit(if second == "SIGTERM" { 143 } else { 130 });
             }
         });
         match command {
@@ -454,11 +549,42 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
                 command::replay(args, stop.clone()).await
             }
             LoadgenCommand::Report { reports, output } => command::report(&reports, &output),
-            LoadgenCommand::Cleanup { cluster, run_id } => {
+            LoadgenCommand::Demo { html, out } => {
+                scar_loadgen::demo::demo(scar_loadgen::demo::DemoArgs { html, out }, stop.clone())
+                    .await
+            }
+            LoadgenCommand::ApiDouble {
+                listen,
+                kubeconfig_out,
+                max_mutating_inflight,
+                latency,
+            } => {
+                let Some(latency) = scar_loadgen::scenario::parse_duration(&latency) else {
+                    return Exit::Usage(format!(
+                        "--latency {latency}: expected a duration such as 250ms or 1s"
+                    ));
+                };
+                scar_loadgen::demo::api_double(
+                    scar_loadgen::demo::ApiDoubleArgs {
+                        listen,
+                        kubeconfig_out,
+                        max_mutating_inflight,
+                        latency,
+                    },
+                    stop.clone(),
+                )
+                .await
+            }
+            LoadgenCommand::Cleanup {
+                cluster,
+                run_id,
+                dry_run,
+            } => {
                 command::cleanup(CleanupArgs {
                     kubeconfig: cluster.kubeconfig,
                     context: cluster.context,
                     run_id,
+                    dry_run,
                 })
                 .await
             }
@@ -467,7 +593,15 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
     Ok(match exit {
         Exit::Passed => ExitCode::SUCCESS,
         Exit::Breached => ExitCode::from(EXIT_SLO_BREACHED),
-        Exit::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+        Exit::Interrupted => ExitCode::from(if terminated.load(Ordering::Relaxed) {
+            EXIT_TERMINATED
+        } else {
+            EXIT_INTERRUPTED
+        }),
+        Exit::CleanupFailed(message) => {
+            eprintln!("scar loadgen: cleanup failed: {message}");
+            ExitCode::from(EXIT_CLEANUP_FAILED)
+        }
         Exit::Usage(message) => return Err(Failure::Usage(message)),
         Exit::CannotStart(message) => {
             eprintln!("scar loadgen: {message}");
@@ -478,49 +612,16 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
 
 fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
     let outputs = pair_outputs(&args, matches)?;
-    let (registry, config) = load_registry(&args.rules)?;
-    let inputs: Vec<Input> = args
-        .paths
-        .into_iter()
-        .map(|p| {
-            if p.as_os_str() == "-" {
-                Input::Stdin {
-                    name: args.stdin_filename.clone(),
-                }
-            } else {
-                Input::Path(p)
-            }
-        })
-        .collect();
-    let mut render = config.render_settings();
-    if let Some(helm) = args.helm {
-        render.kustomize.helm = Some(helm.clone());
-        render.helm.program = Some(helm);
-    }
-    if let Some(version) = args.kube_version {
-        render.helm.kube_version = version;
-    }
-    render.command_line = command_line_values(&args.helm_values, &args.helm_set)?;
     if let Some(threads) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads.into())
             .build_global()
             .map_err(|e| Failure::Usage(format!("cannot start {threads} threads: {e}")))?;
     }
-    let options = Options {
-        namespace: args
-            .namespace
-            .or(config.namespace.clone())
-            .unwrap_or_else(|| "default".to_string()),
-        suppressions: !args.no_suppressions,
-        context: args.context,
-        exclusions: config.exclusions(),
-        render,
-        max_file_size: args.max_file_size.saturating_mul(1_000_000),
-        threads: args.threads.map_or(0, usize::from),
-    };
-    let mut report =
-        scar_lint::lint(&inputs, &options, &registry).map_err(|e| Failure::Usage(e.to_string()))?;
+    let (registry, config) = load_registry(&args.rules)?;
+    let options = lint_options(&args, &config)?;
+    let mut report = scar_lint::lint(&lint_inputs(&args), &options, &registry)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
 
     if let Some(path) = &args.write_baseline {
         baseline::write(path, &report.findings)
@@ -532,9 +633,17 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(rev) = &args.new_from_rev {
+        let before = Baseline::of(&lint_revision(rev, &args)?);
+        let found = report.findings.len();
+        report.findings = before.new_findings(std::mem::take(&mut report.findings));
+        report.preexisting = found - report.findings.len();
+    }
     if let Some(path) = &args.baseline {
-        let known = baseline::Baseline::read(path).map_err(Failure::Usage)?;
+        let known = Baseline::read(path).map_err(Failure::Usage)?;
+        let found = report.findings.len();
         report.findings = known.new_findings(std::mem::take(&mut report.findings));
+        report.baselined = found - report.findings.len();
     }
 
     let repo_paths = RepoPaths::from_cwd();
@@ -544,6 +653,7 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
                 &report,
                 human::Style {
                     color: output.is_none() && use_color(),
+                    list_infos: args.show_infos || matches!(args.fail_on, FailOn::Info),
                 },
                 out,
             ),
@@ -575,6 +685,96 @@ fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         }
     }
     Ok(exit_code(&report, args.fail_on.into()))
+}
+
+fn lint_inputs(args: &LintArgs) -> Vec<Input> {
+    args.paths
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin {
+                    name: args.stdin_filename.clone(),
+                }
+            } else {
+                Input::Path(p.clone())
+            }
+        })
+        .collect()
+}
+
+fn lint_options(args: &LintArgs, config: &Config) -> Result<Options, Failure> {
+    let mut render = config.render_settings();
+    if let Some(helm) = &args.helm {
+        render.kustomize.helm = Some(helm.clone());
+        render.helm.program = Some(helm.clone());
+    }
+    if let Some(version) = &args.kube_version {
+        render.helm.kube_version = version.clone();
+    }
+    if let Some(how) = args.helm_dependencies {
+        render.helm.dependencies = match how {
+            HelmDependencies::Fetch => Dependencies::Fetch,
+            HelmDependencies::Offline => Dependencies::Offline,
+        };
+    }
+    render.command_line = command_line_values(&args.helm_values, &args.helm_set)?;
+    Ok(Options {
+        namespace: args
+            .namespace
+            .clone()
+            .or(config.namespace.clone())
+            .unwrap_or_else(|| "default".to_string()),
+        suppressions: !args.no_suppressions,
+        context: args.context.clone(),
+        exclusions: config.exclusions(),
+        folder_excludes: config
+            .folder_excludes(args.no_default_excludes)
+            .for_named_paths_too(args.force_exclude),
+        render,
+        max_file_size: args.max_file_size.saturating_mul(1_000_000),
+        threads: args.threads.map_or(0, usize::from),
+    })
+}
+
+/// The findings of the same run on `rev`'s tree: the paths that exist
+/// there, linted from the folder that stands where the current one does,
+/// so that findings are shown (and fingerprinted) with the same paths. REV's
+/// own `.scar.yaml` applies to it, as it did then.
+fn lint_revision(rev: &str, args: &LintArgs) -> Result<Vec<scar_lint::Finding>, Failure> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::Usage(format!("cannot read the current folder: {e}")))?;
+    let tree = revision::check_out(rev, &cwd).map_err(Failure::Usage)?;
+    let at_rev = |paths: &[PathBuf]| -> Vec<PathBuf> {
+        paths
+            .iter()
+            .filter_map(|path| match path.strip_prefix(&cwd) {
+                Ok(inside) => Some(inside.to_path_buf()),
+                Err(_) if path.is_relative() => Some(path.clone()),
+                Err(_) => None,
+            })
+            .filter(|path| path.as_os_str() != "-")
+            .filter(|path| tree.cwd.join(path).symlink_metadata().is_ok())
+            .collect()
+    };
+    let mut then = args.clone();
+    then.paths = at_rev(&args.paths);
+    then.context = at_rev(&args.context);
+    then.rules.config = args.rules.config.as_ref().map(|c| cwd.join(c));
+    then.rules.policies = args.rules.policies.iter().map(|p| cwd.join(p)).collect();
+    if then.paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::env::set_current_dir(&tree.cwd)
+        .map_err(|e| Failure::Usage(format!("cannot enter {rev}'s tree: {e}")))?;
+    let findings = load_registry(&then.rules).and_then(|(registry, config)| {
+        let options = lint_options(&then, &config)?;
+        scar_lint::lint(&lint_inputs(&then), &options, &registry)
+            .map(|report| report.findings)
+            .map_err(|e| Failure::Usage(format!("{rev}: {e}")))
+    });
+    std::env::set_current_dir(&cwd)
+        .map_err(|e| Failure::Usage(format!("cannot return to {}: {e}", cwd.display())))?;
+    findings
 }
 
 /// `--helm-values` and `--helm-set` as one values set; `None` when neither is given.

@@ -1,6 +1,7 @@
-//! The scripts the GitHub Action runs to install scar: which release and
-//! archive a runner gets, and the download that refuses an archive whose
-//! checksum differs and reports a missing release so the Action can build.
+//! The scripts the GitHub Action runs: which release and archive a runner
+//! gets, the download that refuses an archive whose checksum differs and
+//! reports a missing release so the Action can build, and the lint step
+//! that reports only what a pull request introduced.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::repo;
+use common::{git, repo, WORKERS};
 
 fn script(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new("bash");
@@ -208,5 +209,94 @@ fn cargo_binstall_fetches_the_archive_the_release_publishes() {
         field("bin-dir"),
         "{ bin }{ binary-ext }",
         "the binary sits at the archive's root"
+    );
+}
+
+/// The Action's lint step on a pull request's shallow checkout: the base
+/// commit is fetched, only the finding the pull request added fails the
+/// step, and the job summary says how many older ones were left out.
+#[test]
+fn on_a_pull_request_the_action_reports_only_what_it_introduced() {
+    let work = tempfile::tempdir().unwrap();
+    let origin = work.path().join("origin");
+    fs::create_dir(&origin).unwrap();
+    git(&origin, &["init", "-q", "-b", "main"]);
+    git(&origin, &["config", "user.email", "ci@example.com"]);
+    git(&origin, &["config", "user.name", "ci"]);
+    fs::write(origin.join("old.yaml"), WORKERS.replace("workers", "old")).unwrap();
+    fs::create_dir(origin.join("examples")).unwrap();
+    fs::write(
+        origin.join("examples/demo.yaml"),
+        WORKERS.replace("workers", "demo"),
+    )
+    .unwrap();
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "-q", "-m", "base"]);
+    let base = git(&origin, &["rev-parse", "HEAD"]).trim().to_string();
+    fs::write(origin.join("new.yaml"), WORKERS.replace("workers", "new")).unwrap();
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "-q", "-m", "the pull request"]);
+
+    let checkout = work.path().join("checkout");
+    let url = format!("file://{}", origin.display());
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &url,
+            checkout.to_str().unwrap(),
+        ],
+    );
+    let summary = work.path().join("summary.md");
+    let run = |only_new: &str| {
+        Command::new("bash")
+            .arg(repo().join("action/run.sh"))
+            .current_dir(&checkout)
+            .env("SCAR", env!("CARGO_BIN_EXE_scar"))
+            .env("SCAR_FORMAT", "github")
+            .env("SCAR_ONLY_NEW", only_new)
+            .env("SCAR_FETCH_DEPENDENCIES", "false")
+            .env("SCAR_BASE_SHA", &base)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .output()
+            .expect("bash runs")
+    };
+    let output = run("true");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let annotations = text(&output.stdout);
+    assert!(
+        annotations.contains("file=new.yaml,line=5"),
+        "{annotations}"
+    );
+    assert!(!annotations.contains("old.yaml"), "{annotations}");
+    assert!(!annotations.contains("examples/"), "{annotations}");
+    let written = fs::read_to_string(&summary).unwrap();
+    assert!(
+        written.contains(&format!("new since {}", &base[..12])),
+        "{written}"
+    );
+    assert!(
+        written.contains("findings not shown: 1 older than this change"),
+        "{written}"
+    );
+    assert!(
+        written.contains("skipped 1 folder by default: examples/"),
+        "{written}"
+    );
+
+    fs::remove_file(&summary).unwrap();
+    let everything = run("false");
+    assert_eq!(everything.status.code(), Some(1));
+    let annotations = text(&everything.stdout);
+    assert!(
+        annotations.contains("file=old.yaml,line=5"),
+        "{annotations}"
+    );
+    assert!(
+        annotations.contains("file=new.yaml,line=5"),
+        "{annotations}"
     );
 }

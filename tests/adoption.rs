@@ -4,27 +4,8 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
-use common::{json, repo, rules_and_lines, scar, scar_in, stderr, stdout};
-
-const WORKERS: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: workers, namespace: jobs}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: workers}}
-  template:
-    metadata: {labels: {app: workers}}
-    spec:
-      containers: [{name: worker, image: example.com/worker:1}]
-";
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
+use common::{json, places, repo, rules_and_lines, scar, scar_in, stderr, stdout, write, WORKERS};
 
 #[test]
 fn config_is_found_walking_up_and_changes_rules_severities_params_and_paths() {
@@ -32,7 +13,7 @@ fn config_is_found_walking_up_and_changes_rules_severities_params_and_paths() {
     write(dir.path(), "k8s/workers.yaml", WORKERS);
     write(
         dir.path(),
-        "k8s/vendor/etcd.sh",
+        "k8s/legacy/etcd.sh",
         "#!/bin/sh\ndocker run -m 1g --oom-kill-disable etcd\n",
     );
     let prestop =
@@ -51,7 +32,7 @@ fn config_is_found_walking_up_and_changes_rules_severities_params_and_paths() {
     write(
         dir.path(),
         ".scar.yaml",
-        "exclude: [\"k8s/vendor/**\"]\nrules:\n  no-pod-anti-affinity:\n    enabled: false\n  missing-prestop-sleep:\n    severity: info\n    params: {min_seconds: 1}\n",
+        "exclude: [\"k8s/legacy/**\"]\nrules:\n  no-pod-anti-affinity:\n    enabled: false\n  missing-prestop-sleep:\n    severity: info\n    params: {min_seconds: 1}\n",
     );
     let after = scar_in(&sub, &["lint", "--format", "json", "."]);
     let doc = json(&after);
@@ -68,8 +49,8 @@ fn config_is_found_walking_up_and_changes_rules_severities_params_and_paths() {
         .iter()
         .filter(|f| f["rule"] == "missing-prestop-sleep")
         .collect();
-    // min_seconds 1: the 2-second sleep is long enough now; the four hooks that are missing remain.
-    assert_eq!(prestop.len(), 4, "{prestop:?}");
+    // min_seconds 1: the 2-second sleep is long enough now; the five hooks that are missing remain.
+    assert_eq!(prestop.len(), 5, "{prestop:?}");
     assert!(prestop.iter().all(|f| f["severity"] == "info"));
     assert_eq!(
         after.status.code(),
@@ -321,4 +302,222 @@ fn a_partial_run_with_context_sees_the_rest_of_the_repository() {
         "context files are not reported: {paths:?}"
     );
     assert_eq!(with_context["summary"]["files"], 1);
+}
+
+const ETCD_SCRIPT: &str = "#!/bin/sh\ndocker run -m 2g --oom-kill-disable etcd\n";
+
+/// A repository with its deployed workers and, in folders nobody deploys
+/// from, an example, a fixture, a vendored copy and an example in docs.
+fn repository_with_examples() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "deploy/workers.yaml", WORKERS);
+    write(dir.path(), "examples/etcd.sh", ETCD_SCRIPT);
+    write(dir.path(), "test/fixtures/etcd.sh", ETCD_SCRIPT);
+    write(dir.path(), "vendor/lib/etcd.sh", ETCD_SCRIPT);
+    write(dir.path(), "docs/examples/etcd.sh", ETCD_SCRIPT);
+    // A fixture folder outside test/ is not skipped: only test/fixtures is.
+    write(dir.path(), "ops/fixtures/etcd.sh", ETCD_SCRIPT);
+    dir
+}
+
+#[test]
+fn folders_nobody_deploys_are_skipped_when_walked_and_linted_when_named() {
+    let dir = repository_with_examples();
+    let root = dir.path();
+    let walked = json(&scar_in(root, &["lint", "--format", "json", "."]));
+    assert_eq!(
+        places(&walked),
+        [
+            "deploy/workers.yaml:5 no-pod-anti-affinity",
+            "ops/fixtures/etcd.sh:2 oom-kill-disabled",
+        ]
+    );
+    assert_eq!(
+        walked["summary"]["excluded"],
+        serde_json::json!(["docs/examples/", "examples/", "test/fixtures/", "vendor/"])
+    );
+
+    let human = stdout(&scar_in(root, &["lint", "."]));
+    let mut closing = human.lines().rev();
+    assert!(
+        closing
+            .next()
+            .unwrap()
+            .starts_with("1 error, 1 warning, 0 infos in 2 files"),
+        "the summary closes the output: {human}"
+    );
+    assert_eq!(
+        closing.next().unwrap(),
+        "skipped 4 folders by default: docs/examples/, examples/, test/fixtures/, vendor/; --no-default-excludes to lint them"
+    );
+
+    // A folder or file named is linted, whatever its name.
+    let named = json(&scar_in(
+        root,
+        &["lint", "--format", "json", "examples", "vendor/lib/etcd.sh"],
+    ));
+    assert_eq!(
+        places(&named),
+        [
+            "examples/etcd.sh:2 oom-kill-disabled",
+            "vendor/lib/etcd.sh:2 oom-kill-disabled",
+        ]
+    );
+
+    let everything = json(&scar_in(
+        root,
+        &["lint", "--format", "json", "--no-default-excludes", "."],
+    ));
+    assert_eq!(places(&everything).len(), 6, "{everything}");
+    assert_eq!(everything["summary"]["excluded"], serde_json::json!([]));
+}
+
+#[test]
+fn force_exclude_leaves_named_files_in_skipped_folders_out_as_the_hook_does() {
+    let dir = repository_with_examples();
+    let root = dir.path();
+    let hook = scar_in(
+        root,
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--context",
+            ".",
+            "--force-exclude",
+            "examples/etcd.sh",
+            "test/fixtures/etcd.sh",
+            "ops/fixtures/etcd.sh",
+        ],
+    );
+    let doc = json(&hook);
+    assert_eq!(places(&doc), ["ops/fixtures/etcd.sh:2 oom-kill-disabled"]);
+    assert_eq!(
+        doc["summary"]["excluded"],
+        serde_json::json!(["examples/etcd.sh", "test/fixtures/etcd.sh"])
+    );
+    let only_examples = scar_in(
+        root,
+        &[
+            "lint",
+            "--context",
+            ".",
+            "--force-exclude",
+            "examples/etcd.sh",
+        ],
+    );
+    assert_eq!(
+        only_examples.status.code(),
+        Some(0),
+        "{}",
+        stdout(&only_examples)
+    );
+
+    // The source hook and the mirror's both pass the flag.
+    for manifest in [
+        ".pre-commit-hooks.yaml",
+        "pre-commit-mirror/.pre-commit-hooks.yaml",
+    ] {
+        let text = fs::read_to_string(repo().join(manifest)).unwrap();
+        assert!(
+            text.contains("args: [--context, ., --force-exclude]"),
+            "{manifest}"
+        );
+    }
+}
+
+#[test]
+fn the_config_switches_the_default_excludes_off_or_extends_them() {
+    let dir = repository_with_examples();
+    let root = dir.path();
+    write(root, ".scar.yaml", "default_excludes: false\n");
+    let off = json(&scar_in(root, &["lint", "--format", "json", "."]));
+    assert_eq!(places(&off).len(), 6, "{off}");
+
+    write(root, ".scar.yaml", "exclude_dirs: [ops/fixtures, deploy]\n");
+    let extended = json(&scar_in(root, &["lint", "--format", "json", "."]));
+    assert_eq!(places(&extended), Vec::<String>::new());
+    assert_eq!(
+        extended["summary"]["excluded"],
+        serde_json::json!([
+            "deploy/",
+            "docs/examples/",
+            "examples/",
+            "ops/fixtures/",
+            "test/fixtures/",
+            "vendor/"
+        ])
+    );
+
+    write(root, ".scar.yaml", "exclude_dirs: [\"**/examples\"]\n");
+    let glob = scar_in(root, &["lint", "."]);
+    assert_eq!(glob.status.code(), Some(2));
+    assert!(
+        stderr(&glob).contains(".scar.yaml:1:") && stderr(&glob).contains("globs go in `exclude`"),
+        "{}",
+        stderr(&glob)
+    );
+}
+
+#[test]
+fn infos_are_folded_per_rule_unless_asked_for_and_json_carries_them_all() {
+    let fixture = "testdata/rules/missing-prestop-sleep/fires.yaml";
+    let folded = stdout(&scar(&["lint", fixture]));
+    assert!(!folded.contains("info[missing-prestop-sleep]"), "{folded}");
+    assert!(
+        folded.contains("\n3 infos of missing-prestop-sleep: --show-infos to list them\n"),
+        "{folded}"
+    );
+    assert_eq!(folded.matches("warning[missing-prestop-sleep]").count(), 3);
+    for listing in [vec!["--show-infos"], vec!["--fail-on", "info"]] {
+        let mut args = vec!["lint"];
+        args.extend(listing.iter().copied());
+        args.push(fixture);
+        let listed = stdout(&scar(&args));
+        assert_eq!(
+            listed.matches("info[missing-prestop-sleep]").count(),
+            3,
+            "{listing:?}: {listed}"
+        );
+        assert!(!listed.contains("--show-infos to list them"), "{listed}");
+    }
+    let doc = json(&scar(&["lint", "--format", "json", fixture]));
+    assert_eq!(doc["summary"]["infos"], 3);
+    let prestop = places(&doc)
+        .iter()
+        .filter(|p| p.ends_with(" missing-prestop-sleep"))
+        .count();
+    assert_eq!(prestop, 6);
+}
+
+#[test]
+fn the_summary_counts_what_suppressions_and_the_baseline_hid() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "run.sh",
+        "#!/bin/sh\n# scar:ignore oom-kill-disabled -- a lab box, capped on purpose\ndocker run -m 1g --oom-kill-disable redis:7\n",
+    );
+    write(root, "workers.yaml", WORKERS);
+    let baseline = root.join("baseline.json");
+    let recorded = scar_in(
+        root,
+        &["lint", "--write-baseline", baseline.to_str().unwrap(), "."],
+    );
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let args = ["lint", "--baseline", baseline.to_str().unwrap(), "."];
+    let doc = json(&scar_in(root, &[&args[..], &["--format", "json"]].concat()));
+    assert_eq!(places(&doc), Vec::<String>::new());
+    assert_eq!(doc["summary"]["suppressed"], 1);
+    assert_eq!(doc["summary"]["baselined"], 1);
+    let human = stdout(&scar_in(root, &args));
+    let lines: Vec<&str> = human.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "findings not shown: 1 suppressed, 1 in the baseline",
+            "0 errors, 0 warnings, 0 infos in 2 files (1 resource)",
+        ]
+    );
 }

@@ -482,3 +482,52 @@ fn the_rollout_demo_is_flagged_without_its_prestop_sleep_and_passes_with_it() {
     ]);
     assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
 }
+
+/// Messages read as sentences: a Service reached from outside is named
+/// without a comma before what it does ("NodePort Service shop/admin (…)
+/// sends it traffic"), and one behind a route in a pair of commas.
+#[test]
+fn missing_prestop_sleep_messages_read_as_sentences() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/rules/missing-prestop-sleep/fires.yaml",
+    ]));
+    let message = |line: u64| -> String {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "missing-prestop-sleep" && f["line"] == line)
+            .unwrap_or_else(|| panic!("no finding at line {line}"))["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let node_port = message(101);
+    assert!(
+        node_port.contains("and NodePort Service shop/admin (testdata/rules/missing-prestop-sleep/fires.yaml:105) sends it traffic:"),
+        "{node_port}"
+    );
+    // Mesh routes are east-west: the Service is named without a route,
+    // and the finding is an info.
+    let mesh = message(151);
+    assert!(
+        mesh.contains("and Service shop/reviews (testdata/rules/missing-prestop-sleep/fires.yaml:157) sends it traffic:"),
+        "{mesh}"
+    );
+    let severity = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "missing-prestop-sleep" && f["line"] == 151)
+        .unwrap()["severity"]
+        .clone();
+    assert_eq!(severity, "info");
+    let routed = message(12);
+    assert!(
+        routed.contains("and Service shop/api (testdata/rules/missing-prestop-sleep/fires.yaml:20), behind Ingress shop/shop (testdata/rules/missing-prestop-sleep/fires.yaml:27), sends it traffic:"),
+        "{routed}"
+    );
+}

@@ -47,6 +47,15 @@ pub fn write(path: &Path, findings: &[Finding]) -> std::io::Result<()> {
 pub struct Baseline(HashMap<String, usize>);
 
 impl Baseline {
+    /// The baseline these findings would be recorded as.
+    pub fn of(findings: &[Finding]) -> Baseline {
+        let mut counts = HashMap::new();
+        for finding in findings {
+            *counts.entry(finding.fingerprint()).or_default() += 1;
+        }
+        Baseline(counts)
+    }
+
     pub fn read(path: &Path) -> Result<Baseline, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let file: File = serde_json::from_str(&text).map_err(|e| {

@@ -5,6 +5,8 @@
 //! ```yaml
 //! namespace: prod
 //! exclude: ["vendor/**", "charts/*/templates/**"]
+//! default_excludes: true         # skip examples/, testdata/, vendor/… in walks
+//! exclude_dirs: [docs/install]   # more folders to skip, by name or last parts
 //! rules:
 //!   missing-prestop-sleep:
 //!     severity: error
@@ -15,8 +17,11 @@
 //!   path: /usr/local/bin/helm      # default: helm on PATH
 //!   kube_version: "1.34.0"
 //!   timeout_seconds: 60
+//!   api_versions: [monitoring.coreos.com/v1]   # besides those the version serves
+//!   dependencies: fetch            # `helm dependency build` what is not vendored
 //!   charts:
 //!     deploy/charts/shop:          # relative to this file's folder
+//!       default: false             # its own values.yaml alone is not rendered
 //!       prod:                      # a values set: one more render
 //!         values: [values-prod.yaml]   # relative to the chart
 //!         set: {replicaCount: 3}
@@ -39,10 +44,11 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::discover::{display_path, normalize};
 use crate::finding::Severity;
+use crate::folder_excludes::FolderExcludes;
 use crate::parse::yaml::{parse_documents, Node, Value};
 use crate::policy::Param;
 use crate::quantity::kubernetes_bytes;
-use crate::render::helm::{SetValue, ValueSet};
+use crate::render::helm::{Dependencies, SetValue, ValueSet};
 use crate::rendered::RenderSettings;
 use crate::rules::Registry;
 use crate::source::{LineIndex, SourceRef, Span};
@@ -57,6 +63,8 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub namespace: Option<String>,
     exclude: Option<GlobSet>,
+    default_excludes: Option<bool>,
+    exclude_dirs: Vec<String>,
     rules: Vec<RuleSettings>,
     render: RenderConfig,
 }
@@ -69,6 +77,10 @@ struct RenderConfig {
     helm_timeout: Option<Duration>,
     /// Values sets by chart folder (absolute).
     value_sets: Vec<(PathBuf, ValueSet)>,
+    /// Charts whose own values.yaml alone is not rendered.
+    without_defaults: Vec<PathBuf>,
+    api_versions: Vec<String>,
+    dependencies: Option<Dependencies>,
     kustomize_timeout: Option<Duration>,
     allow_remote: Option<bool>,
     enable_helm: Option<bool>,
@@ -146,6 +158,16 @@ impl Config {
                         .map(str::to_string);
                 }
                 "exclude" => config.exclude = problems.keep(exclude_globs(value)),
+                "default_excludes" => {
+                    config.default_excludes = problems.keep(
+                        value
+                            .bool()
+                            .ok_or((value.span, "expected true or false".to_string())),
+                    );
+                }
+                "exclude_dirs" => {
+                    config.exclude_dirs = problems.keep(exclude_dirs(value)).unwrap_or_default();
+                }
                 "rules" => {
                     for (id, settings) in problems.keep(expect_map(value, "rules")).unwrap_or(&[]) {
                         config
@@ -157,7 +179,7 @@ impl Config {
                 "kustomize" => read_kustomize(value, &mut config.render, &mut problems),
                 other => problems.add(
                     key.span,
-                    format!("unknown key `{other}` (expected namespace, exclude, rules, policies, helm or kustomize)"),
+                    format!("unknown key `{other}` (expected namespace, exclude, default_excludes, exclude_dirs, rules, policies, helm or kustomize)"),
                 ),
             }
         }
@@ -182,6 +204,13 @@ impl Config {
         settings.kustomize.enable_helm = render.enable_helm.unwrap_or(false);
         settings.kustomize.helm.clone_from(&render.helm_path);
         settings.value_sets.clone_from(&render.value_sets);
+        settings
+            .without_defaults
+            .clone_from(&render.without_defaults);
+        settings.helm.api_versions.clone_from(&render.api_versions);
+        if let Some(dependencies) = render.dependencies {
+            settings.helm.dependencies = dependencies;
+        }
         settings
     }
 
@@ -210,6 +239,15 @@ impl Config {
         let root = self.path.as_deref()?.parent()?;
         let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         Some(Exclusions { root, globs })
+    }
+}
+
+impl Config {
+    /// The folders walks skip: the built-in list unless `default_excludes:
+    /// false` (or `no_defaults`, the command line's say), and `exclude_dirs`.
+    pub fn folder_excludes(&self, no_defaults: bool) -> FolderExcludes {
+        let defaults = !no_defaults && self.default_excludes.unwrap_or(true);
+        FolderExcludes::new(defaults, &self.exclude_dirs)
     }
 }
 
@@ -263,6 +301,28 @@ fn exclude_globs(node: &Node) -> Result<GlobSet, Failure> {
     builder
         .build()
         .map_err(|e| (node.span, format!("bad exclude patterns: {e}")))
+}
+
+fn exclude_dirs(node: &Node) -> Result<Vec<String>, Failure> {
+    let Value::Seq(items) = &node.value else {
+        return Err((
+            node.span,
+            "`exclude_dirs` must be a list of folder names or paths".to_string(),
+        ));
+    };
+    items
+        .iter()
+        .map(|item| {
+            let folder = expect_str(item, "exclude_dirs")?;
+            if folder.contains(['*', '?', '[']) {
+                return Err((
+                    item.span,
+                    format!("`{folder}` is a glob; exclude_dirs takes folder names (globs go in `exclude`)"),
+                ));
+            }
+            Ok(folder.trim_matches('/').to_string())
+        })
+        .collect()
 }
 
 /// A settings file's text and YAML documents; a file that cannot be read or
@@ -338,6 +398,30 @@ fn read_helm(
                     .map(str::to_string);
             }
             "timeout_seconds" => render.helm_timeout = problems.keep(seconds(value)),
+            "api_versions" => {
+                let Value::Seq(items) = &value.value else {
+                    problems.add(
+                        value.span,
+                        "`api_versions` must be a list such as [monitoring.coreos.com/v1]".to_string(),
+                    );
+                    continue;
+                };
+                for item in items {
+                    if let Some(version) = problems.keep(expect_str(item, "an API version")) {
+                        render.api_versions.push(version.to_string());
+                    }
+                }
+            }
+            "dependencies" => {
+                render.dependencies = match value.str() {
+                    Some("fetch") => Some(Dependencies::Fetch),
+                    Some("offline") => Some(Dependencies::Offline),
+                    _ => {
+                        problems.add(value.span, "expected `fetch` or `offline`".to_string());
+                        None
+                    }
+                };
+            }
             "charts" => {
                 for (chart_key, sets) in problems.keep(expect_map(value, "helm.charts")).unwrap_or(&[]) {
                     let Some(folder) = problems.keep(expect_str(chart_key, "chart folder")) else {
@@ -355,6 +439,17 @@ fn read_helm(
                         .keep(expect_map(sets, "a chart's values sets"))
                         .unwrap_or(&[])
                     {
+                        if name.str() == Some("default") {
+                            match set.bool() {
+                                Some(false) => render.without_defaults.push(chart.clone()),
+                                Some(true) => {}
+                                None => problems.add(
+                                    set.span,
+                                    "`default` is the chart's own values.yaml: true (rendered, the default) or false".to_string(),
+                                ),
+                            }
+                            continue;
+                        }
                         if let Some(set) = read_value_set(name, set, &chart, config, text, problems) {
                             render.value_sets.push((chart.clone(), set));
                         }
@@ -363,7 +458,7 @@ fn read_helm(
             }
             other => problems.add(
                 key.span,
-                format!("unknown key `{other}` in helm (expected path, kube_version, timeout_seconds or charts)"),
+                format!("unknown key `{other}` in helm (expected path, kube_version, timeout_seconds, api_versions, dependencies or charts)"),
             ),
         }
     }
@@ -379,13 +474,6 @@ fn read_value_set(
     problems: &mut Problems,
 ) -> Option<ValueSet> {
     let name_text = problems.keep(expect_str(name, "values set name"))?;
-    if name_text == "default" {
-        problems.add(
-            name.span,
-            "`default` is the chart's own values.yaml; name this set otherwise".to_string(),
-        );
-        return None;
-    }
     let mut set = ValueSet {
         name: name_text.to_string(),
         files: Vec::new(),

@@ -2,13 +2,16 @@
 //!
 //! Folders are walked in parallel by `ignore` (ripgrep's walker), honouring
 //! `.gitignore` and `.ignore` and skipping hidden entries below the folder
-//! named. A file named on the command line is always checked, whatever its
-//! extension, and classified by its content.
+//! named, and folders nobody deploys from (`folder_excludes`). A file named
+//! on the command line is always checked, whatever its extension, and
+//! classified by its content.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ignore::{WalkBuilder, WalkState};
+
+use crate::folder_excludes::FolderExcludes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -62,6 +65,9 @@ pub struct Discovery {
     pub candidates: Vec<Candidate>,
     /// Entries the walk could not read, with the reason.
     pub unreadable: Vec<(Arc<str>, String)>,
+    /// Folders (and, with `named_too`, files named) left out by the folder
+    /// excludes, as shown; folders end with `/`.
+    pub excluded: Vec<Arc<str>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -81,13 +87,14 @@ pub fn discover(
     inputs: &[Input],
     context: &[PathBuf],
     threads: usize,
+    excludes: &FolderExcludes,
 ) -> Result<Discovery, MissingPath> {
-    let mut reported = discover_inputs(inputs, threads)?;
+    let mut reported = discover_inputs(inputs, threads, excludes)?;
     if context.is_empty() {
         return Ok(reported);
     }
     let context: Vec<Input> = context.iter().cloned().map(Input::Path).collect();
-    let mut background = discover_inputs(&context, threads)?;
+    let mut background = discover_inputs(&context, threads, excludes)?;
     let named: std::collections::HashSet<Arc<str>> = reported
         .candidates
         .iter()
@@ -103,13 +110,30 @@ pub fn discover(
     Ok(reported)
 }
 
-fn discover_inputs(inputs: &[Input], threads: usize) -> Result<Discovery, MissingPath> {
+fn discover_inputs(
+    inputs: &[Input],
+    threads: usize,
+    excludes: &FolderExcludes,
+) -> Result<Discovery, MissingPath> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut discovery = Discovery {
         candidates: Vec::new(),
         unreadable: Vec::new(),
+        excluded: Vec::new(),
     };
     for input in inputs {
+        if let Input::Path(path) = input {
+            let shown = display_path(path, &cwd);
+            let is_folder = path.is_dir();
+            if excludes.named_too && excludes.covers_named(Path::new(&*shown), is_folder) {
+                discovery.excluded.push(if is_folder {
+                    folder_shown(&shown)
+                } else {
+                    shown
+                });
+                continue;
+            }
+        }
         match input {
             Input::Stdin { name } => discovery.candidates.push(Candidate {
                 path: None,
@@ -120,7 +144,9 @@ fn discover_inputs(inputs: &[Input], threads: usize) -> Result<Discovery, Missin
                 report: true,
                 named: true,
             }),
-            Input::Path(path) if path.is_dir() => walk(path, &cwd, threads, &mut discovery),
+            Input::Path(path) if path.is_dir() => {
+                walk(path, &cwd, threads, excludes, &mut discovery)
+            }
             // A link that leads nowhere (or round in a loop) is still a file
             // named: checking it says why it cannot be read.
             Input::Path(path) if path.symlink_metadata().is_ok() => {
@@ -139,55 +165,86 @@ fn discover_inputs(inputs: &[Input], threads: usize) -> Result<Discovery, Missin
         .candidates
         .sort_by(|a, b| a.display.cmp(&b.display));
     discovery.candidates.dedup_by(|a, b| a.display == b.display);
+    discovery.excluded.sort();
+    discovery.excluded.dedup();
     Ok(discovery)
 }
 
-fn walk(root: &Path, cwd: &Path, threads: usize, discovery: &mut Discovery) {
+fn walk(
+    root: &Path,
+    cwd: &Path,
+    threads: usize,
+    excludes: &FolderExcludes,
+    discovery: &mut Discovery,
+) {
     let found = Mutex::new(Vec::new());
     let unreadable = Mutex::new(Vec::new());
-    WalkBuilder::new(root)
-        .require_git(false)
-        .threads(threads)
-        .build_parallel()
-        .run(|| {
-            Box::new(|entry| {
-                match entry {
-                    Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
-                        let path = entry.path();
-                        let hint = match hint_from_name(path) {
-                            Hint::Sniff if may_be_script(path) => Some(Hint::ShebangOnly),
-                            Hint::Sniff => None,
-                            hint => Some(hint),
+    let excluded = Arc::new(Mutex::new(Vec::new()));
+    let mut builder = WalkBuilder::new(root);
+    builder.require_git(false).threads(threads);
+    if !excludes.is_empty() {
+        let (excludes, excluded) = (excludes.clone(), excluded.clone());
+        // The folder the walk starts at was named: only folders below it
+        // are left out.
+        builder.filter_entry(move |entry| {
+            let skip = entry.depth() > 0
+                && entry.file_type().is_some_and(|t| t.is_dir())
+                && excludes.skips_folder(entry.path());
+            if skip {
+                lock(&excluded).push(entry.path().to_path_buf());
+            }
+            !skip
+        });
+    }
+    builder.build_parallel().run(|| {
+        Box::new(|entry| {
+            match entry {
+                Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
+                    let path = entry.path();
+                    let hint = match hint_from_name(path) {
+                        Hint::Sniff if may_be_script(path) => Some(Hint::ShebangOnly),
+                        Hint::Sniff => None,
+                        hint => Some(hint),
+                    };
+                    if let Some(hint) = hint {
+                        let candidate = Candidate {
+                            path: Some(path.to_path_buf()),
+                            display: display_path(path, cwd),
+                            hint,
+                            report: true,
+                            named: false,
                         };
-                        if let Some(hint) = hint {
-                            let candidate = Candidate {
-                                path: Some(path.to_path_buf()),
-                                display: display_path(path, cwd),
-                                hint,
-                                report: true,
-                                named: false,
-                            };
-                            lock(&found).push(candidate);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(err) => {
-                        let path = error_path(&err).map_or_else(
-                            || root.display().to_string().into(),
-                            |p| display_path(p, cwd),
-                        );
-                        lock(&unreadable).push((path, err.to_string()));
+                        lock(&found).push(candidate);
                     }
                 }
-                WalkState::Continue
-            })
-        });
+                Ok(_) => {}
+                Err(err) => {
+                    let path = error_path(&err).map_or_else(
+                        || root.display().to_string().into(),
+                        |p| display_path(p, cwd),
+                    );
+                    lock(&unreadable).push((path, err.to_string()));
+                }
+            }
+            WalkState::Continue
+        })
+    });
     discovery
         .candidates
         .extend(found.into_inner().unwrap_or_else(|e| e.into_inner()));
     discovery
         .unreadable
         .extend(unreadable.into_inner().unwrap_or_else(|e| e.into_inner()));
+    discovery.excluded.extend(
+        lock(&excluded)
+            .iter()
+            .map(|folder| folder_shown(&display_path(folder, cwd))),
+    );
+}
+
+/// A folder as the summary lists it: `examples/`.
+fn folder_shown(shown: &str) -> Arc<str> {
+    format!("{}/", shown.trim_end_matches('/')).into()
 }
 
 /// A poisoned lock only means another walker thread panicked; its data is still whole.

@@ -14,7 +14,8 @@ use crate::compose;
 use crate::config::Exclusions;
 use crate::container_cli::ContainerRun;
 use crate::discover::{self, Candidate, FileKind, Hint, Input, MissingPath};
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity};
+use crate::folder_excludes::FolderExcludes;
 use crate::index::{Index, Lookup};
 use crate::k8s;
 use crate::parse::shell::{self, Origin};
@@ -25,7 +26,7 @@ use crate::rendered::{self, RenderSettings, UnitReport};
 use crate::rules::{Emitter, Pending, Registry, RuleEntry};
 use crate::source::{Excerpt, SourceFile, Span};
 use crate::suppress::{self, Suppression};
-use crate::units::{Layout, Paths, RunFolders};
+use crate::units::{Layout, Paths, RunFolders, UnitInfo, UnitKind};
 use crate::user_policy::ObjectScope;
 
 pub const PARSE_ERROR: &str = "parse-error";
@@ -44,6 +45,8 @@ pub struct Options {
     /// changed files a pre-commit hook passes).
     pub context: Vec<PathBuf>,
     pub exclusions: Option<Exclusions>,
+    /// Folders walks do not enter (examples, fixtures, vendored code).
+    pub folder_excludes: FolderExcludes,
     pub render: RenderSettings,
     /// Larger files are not read (listed as skipped, or `not-checked`
     /// when named).
@@ -60,6 +63,7 @@ impl Default for Options {
             suppressions: true,
             context: Vec::new(),
             exclusions: None,
+            folder_excludes: FolderExcludes::default(),
             render: RenderSettings::default(),
             max_file_size: 50 * MB,
             threads: 0,
@@ -82,6 +86,16 @@ pub struct Report {
     /// Kubernetes objects and compose services checked.
     pub resources: usize,
     pub skipped: Vec<Skipped>,
+    /// Folders the folder excludes left out (`examples/`), and files named
+    /// in them when the excludes hold for named paths too.
+    pub excluded: Vec<Arc<str>>,
+    /// Findings dropped by `scar:ignore` comments and `scar.dev/ignore`
+    /// annotations.
+    pub suppressed: usize,
+    /// Findings dropped because the baseline records them.
+    pub baselined: usize,
+    /// Findings dropped because the revision `--new-from-rev` names had them.
+    pub preexisting: usize,
     /// The charts and kustomizations rendered, or that failed to.
     pub units: Vec<UnitReport>,
 }
@@ -102,7 +116,12 @@ pub fn lint(
     options: &Options,
     registry: &Registry,
 ) -> Result<Report, MissingPath> {
-    let mut discovery = discover::discover(inputs, &options.context, options.threads)?;
+    let mut discovery = discover::discover(
+        inputs,
+        &options.context,
+        options.threads,
+        &options.folder_excludes,
+    )?;
     if let Some(exclusions) = &options.exclusions {
         discovery
             .candidates
@@ -191,6 +210,7 @@ pub fn lint(
         units: units.reports,
         files,
         resources,
+        excluded: discovery.excluded,
         ..Report::default()
     };
     report.skipped.extend(
@@ -231,7 +251,9 @@ pub fn lint(
     let is_reported = |f: &Finding| f.depends_on.iter().any(|d| reported.contains(&**d));
     findings.retain(is_reported);
     if options.suppressions {
-        findings = suppress::apply(findings, &suppressions, registry);
+        let suppressed;
+        (findings, suppressed) = suppress::apply(findings, &suppressions, registry);
+        report.suppressed = suppressed;
         findings.retain(is_reported);
     }
     findings.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -242,6 +264,7 @@ pub fn lint(
         a.rule == b.rule && a.path == b.path && a.span == b.span && a.message == b.message
     });
     let findings = crate::finding::one_per_cause(findings);
+    let findings = crate::finding::one_per_template_line(findings);
     report.findings = findings;
     report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
@@ -614,13 +637,42 @@ fn unit_comment_suppressions(units: &[RenderedUnit], paths: &Paths) -> Vec<Suppr
         .collect()
 }
 
+/// Units as a failure names them: a chart stopped with several values
+/// sets is named once, with how many (`Helm chart x (values: default and
+/// 19 more values sets)`).
+fn name_units(units: &[Arc<UnitInfo>]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut seen: HashSet<(UnitKind, &str)> = HashSet::new();
+    for unit in units {
+        if !seen.insert((unit.kind, &unit.path)) {
+            continue;
+        }
+        let sets: Vec<&str> = units
+            .iter()
+            .filter(|other| other.kind == unit.kind && other.path == unit.path)
+            .filter_map(|other| other.values.as_deref())
+            .collect();
+        names.push(match sets.as_slice() {
+            [_, _, rest @ ..] if !rest.is_empty() => format!(
+                "{} {} (values: {} and {} more values sets)",
+                unit.kind.describe(),
+                unit.path,
+                sets[0],
+                sets.len() - 1
+            ),
+            _ => unit.to_string(),
+        });
+    }
+    names
+}
+
 /// The `render-failed` findings of the units that could not be rendered:
 /// one per cause, naming every unit it stopped.
 fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<Finding> {
     let Some(entry) = registry.get(RENDER_FAILED).filter(|e| e.enabled) else {
         return Vec::new();
     };
-    let mut causes: Vec<(rendered::FailedUnit, Vec<String>)> = Vec::new();
+    let mut causes: Vec<(rendered::FailedUnit, Vec<Arc<UnitInfo>>)> = Vec::new();
     for unit in failed {
         let same_cause = causes.iter_mut().find(|(first, _)| {
             let (a, b) = (&first.failure, &unit.failure);
@@ -628,12 +680,12 @@ fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<
         });
         match same_cause {
             Some((first, stopped)) => {
-                stopped.push(unit.info.to_string());
+                stopped.push(unit.info.clone());
                 first.files.extend(unit.files);
             }
             None => {
-                let name = unit.info.to_string();
-                causes.push((unit, vec![name]));
+                let info = unit.info.clone();
+                causes.push((unit, vec![info]));
             }
         }
     }
@@ -641,7 +693,8 @@ fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<
         .into_iter()
         .map(|(unit, stopped)| {
             let at = unit.failure.at;
-            let message = match stopped.as_slice() {
+            let stopped = name_units(&stopped);
+            let mut message = match stopped.as_slice() {
                 [one] => format!("{one} was not rendered: {}", unit.failure.message),
                 [rest @ .., last] => format!(
                     "{} and {last} were not rendered: {}",
@@ -650,13 +703,33 @@ fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<
                 ),
                 [] => unit.failure.message,
             };
+            // Its own values were refused, but CI's values sets render it.
+            let mut help = unit.failure.help;
+            let severity = if unit.covered_by.is_empty() {
+                entry.policy.severity
+            } else {
+                let sets = match unit.covered_by.as_slice() {
+                    [first, second, third, rest @ ..] if !rest.is_empty() => {
+                        format!("{first}, {second}, {third} and {} more", rest.len())
+                    }
+                    all => all.join(", "),
+                };
+                message.push_str(&format!(
+                    "; it renders with {sets}, as chart-testing renders it"
+                ));
+                help = format!(
+                    "its own values need a value only an install can give; to stop rendering them alone, set `default: false` for {} under helm.charts in .scar.yaml",
+                    unit.info.path
+                );
+                Severity::Info
+            };
             Finding {
                 rule: entry.rule_id(),
-                severity: entry.policy.severity,
+                severity,
                 path: at.path,
                 span: at.span,
                 message,
-                help: unit.failure.help,
+                help,
                 resource: None,
                 excerpt: at.excerpt,
                 related: Vec::new(),
@@ -742,7 +815,7 @@ fn emitter<'a>(
 /// Reads and parses the files of `inputs` without checking them: the
 /// baseline the speed benchmark compares a full run against.
 pub fn parse_only(inputs: &[Input]) -> Result<usize, MissingPath> {
-    let discovery = discover::discover(inputs, &[], 0)?;
+    let discovery = discover::discover(inputs, &[], 0, &FolderExcludes::default())?;
     Ok(discovery
         .candidates
         .par_iter()

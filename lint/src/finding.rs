@@ -100,6 +100,8 @@ pub fn one_per_cause(findings: Vec<Finding>) -> Vec<Finding> {
     let mut callers: Vec<Vec<Caller>> = Vec::with_capacity(findings.len());
     let mut first: std::collections::HashMap<(Arc<str>, String), usize> =
         std::collections::HashMap::new();
+    let mut seen: std::collections::HashSet<(usize, &'static str, String)> =
+        std::collections::HashSet::new();
     for finding in findings {
         let Some(cause) = finding.cause.clone() else {
             kept.push(finding);
@@ -109,9 +111,13 @@ pub fn one_per_cause(findings: Vec<Finding>) -> Vec<Finding> {
         match first.get(&(finding.rule.clone(), cause.key.clone())) {
             Some(&at) => {
                 kept[at].depends_on.extend(finding.depends_on);
-                callers[at].push(cause.caller);
+                // The same caller rendered with several values sets.
+                if seen.insert((at, cause.caller.kind, cause.caller.name.clone())) {
+                    callers[at].push(cause.caller);
+                }
             }
             None => {
+                seen.insert((kept.len(), cause.caller.kind, cause.caller.name.clone()));
                 first.insert((finding.rule.clone(), cause.key), kept.len());
                 kept.push(finding);
                 callers.push(vec![cause.caller]);
@@ -126,6 +132,89 @@ pub fn one_per_cause(findings: Vec<Finding>) -> Vec<Finding> {
         }
     }
     kept
+}
+
+/// Keeps one finding of each rule at each template line of a chart: the
+/// same line rendered with several values sets (the chart's own and its
+/// `ci/` sets) is one thing to fix. The most severe is kept (the chart's
+/// own values first among equals); it names the other values sets.
+pub fn one_per_template_line(findings: Vec<Finding>) -> Vec<Finding> {
+    type Line = (Arc<str>, Arc<str>, Span, Arc<str>);
+    let key = |finding: &Finding| -> Option<Line> {
+        let unit = finding.unit.as_ref()?;
+        unit.values.as_ref()?;
+        Some((
+            finding.rule.clone(),
+            finding.path.clone(),
+            finding.span,
+            unit.path.clone(),
+        ))
+    };
+    let mut groups: std::collections::HashMap<Line, Vec<usize>> = std::collections::HashMap::new();
+    for (i, finding) in findings.iter().enumerate() {
+        if let Some(line) = key(finding) {
+            groups.entry(line).or_default().push(i);
+        }
+    }
+    let mut keep = vec![true; findings.len()];
+    let mut others: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    for members in groups.into_values().filter(|m| m.len() > 1) {
+        // The most severe, and of those the chart's own values, else the first.
+        let values = |i: usize| findings[i].unit.as_ref().and_then(|u| u.values.as_deref());
+        let kept = members
+            .iter()
+            .copied()
+            .max_by_key(|&i| {
+                (
+                    findings[i].severity,
+                    values(i) == Some("default"),
+                    std::cmp::Reverse(i),
+                )
+            })
+            .unwrap_or(members[0]);
+        for &i in &members {
+            keep[i] = i == kept;
+        }
+        others.insert(kept, members.into_iter().filter(|&i| i != kept).collect());
+    }
+    let names: std::collections::HashMap<usize, Vec<String>> = others
+        .iter()
+        .map(|(&kept, rest)| {
+            let mut names: Vec<String> = rest
+                .iter()
+                .filter_map(|&i| findings[i].unit.as_ref()?.values.clone())
+                .collect();
+            names.sort();
+            names.dedup();
+            (kept, names)
+        })
+        .collect();
+    let mut depends: std::collections::HashMap<usize, Vec<Arc<str>>> = others
+        .iter()
+        .map(|(&kept, rest)| {
+            let files = rest
+                .iter()
+                .flat_map(|&i| findings[i].depends_on.iter().cloned())
+                .collect();
+            (kept, files)
+        })
+        .collect();
+    findings
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep[*i])
+        .map(|(i, mut finding)| {
+            if let Some(names) = names.get(&i).filter(|n| !n.is_empty()) {
+                finding
+                    .message
+                    .push_str(&format!("; the same with values {}", names.join(", ")));
+            }
+            if let Some(files) = depends.remove(&i) {
+                finding.depends_on.extend(files);
+            }
+            finding
+        })
+        .collect()
 }
 
 /// `15 fail-closed webhooks call it: `a`, `b`, …` (every name listed).

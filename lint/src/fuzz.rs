@@ -233,8 +233,15 @@ pub fn lint_one_file(data: &[u8], scratch: &Path) {
     }
     let paths = RepoPaths::from_cwd();
     let mut out = Vec::new();
-    report::human::write(&report, report::human::Style { color: true }, &mut out)
-        .expect("writing to memory");
+    report::human::write(
+        &report,
+        report::human::Style {
+            color: true,
+            list_infos: true,
+        },
+        &mut out,
+    )
+    .expect("writing to memory");
     report::github::write(&report, &paths, &mut out).expect("writing to memory");
     report::sarif::write(&report, &registry, &paths, &mut out).expect("writing to memory");
     out.clear();

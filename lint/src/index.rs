@@ -251,8 +251,13 @@ pub struct DisruptionBudget {
     pub selector: LabelSelector,
 }
 
+/// What decides a workload's replica count instead of its `replicas`: a
+/// HorizontalPodAutoscaler's `minReplicas`, or a KEDA ScaledObject's
+/// `minReplicaCount` (KEDA runs the HPA that scales it).
 #[derive(Debug, Clone)]
 pub struct Autoscaler {
+    /// `HorizontalPodAutoscaler` or `ScaledObject`.
+    pub kind: &'static str,
     pub namespace: String,
     pub name: String,
     pub origin: Origin,
@@ -266,8 +271,8 @@ pub struct Autoscaler {
 impl Autoscaler {
     pub fn describe(&self) -> String {
         format!(
-            "HorizontalPodAutoscaler {}/{} keeps at least {}",
-            self.namespace, self.name, self.min_replicas
+            "{} {}/{} keeps at least {}",
+            self.kind, self.namespace, self.name, self.min_replicas
         )
     }
 }
@@ -457,6 +462,7 @@ impl Index {
                 let field = |key| target.and_then(|t| t.get(key)).and_then(Node::str);
                 if let (Some(kind), Some(target_name)) = (field("kind"), field("name")) {
                     self.autoscalers.push(Autoscaler {
+                        kind: "HorizontalPodAutoscaler",
                         namespace,
                         name,
                         origin,
@@ -468,6 +474,30 @@ impl Index {
                             .and_then(Node::int)
                             .and_then(|n| u32::try_from(n).ok())
                             .unwrap_or(1),
+                    });
+                }
+            }
+            "ScaledObject" if object.api_version.starts_with("keda.sh/") => {
+                let target = spec.and_then(|s| s.get("scaleTargetRef"));
+                let field = |key| target.and_then(|t| t.get(key)).and_then(Node::str);
+                if let Some(target_name) = field("name") {
+                    self.autoscalers.push(Autoscaler {
+                        kind: "ScaledObject",
+                        namespace,
+                        name,
+                        origin,
+                        min_replicas_set_at: replicas_set_at,
+                        // KEDA's default target kind.
+                        target_kind: field("kind").unwrap_or("Deployment").to_string(),
+                        target_name: target_name.to_string(),
+                        // Scaled to zero when idle (the default 0); one at
+                        // least whenever it serves.
+                        min_replicas: spec
+                            .and_then(|s| s.get("minReplicaCount"))
+                            .and_then(Node::int)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .unwrap_or(0)
+                            .max(1),
                     });
                 }
             }
@@ -626,11 +656,7 @@ indexed!(DisruptionBudget, |b| (
     &b.namespace,
     &b.name
 ));
-indexed!(Autoscaler, |a| (
-    "HorizontalPodAutoscaler",
-    &a.namespace,
-    &a.name
-));
+indexed!(Autoscaler, |a| (a.kind, &a.namespace, &a.name));
 indexed!(ServiceMonitor, |m| (
     "ServiceMonitor",
     &m.namespace,

@@ -1,7 +1,7 @@
 //! The rendered units of a run: which to render (those holding a file the
 //! run reports), with which values, in parallel, and what became of each.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,9 @@ pub struct RenderSettings {
     /// Values sets of charts, by chart folder (absolute), each rendered
     /// besides the chart's own values.
     pub value_sets: Vec<(PathBuf, ValueSet)>,
+    /// Charts (absolute folders) whose own values.yaml alone is not
+    /// rendered: their values sets cover it.
+    pub without_defaults: Vec<PathBuf>,
     /// Values from the command line: every chart of the run renders with
     /// these alone.
     pub command_line: Option<ValueSet>,
@@ -37,6 +40,8 @@ impl Default for RenderSettings {
                 kube_version: helm::DEFAULT_KUBE_VERSION.to_string(),
                 timeout: DEFAULT_TIMEOUT,
                 namespace: "default".to_string(),
+                api_versions: Vec::new(),
+                dependencies: helm::Dependencies::Offline,
             },
             kustomize: kustomize::Settings {
                 timeout: DEFAULT_TIMEOUT,
@@ -45,6 +50,7 @@ impl Default for RenderSettings {
                 helm: None,
             },
             value_sets: Vec::new(),
+            without_defaults: Vec::new(),
             command_line: None,
         }
     }
@@ -56,6 +62,10 @@ pub struct FailedUnit {
     pub failure: Failure,
     /// Every file of the unit: a change to any of them may fix it.
     pub files: Vec<Arc<str>>,
+    /// The chart's own values were refused (a `required` value, its
+    /// schema) while these values sets of its `ci/` folder rendered: as
+    /// chart-testing renders it, the chart works.
+    pub covered_by: Vec<String>,
 }
 
 /// What became of a unit, for the report.
@@ -179,6 +189,21 @@ pub fn render(
             (job, result)
         })
         .collect();
+    // Charts whose ci/ values sets rendered, by folder.
+    let ci_rendered: HashMap<&Path, Vec<String>> =
+        results
+            .iter()
+            .fold(HashMap::new(), |mut rendered, (job, result)| {
+                if let (Job::Helm(chart, values), Ok(_)) = (job, result) {
+                    if values.name.starts_with(CI_FOLDER) {
+                        rendered
+                            .entry(chart.dir.as_path())
+                            .or_default()
+                            .push(values.name.clone());
+                    }
+                }
+                rendered
+            });
     for (job, result) in results {
         let (info, dir, files) = job.unit();
         let shown: Vec<Arc<str>> = files.iter().map(|f| paths.display(f)).collect();
@@ -216,10 +241,23 @@ pub fn render(
                     objects: 0,
                     render_time: Duration::ZERO,
                 });
+                let covered_by = match job {
+                    Job::Helm(chart, values)
+                        if values.name == ValueSet::chart_defaults().name
+                            && helm::refused_its_values(&failure) =>
+                    {
+                        ci_rendered
+                            .get(chart.dir.as_path())
+                            .cloned()
+                            .unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                };
                 units.failed.push(FailedUnit {
                     info,
                     failure,
                     files: shown,
+                    covered_by,
                 });
             }
         }
@@ -227,13 +265,30 @@ pub fn render(
     units
 }
 
+/// chart-testing's folder of values files CI renders a chart with.
+const CI_FOLDER: &str = "ci/";
+
 /// The renders of a chart: the command line's values alone, or the chart's
-/// own values and then each values set the config gives it.
+/// own values (unless the config drops them), each `ci/*-values.yaml` of
+/// the chart (chart-testing's convention), then each values set the config
+/// gives it.
 fn value_sets(chart: &Chart, settings: &RenderSettings) -> Vec<ValueSet> {
     if let Some(values) = &settings.command_line {
         return vec![values.clone()];
     }
-    std::iter::once(ValueSet::chart_defaults())
+    let defaults = !settings.without_defaults.contains(&chart.dir);
+    let ci = chart.ci_values.iter().map(|file| ValueSet {
+        name: format!(
+            "{CI_FOLDER}{}",
+            file.file_name().unwrap_or_default().to_string_lossy()
+        ),
+        files: vec![file.clone()],
+        set: Vec::new(),
+    });
+    defaults
+        .then(ValueSet::chart_defaults)
+        .into_iter()
+        .chain(ci)
         .chain(
             settings
                 .value_sets

@@ -182,12 +182,14 @@ fn non_empty(reason: &str) -> Option<String> {
 }
 
 /// Drops the findings that suppressions with a reason cover, and reports
-/// the suppressions that lack a reason or cover nothing.
+/// the suppressions that lack a reason or cover nothing; also says how
+/// many findings were dropped.
 pub fn apply(
     findings: Vec<Finding>,
     suppressions: &[Suppression],
     registry: &Registry,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, usize) {
+    let found = findings.len();
     let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut by_object: HashMap<(&UnitInfo, &ResourceRef), Vec<usize>> = HashMap::new();
     for (i, s) in suppressions.iter().enumerate() {
@@ -220,6 +222,7 @@ pub fn apply(
             covering.is_none()
         })
         .collect();
+    let suppressed = found - kept.len();
     let mut written: HashMap<(&str, Span, &[String]), (bool, &Suppression)> = HashMap::new();
     for (suppression, used) in suppressions.iter().zip(used) {
         let entry = written
@@ -276,7 +279,7 @@ pub fn apply(
             ));
         }
     }
-    kept
+    (kept, suppressed)
 }
 
 fn meta_finding(

@@ -110,3 +110,58 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn findings(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
     doc["findings"].as_array().expect("findings")
 }
+
+/// A Deployment of 3 replicas that nothing spreads: one
+/// `no-pod-anti-affinity` finding, at its line 5.
+pub const WORKERS: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: workers, namespace: jobs}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: workers}}
+  template:
+    metadata: {labels: {app: workers}}
+    spec:
+      containers: [{name: worker, image: example.com/worker:1}]
+";
+
+/// Runs `program` in `dir`, failing the test when it fails; its output.
+pub fn tool(program: &str, dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    tool("git", dir, args)
+}
+
+/// Writes `text` at `name` under `dir`, making the folders it needs.
+pub fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("a file in a folder")).expect("make the folders");
+    std::fs::write(path, text).expect("write the file");
+}
+
+/// `path:line rule` of every finding in a JSON report.
+pub fn places(doc: &serde_json::Value) -> Vec<String> {
+    findings(doc)
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{} {}",
+                f["path"].as_str().unwrap(),
+                f["line"],
+                f["rule"].as_str().unwrap()
+            )
+        })
+        .collect()
+}

@@ -16,6 +16,7 @@ use crate::source::{LineIndex, Related, SourceRef, Span};
 use crate::units::chart::{read_yaml, Entry, CHART_FILE};
 use crate::units::{Chart, Paths};
 
+use super::dependencies;
 use super::process::{self, RunError};
 use super::stamp::{self, stamp_of};
 use super::{Failure, Rendered, SourceMap, Traced};
@@ -30,6 +31,69 @@ pub struct Settings {
     pub kube_version: String,
     pub timeout: Duration,
     pub namespace: String,
+    /// API versions charts see in `.Capabilities.APIVersions` besides
+    /// those `kube_version` serves (CRD groups: `monitoring.coreos.com/v1`).
+    pub api_versions: Vec<String>,
+    pub dependencies: Dependencies,
+}
+
+/// What becomes of a dependency a chart declares and does not vendor in
+/// `charts/`, when the repository does not hold it either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dependencies {
+    /// The chart does not render: nothing is downloaded.
+    #[default]
+    Offline,
+    /// `helm dependency build` fetches it into the temporary copy (the
+    /// network; CI runners have one).
+    Fetch,
+}
+
+/// API versions a cluster serves that `helm template` does not assume on
+/// its own (its list is client-go's, which lacks the aggregator's and the
+/// CRD API), with the Kubernetes minor release that first served each, so
+/// that `.Capabilities.APIVersions.Has` takes the branch a real cluster
+/// would. The groups helm knows are listed too, for the releases that
+/// serve them.
+const SERVED_API_VERSIONS: &[(&str, u32)] = &[
+    ("apiregistration.k8s.io/v1", 10),
+    ("apiregistration.k8s.io/v1/APIService", 10),
+    ("apiextensions.k8s.io/v1", 16),
+    ("apiextensions.k8s.io/v1/CustomResourceDefinition", 16),
+    ("admissionregistration.k8s.io/v1", 16),
+    (
+        "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration",
+        16,
+    ),
+    (
+        "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration",
+        16,
+    ),
+    ("networking.k8s.io/v1", 19),
+    ("networking.k8s.io/v1/Ingress", 19),
+    ("policy/v1", 21),
+    ("policy/v1/PodDisruptionBudget", 21),
+    ("batch/v1/CronJob", 21),
+    ("discovery.k8s.io/v1", 21),
+    ("autoscaling/v2", 23),
+    ("autoscaling/v2/HorizontalPodAutoscaler", 23),
+    ("flowcontrol.apiserver.k8s.io/v1", 29),
+];
+
+/// The `--api-versions` a render passes for `kube_version`, and `extra`.
+pub fn api_versions(kube_version: &str, extra: &[String]) -> Vec<String> {
+    let minor = kube_version
+        .trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|minor| minor.parse::<u32>().ok())
+        .unwrap_or(u32::MAX);
+    SERVED_API_VERSIONS
+        .iter()
+        .filter(|(_, since)| *since <= minor)
+        .map(|(version, _)| version.to_string())
+        .chain(extra.iter().cloned())
+        .collect()
 }
 
 /// One render of a chart: its own `values.yaml`, then these files, then
@@ -85,11 +149,21 @@ pub fn render(
     let copy = scratch
         .path()
         .join(chart.dir.file_name().unwrap_or_default());
-    let tree = ChartTree::copy(&chart.dir, &copy, paths).map_err(|e| Failure {
+    let mut tree = ChartTree::copy(&chart.dir, &copy, paths).map_err(|e| Failure {
         at: chart_ref(),
         message: format!("cannot copy it to render it: {e}"),
         help: "check that the chart's files are readable".to_string(),
     })?;
+    tree.add_dependencies_from_repository(&copy, paths)
+        .map_err(|e| Failure {
+            at: chart_ref(),
+            message: format!("cannot copy a dependency the repository holds: {e}"),
+            help: "check that the chart's files are readable".to_string(),
+        })?;
+    if settings.dependencies == Dependencies::Fetch && !dependencies::missing(&copy).is_empty() {
+        fetch_dependencies(&program, &copy, settings.timeout, &chart_ref)?;
+    }
+    let api_versions = api_versions(&settings.kube_version, &settings.api_versions);
     let run = |dir: &Path| -> Result<process::Finished, Failure> {
         let mut command = Command::new(&program);
         command
@@ -99,6 +173,9 @@ pub fn render(
             .args(["--namespace", &settings.namespace])
             .args(["--kube-version", &settings.kube_version])
             .args(["--include-crds", "--skip-tests"]);
+        for version in &api_versions {
+            command.arg("--api-versions").arg(version);
+        }
         for file in &values.files {
             command.arg("--values").arg(file);
         }
@@ -140,6 +217,44 @@ pub fn render(
     Ok(rendered)
 }
 
+/// `helm dependency build` in the chart's temporary copy: what it fetches
+/// lands there, never in the user's tree.
+fn fetch_dependencies(
+    program: &Path,
+    copy: &Path,
+    timeout: Duration,
+    chart_ref: &dyn Fn() -> SourceRef,
+) -> Result<(), Failure> {
+    let mut command = Command::new(program);
+    command.args(["dependency", "build"]).arg(copy);
+    let cannot = |message: String| {
+        Failure {
+        at: chart_ref(),
+        message,
+        help: "check the dependencies' repositories and versions, or vendor them with `helm dependency build` and commit charts/".to_string(),
+    }
+    };
+    let finished = process::run(&mut command, timeout)
+        .map_err(|err| cannot(format!("helm dependency build {err}")))?;
+    if finished.success {
+        Ok(())
+    } else {
+        Err(cannot(format!(
+            "helm dependency build: {}",
+            process::tool_message(&finished.stderr)
+        )))
+    }
+}
+
+/// The chart refused the values it was given: a `required` or `fail` in
+/// a template, or its values schema.
+pub fn refused_its_values(failure: &Failure) -> bool {
+    failure.message.contains("execution error at")
+        || failure
+            .message
+            .contains("values don't meet the specifications of the schema")
+}
+
 /// A chart or subchart in the copied tree.
 struct ChartDir {
     /// Absolute, in the user's tree.
@@ -176,6 +291,26 @@ impl ChartTree {
         };
         tree.copy_chart(dir, copy, None, paths)?;
         Ok(tree)
+    }
+
+    /// Copies into the top chart's `charts/` the dependencies it declares
+    /// and does not vendor that the repository holds: a `file://` path, or
+    /// a sibling chart of the same name and a matching version. They are
+    /// stamped like subcharts, so findings name their templates.
+    fn add_dependencies_from_repository(
+        &mut self,
+        copy: &Path,
+        paths: &Paths,
+    ) -> std::io::Result<()> {
+        let top = self.charts[0].dir.clone();
+        for dependency in dependencies::missing(copy) {
+            if let Some(folder) = dependencies::in_repository(&top, &dependency) {
+                let folder = crate::discover::normalize(&folder);
+                let target = copy.join("charts").join(&dependency.name);
+                self.copy_chart(&folder, &target, Some(0), paths)?;
+            }
+        }
+        Ok(())
     }
 
     fn copy_chart(
@@ -332,11 +467,20 @@ impl ChartTree {
                 .unwrap_or("")
                 .trim()
                 .trim_end_matches('.');
+            let declared_in = dependencies::declared_in(&chart.dir);
+            let declared_text = std::fs::read_to_string(&declared_in).unwrap_or_default();
+            let file_name = declared_in
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
             return Failure {
-                at: in_chart_file(&format!("name: {first}")),
+                at: line_containing(
+                    &declared_text,
+                    &format!("name: {first}"),
+                    paths.display(&declared_in),
+                ),
                 message: format!("{prefix}{message}"),
                 help: format!(
-                    "vendor the dependencies with `helm dependency build {}` (it downloads them; scar never does) and commit charts/, or lint a values set that disables them",
+                    "helm checks every dependency in {file_name}, whatever its condition: vendor them (`helm dependency build {}`, then commit charts/), let scar fetch them (`helm: {{dependencies: fetch}}` in .scar.yaml, as the Action does), or exclude the chart",
                     chart.display
                 ),
             };

@@ -4,6 +4,7 @@
 //! back to the lines people edit, or why it could not render. The engine
 //! does not know which tool made an object.
 
+pub mod dependencies;
 pub mod helm;
 pub mod kustomize;
 pub mod process;

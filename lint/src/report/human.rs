@@ -1,6 +1,9 @@
 //! Compiler-style output: `path:line:column: severity[rule] message`, the
-//! source line with the offending node underlined, and a help line.
+//! source line with the offending node underlined, and a help line. Infos
+//! are folded into a count per rule unless asked for, so that they never
+//! drown the warnings; the summary closes the output.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::engine::Report;
@@ -9,6 +12,9 @@ use crate::finding::{Finding, Severity};
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    /// List infos one by one, as errors and warnings are, instead of a
+    /// count per rule.
+    pub list_infos: bool,
 }
 
 impl Style {
@@ -33,12 +39,24 @@ impl Style {
 /// held as one text.
 pub fn write(report: &Report, style: Style, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut text = String::new();
+    let mut folded: BTreeMap<&str, usize> = BTreeMap::new();
     for finding in &report.findings {
+        if finding.severity == Severity::Info && !style.list_infos {
+            *folded.entry(&finding.rule).or_default() += 1;
+            continue;
+        }
         text.clear();
         render_finding(&mut text, finding, style);
         out.write_all(text.as_bytes())?;
     }
     text.clear();
+    for (rule, infos) in folded {
+        let _ = writeln!(
+            text,
+            "{} of {rule}: --show-infos to list them",
+            count(infos, "info")
+        );
+    }
     render_summary(&mut text, report, style);
     out.write_all(text.as_bytes())
 }
@@ -120,7 +138,48 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
+/// At most this many excluded folders are named in the summary.
+const EXCLUDED_SHOWN: usize = 5;
+
 fn render_summary(out: &mut String, report: &Report, style: Style) {
+    for skipped in &report.skipped {
+        let _ = writeln!(out, "skipped {}: {}", skipped.path, skipped.reason);
+    }
+    if !report.excluded.is_empty() {
+        let folders = report.excluded.iter().filter(|e| e.ends_with('/')).count();
+        let files = report.excluded.len() - folders;
+        let what = match (folders, files) {
+            (_, 0) => count(folders, "folder"),
+            (0, _) => count(files, "file"),
+            _ => format!("{} and {}", count(folders, "folder"), count(files, "file")),
+        };
+        let mut shown: Vec<&str> = report
+            .excluded
+            .iter()
+            .take(EXCLUDED_SHOWN)
+            .map(|e| &**e)
+            .collect();
+        if report.excluded.len() > EXCLUDED_SHOWN {
+            shown.push("…");
+        }
+        let _ = writeln!(
+            out,
+            "skipped {what} by default: {}; --no-default-excludes to lint them",
+            shown.join(", ")
+        );
+    }
+    let hidden: Vec<String> = [
+        (report.suppressed, "suppressed"),
+        (report.baselined, "in the baseline"),
+        (report.preexisting, "older than this change"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, why)| format!("{n} {why}"))
+    .collect();
+    if !hidden.is_empty() {
+        let _ = writeln!(out, "findings not shown: {}", hidden.join(", "));
+    }
     let tally = |severity| report.count(severity);
     let rendered = report.units.iter().filter(|u| u.rendered).count();
     let renders = if report.units.is_empty() {
@@ -140,7 +199,4 @@ fn render_summary(out: &mut String, report: &Report, style: Style) {
         count(report.resources, "resource"),
     );
     let _ = writeln!(out, "{}", style.paint("1", &line));
-    for skipped in &report.skipped {
-        let _ = writeln!(out, "skipped {}: {}", skipped.path, skipped.reason);
-    }
 }

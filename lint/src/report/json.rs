@@ -94,6 +94,14 @@ struct Summary<'a> {
     warnings: usize,
     infos: usize,
     skipped: Vec<SkippedFile<'a>>,
+    /// Folders (ending in `/`) and named files the folder excludes left out.
+    excluded: &'a [std::sync::Arc<str>],
+    /// Findings dropped by suppression comments and annotations.
+    suppressed: usize,
+    /// Findings dropped because the baseline records them.
+    baselined: usize,
+    /// Findings dropped because `--new-from-rev`'s revision had them.
+    preexisting: usize,
     units: Vec<JsonUnitSummary<'a>>,
 }
 
@@ -123,6 +131,10 @@ pub fn write(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<(
                     reason: &s.reason,
                 })
                 .collect(),
+            excluded: &report.excluded,
+            suppressed: report.suppressed,
+            baselined: report.baselined,
+            preexisting: report.preexisting,
             units: report
                 .units
                 .iter()

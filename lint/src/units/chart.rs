@@ -24,8 +24,11 @@ pub struct Chart {
     /// `type: library`: only ever rendered as another chart's dependency.
     pub library: bool,
     /// Every file helm reads: the top-level files (`Chart.yaml`, values
-    /// files), `templates/`, `crds/` and the subcharts under `charts/`.
+    /// files), `templates/`, `crds/` and the subcharts under `charts/`,
+    /// and the values files of `ci/`.
     pub files: Vec<PathBuf>,
+    /// `ci/*-values.yaml`: chart-testing's values sets, one render each.
+    pub ci_values: Vec<PathBuf>,
 }
 
 impl Chart {
@@ -40,12 +43,18 @@ impl Chart {
         list_files(dir, &mut files);
         files.retain(|f| belongs(dir, f));
         files.sort();
+        let ci_values = files
+            .iter()
+            .filter(|f| is_ci_values(dir, f))
+            .cloned()
+            .collect();
         Chart {
             dir: dir.to_path_buf(),
             display: paths.display(dir),
             name,
             library: field("type") == Some("library"),
             files,
+            ci_values,
         }
     }
 
@@ -66,6 +75,9 @@ pub fn belongs(root: &Path, file: &Path) -> bool {
     let Ok(relative) = file.strip_prefix(root) else {
         return false;
     };
+    if is_ci_values(root, file) {
+        return true;
+    }
     let mut parts = relative.components();
     match (parts.next(), parts.next()) {
         (Some(_), None) => file
@@ -74,6 +86,16 @@ pub fn belongs(root: &Path, file: &Path) -> bool {
         (Some(first), Some(_)) => CHART_FOLDERS.iter().any(|f| first.as_os_str() == *f),
         _ => false,
     }
+}
+
+/// `ci/NAME-values.yaml` of the chart in `root` (chart-testing's values
+/// files).
+fn is_ci_values(root: &Path, file: &Path) -> bool {
+    file.parent() == Some(&root.join("ci"))
+        && file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with("-values.yaml") || n.ends_with("-values.yml"))
 }
 
 /// Every file below `dir`, version control folders left out.

@@ -5,8 +5,14 @@
 //! same N objects in N files of one each, for N = 1,000, 10,000 and 100,000
 //! (or the sizes given). Runs the release binary on each, side by side, and
 //! prints wall time per object and peak resident memory per object: both
-//! should stay flat as N grows. A bounded-memory case follows: 20,000 files
-//! of about 27 KB each (549 MB), whose peak RSS should stay under 200 MB.
+//! should stay flat as N grows. Then the layouts of repositories that keep
+//! many copies of one install (a fail-closed webhook configuration, its
+//! Service and a one-replica Deployment): K copies in sibling folders, and
+//! K folders of 15 identical files each (release manifests per version),
+//! for K = 5, 20 and 100; every copy resolves its references among equally
+//! near twins, and time per object should stay flat there too. A
+//! bounded-memory case follows: 20,000 files of about 27 KB each (549 MB),
+//! whose peak RSS should stay under 200 MB.
 
 mod common;
 
@@ -27,11 +33,18 @@ fn main() {
         sizes
     };
     println!("objects  layout        wall       per object   peak RSS   per object");
-    for layout in [Layout::OneFile, Layout::FilePerObject] {
+    for layout in [
+        Layout::OneFile,
+        Layout::FilePerObject,
+        Layout::CopiesOfInstall,
+        Layout::EqualFilesPerFolder,
+    ] {
         let mut per_object = Vec::new();
-        for &n in &sizes {
+        let copies = [5, 20, 100];
+        let counts: &[usize] = if layout.is_copies() { &copies } else { &sizes };
+        for &count in counts {
             let dir = tempfile::tempdir().expect("a temporary folder");
-            layout.write(dir.path(), n);
+            let n = layout.write(dir.path(), count);
             let (wall, rss) = run(dir.path());
             let micros = wall.as_secs_f64() * 1e6 / n as f64;
             per_object.push(micros);
@@ -69,6 +82,10 @@ fn main() {
 enum Layout {
     OneFile,
     FilePerObject,
+    /// K copies of one install, one per sibling folder.
+    CopiesOfInstall,
+    /// K folders of 15 identical copies of one install.
+    EqualFilesPerFolder,
 }
 
 impl Layout {
@@ -76,29 +93,88 @@ impl Layout {
         match self {
             Layout::OneFile => "one file",
             Layout::FilePerObject => "one per file",
+            Layout::CopiesOfInstall => "K installs",
+            Layout::EqualFilesPerFolder => "K x 15 equal",
         }
     }
 
-    fn write(self, dir: &Path, objects: usize) {
-        let docs = (0..objects).map(object);
-        match self {
-            Layout::OneFile => {
-                let mut text = String::new();
-                for doc in docs {
-                    let _ = writeln!(text, "---\n{doc}");
-                }
-                fs::write(dir.join("all.yaml"), text).expect("the file is written");
+    fn is_copies(self) -> bool {
+        matches!(self, Layout::CopiesOfInstall | Layout::EqualFilesPerFolder)
+    }
+
+    /// Writes the layout with `count` objects, or `count` copies; returns
+    /// how many objects it wrote.
+    fn write(self, dir: &Path, count: usize) -> usize {
+        let files_per_copy = match self {
+            Layout::CopiesOfInstall => 1,
+            Layout::EqualFilesPerFolder => 15,
+            Layout::OneFile | Layout::FilePerObject => {
+                write_objects(dir, count, matches!(self, Layout::OneFile));
+                return count;
             }
-            Layout::FilePerObject => {
-                for (i, doc) in docs.enumerate() {
-                    let folder = dir.join(format!("{:03}", i / 1000));
-                    fs::create_dir_all(&folder).expect("a folder");
-                    fs::write(folder.join(format!("{i}.yaml")), doc).expect("the file is written");
-                }
+        };
+        for copy in 0..count {
+            let folder = dir.join(format!("copy{copy:03}/install"));
+            fs::create_dir_all(&folder).expect("a folder");
+            for version in 0..files_per_copy {
+                fs::write(folder.join(format!("v{version}.yaml")), INSTALL)
+                    .expect("the file is written");
             }
+        }
+        count * files_per_copy * 3
+    }
+}
+
+fn write_objects(dir: &Path, objects: usize, in_one_file: bool) {
+    let docs = (0..objects).map(object);
+    if in_one_file {
+        let mut text = String::new();
+        for doc in docs {
+            let _ = writeln!(text, "---\n{doc}");
+        }
+        fs::write(dir.join("all.yaml"), text).expect("the file is written");
+    } else {
+        for (i, doc) in docs.enumerate() {
+            let folder = dir.join(format!("{:03}", i / 1000));
+            fs::create_dir_all(&folder).expect("a folder");
+            fs::write(folder.join(format!("{i}.yaml")), doc).expect("the file is written");
         }
     }
 }
+
+/// A fail-closed webhook configuration of five webhooks, the Service they
+/// call and the one-replica Deployment behind it: three findings a copy.
+const INSTALL: &str = "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: policy}
+webhooks:
+- {name: a.policy.example.com, failurePolicy: Fail, sideEffects: None, admissionReviewVersions: [v1], clientConfig: {service: {name: policy-webhook, namespace: policy-system, path: /a}}, rules: [{operations: [CREATE], apiGroups: ['*'], apiVersions: ['*'], resources: ['*']}]}
+- {name: b.policy.example.com, failurePolicy: Fail, sideEffects: None, admissionReviewVersions: [v1], clientConfig: {service: {name: policy-webhook, namespace: policy-system, path: /b}}, rules: [{operations: [CREATE], apiGroups: ['*'], apiVersions: ['*'], resources: ['*']}]}
+- {name: c.policy.example.com, failurePolicy: Fail, sideEffects: None, admissionReviewVersions: [v1], clientConfig: {service: {name: policy-webhook, namespace: policy-system, path: /c}}, rules: [{operations: [CREATE], apiGroups: ['*'], apiVersions: ['*'], resources: ['*']}]}
+- {name: d.policy.example.com, failurePolicy: Fail, sideEffects: None, admissionReviewVersions: [v1], clientConfig: {service: {name: policy-webhook, namespace: policy-system, path: /d}}, rules: [{operations: [CREATE], apiGroups: ['*'], apiVersions: ['*'], resources: ['*']}]}
+- {name: e.policy.example.com, failurePolicy: Fail, sideEffects: None, admissionReviewVersions: [v1], clientConfig: {service: {name: policy-webhook, namespace: policy-system, path: /e}}, rules: [{operations: [CREATE], apiGroups: ['*'], apiVersions: ['*'], resources: ['*']}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: policy-webhook, namespace: policy-system}
+spec:
+  selector: {app: policy}
+  ports: [{port: 443, targetPort: 9443}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: policy, namespace: policy-system}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: policy}}
+  template:
+    metadata: {labels: {app: policy}}
+    spec:
+      containers:
+      - name: webhook
+        image: example.com/policy:1.0
+        ports: [{containerPort: 9443}]
+";
 
 /// The i-th object: a Deployment for even i, the Service in front of it for odd i.
 fn object(i: usize) -> String {

@@ -15,7 +15,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::finding::{Caller, Cause};
 use crate::k8s::routes::{self, Scrape};
@@ -307,11 +307,16 @@ pub struct Index {
     routes: Vec<Route>,
     monitors: Vec<ServiceMonitor>,
     tables: Tables,
+    /// Each Service the API server calls, by its address in `services`,
+    /// with the first caller that resolves to it: worked out once, on the
+    /// first question, since every caller must be resolved to answer one.
+    called: OnceLock<HashMap<usize, usize>>,
 }
 
-/// Positions of summaries by what lookups ask for, so that no lookup scans
-/// a whole namespace: keys are hashes of the strings asked for (the answers
-/// are checked against the summaries, so a collision costs only a compare).
+/// Positions of summaries by what lookups ask for and where they can be
+/// seen from, so that no lookup scans a namespace or every copy of a name:
+/// keys are hashes of the strings asked for (the answers are checked
+/// against the summaries, so a collision costs only a compare).
 #[derive(Debug, Default)]
 struct Tables {
     /// Services by (namespace, name).
@@ -326,25 +331,55 @@ struct Tables {
     budgets_unlabelled: Keyed,
     /// Autoscalers by (namespace, target kind, target name).
     autoscalers_of: Keyed,
-    /// Webhook and APIService calls by the Service's (namespace, name).
-    calls_to: Keyed,
     /// Routes by the Service's (namespace, name).
     routes_to: Keyed,
     namespaces_named: Keyed,
+    headless: Keyed,
+    monitors: Keyed,
 }
 
+/// Positions by key and by each scope (see [`scopes`]) their summary is
+/// seen from: a lookup reads the nearest scope that answers and no other.
 #[derive(Debug, Default)]
-struct Keyed(HashMap<u64, Vec<usize>>);
+struct Keyed(HashMap<(u64, u64), Vec<usize>>);
 
 impl Keyed {
-    fn add(&mut self, key: u64, at: usize) {
-        self.0.entry(key).or_default().push(at);
+    fn add(&mut self, key: u64, origin: &Origin, at: usize) {
+        for scope in scopes(origin) {
+            self.0.entry((key, scope)).or_default().push(at);
+        }
     }
 
-    fn get(&self, key: u64) -> &[usize] {
-        self.0.get(&key).map_or(&[], Vec::as_slice)
+    fn get(&self, key: u64, scope: u64) -> &[usize] {
+        self.0.get(&(key, scope)).map_or(&[], Vec::as_slice)
     }
 }
+
+/// Where a summary can be seen from, nearest first: its rendered unit as
+/// a whole, or for a plain file its folder and then each folder above it,
+/// up to the folder named on the command line. An asker's scopes, deepest
+/// first, are where its answers are looked for.
+fn scopes(origin: &Origin) -> Vec<u64> {
+    let scope = |folder: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (origin.root, origin.unit, folder).hash(&mut hasher);
+        hasher.finish()
+    };
+    if origin.unit.is_some() {
+        return vec![scope("")];
+    }
+    let mut folder = folder_of(&origin.path);
+    let mut found = vec![scope(folder)];
+    while !folder.is_empty() {
+        folder = folder_of(folder);
+        found.push(scope(folder));
+    }
+    found
+}
+
+/// The one key of tables that are looked up by place alone.
+const EVERY: u64 = 0;
 
 /// A fixed hash of strings: the same in every run and every thread.
 fn key(parts: &[&str]) -> u64 {
@@ -545,56 +580,95 @@ impl Index {
         self.services.sort_by_key(|s| position(&s.origin, &s.at));
         let tables = &mut self.tables;
         for (i, s) in self.services.iter().enumerate() {
-            tables.services_named.add(key(&[&s.namespace, &s.name]), i);
+            let origin = &s.origin;
+            tables
+                .services_named
+                .add(key(&[&s.namespace, &s.name]), origin, i);
             for (k, v) in s.selector.iter().flat_map(Labels::iter) {
-                tables.services_selecting.add(key(&[&s.namespace, k, v]), i);
+                tables
+                    .services_selecting
+                    .add(key(&[&s.namespace, k, v]), origin, i);
+            }
+            if s.headless {
+                tables.headless.add(EVERY, origin, i);
             }
         }
         for (i, w) in self.workloads.iter().enumerate() {
             if w.runs_to_completion {
                 continue;
             }
-            tables.workloads_in.add(key(&[&w.namespace]), i);
+            tables.workloads_in.add(key(&[&w.namespace]), &w.origin, i);
             for (k, v) in w.pod_labels.iter() {
-                tables.workloads_labelled.add(key(&[&w.namespace, k, v]), i);
+                tables
+                    .workloads_labelled
+                    .add(key(&[&w.namespace, k, v]), &w.origin, i);
             }
         }
         for (i, b) in self.budgets.iter().enumerate() {
             if b.selector.match_labels.is_empty() {
-                tables.budgets_unlabelled.add(key(&[&b.namespace]), i);
+                tables
+                    .budgets_unlabelled
+                    .add(key(&[&b.namespace]), &b.origin, i);
             }
             for (k, v) in b.selector.match_labels.iter() {
-                tables.budgets_labelled.add(key(&[&b.namespace, k, v]), i);
+                tables
+                    .budgets_labelled
+                    .add(key(&[&b.namespace, k, v]), &b.origin, i);
             }
         }
         for (i, a) in self.autoscalers.iter().enumerate() {
             let target = key(&[&a.namespace, &a.target_kind, &a.target_name]);
-            tables.autoscalers_of.add(target, i);
-        }
-        for (i, c) in self.callers.iter().enumerate() {
-            tables.calls_to.add(key(&[&c.namespace, &c.service]), i);
+            tables.autoscalers_of.add(target, &a.origin, i);
         }
         for (i, r) in self.routes.iter().enumerate() {
-            tables.routes_to.add(key(&[&r.target.0, &r.target.1]), i);
+            tables
+                .routes_to
+                .add(key(&[&r.target.0, &r.target.1]), &r.origin, i);
         }
         for (i, n) in self.namespaces.iter().enumerate() {
-            tables.namespaces_named.add(key(&[&n.name]), i);
+            tables.namespaces_named.add(key(&[&n.name]), &n.origin, i);
+        }
+        for (i, m) in self.monitors.iter().enumerate() {
+            tables.monitors.add(EVERY, &m.origin, i);
         }
         self
     }
 
-    /// Long-running workloads that may carry every label of `labels`: those
-    /// with the rarest of its pairs, or every one in the namespace.
+    /// Each Service the API server calls, by address, with the first
+    /// webhook or APIService (in the order they were read) that resolves
+    /// to it.
+    fn services_called(&self) -> HashMap<usize, usize> {
+        let mut called = HashMap::new();
+        for (i, caller) in self.callers.iter().enumerate() {
+            let lookup = Lookup::new(self, &caller.origin);
+            let service = lookup.service_from(&caller.origin, &caller.namespace, &caller.service);
+            if let Some(service) = service {
+                called.entry(address(service)).or_insert(i);
+            }
+        }
+        called
+    }
+
+    /// Long-running workloads seen in `scope` that may carry every label of
+    /// `labels`: those with the rarest of its pairs, or every one in the
+    /// namespace.
     fn workloads_with<'a>(
         &'a self,
         namespace: &str,
         labels: &Labels,
+        scope: u64,
     ) -> impl Iterator<Item = &'a Workload> + 'a {
+        let tables = &self.tables;
         let by_pair = labels
             .iter()
-            .map(|(k, v)| self.tables.workloads_labelled.get(key(&[namespace, k, v])))
+            .map(|(k, v)| {
+                tables
+                    .workloads_labelled
+                    .get(key(&[namespace, k, v]), scope)
+            })
             .min_by_key(|positions| positions.len());
-        let positions = by_pair.unwrap_or_else(|| self.tables.workloads_in.get(key(&[namespace])));
+        let positions =
+            by_pair.unwrap_or_else(|| tables.workloads_in.get(key(&[namespace]), scope));
         let namespace = namespace.to_string();
         positions
             .iter()
@@ -668,33 +742,22 @@ fn folder_of(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])
 }
 
-/// How many folders two paths share, counting from the start.
-fn common_folders(a: &str, b: &str) -> usize {
-    fn folders(path: &str) -> impl Iterator<Item = &str> {
-        let file = path.rfind('/').map_or(0, |i| i);
-        path[..file].split('/').filter(|p| !p.is_empty())
-    }
-    folders(a)
-        .zip(folders(b))
-        .take_while(|(x, y)| x == y)
-        .count()
+fn address(service: &Service) -> usize {
+    std::ptr::from_ref(service) as usize
 }
 
-/// The candidates in `from`'s unit; for a plain file, only those whose
-/// folder shares the most with its own.
-fn nearest_level<'i, T: Indexed>(
+/// The candidates `from` sees, given those seen from each scope: its own
+/// unit's; for a plain file, those under the deepest folder above it that
+/// holds any (the ones whose folder shares the most with its own).
+fn nearest_level<'i, T: 'i, I: Iterator<Item = &'i T>>(
     from: &Origin,
-    candidates: impl Iterator<Item = &'i T>,
+    candidates_in: impl Fn(u64) -> I,
 ) -> Vec<&'i T> {
-    let mut visible: Vec<&T> = candidates
-        .filter(|c| c.origin().unit == from.unit && c.origin().root == from.root)
-        .collect();
-    if from.unit.is_none() {
-        let nearness = |c: &&T| common_folders(&c.origin().path, &from.path);
-        let best = visible.iter().map(nearness).max().unwrap_or(0);
-        visible.retain(|c| nearness(c) == best);
-    }
-    visible
+    scopes(from)
+        .into_iter()
+        .map(|scope| candidates_in(scope).collect::<Vec<_>>())
+        .find(|seen| !seen.is_empty())
+        .unwrap_or_default()
 }
 
 /// Answers the cross-file questions of one finding, resolved from where
@@ -730,12 +793,12 @@ impl<'a> Lookup<'a> {
     /// The candidates `from` sees: its own unit's, or for a plain file the
     /// nearest by path; one per identity. `None` when two duplicates are
     /// equally near: which one is meant cannot be known.
-    fn nearest<'i, T: Indexed>(
+    fn nearest<'i, T: Indexed + 'i, I: Iterator<Item = &'i T>>(
         &self,
         from: &Origin,
-        candidates: impl Iterator<Item = &'i T>,
+        candidates_in: impl Fn(u64) -> I,
     ) -> Option<Vec<&'i T>> {
-        let visible = nearest_level(from, candidates);
+        let visible = nearest_level(from, candidates_in);
         let mut twins: HashMap<(&str, &str, &str), Vec<&T>> = HashMap::new();
         for candidate in &visible {
             twins
@@ -779,14 +842,16 @@ impl<'a> Lookup<'a> {
 
     fn service_from(&self, from: &Origin, namespace: &str, name: &str) -> Option<&'a Service> {
         let index = self.index;
-        let named = index.tables.services_named.get(key(&[namespace, name]));
-        let found = self.nearest(
-            from,
-            named
+        let named = key(&[namespace, name]);
+        let found = self.nearest(from, |scope| {
+            index
+                .tables
+                .services_named
+                .get(named, scope)
                 .iter()
                 .map(|&i| &index.services[i])
-                .filter(|s| s.namespace == namespace && s.name == name),
-        )?;
+                .filter(|s| s.namespace == namespace && s.name == name)
+        })?;
         found.into_iter().next()
     }
 
@@ -796,12 +861,11 @@ impl<'a> Lookup<'a> {
         let Some(selector) = &service.selector else {
             return Some(Vec::new());
         };
-        self.nearest(
-            &service.origin,
+        self.nearest(&service.origin, |scope| {
             self.index
-                .workloads_with(&service.namespace, selector)
-                .filter(|w| selector.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v))),
-        )
+                .workloads_with(&service.namespace, selector, scope)
+                .filter(|w| selector.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v)))
+        })
     }
 
     /// What serves a Service the API server calls: `None` when the Service
@@ -837,20 +901,23 @@ impl<'a> Lookup<'a> {
     /// Services with a selector that match these Pod labels.
     pub fn services_selecting(&self, namespace: &str, pod_labels: &Labels) -> Vec<&'a Service> {
         let index = self.index;
-        let positions = Index::union(
-            pod_labels
-                .iter()
-                .map(|(k, v)| index.tables.services_selecting.get(key(&[namespace, k, v]))),
-        );
-        self.nearest(
-            self.asker,
-            positions.iter().map(|&i| &index.services[i]).filter(|s| {
-                s.namespace == namespace
-                    && s.selector
-                        .as_ref()
-                        .is_some_and(|sel| sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)))
-            }),
-        )
+        let pairs: Vec<u64> = pod_labels
+            .iter()
+            .map(|(k, v)| key(&[namespace, k, v]))
+            .collect();
+        self.nearest(self.asker, |scope| {
+            let selecting = &index.tables.services_selecting;
+            let positions = Index::union(pairs.iter().map(|&pair| selecting.get(pair, scope)));
+            positions
+                .into_iter()
+                .map(|i| &index.services[i])
+                .filter(|s| {
+                    s.namespace == namespace
+                        && s.selector.as_ref().is_some_and(|sel| {
+                            sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v))
+                        })
+                })
+        })
         .unwrap_or_default()
     }
 
@@ -858,14 +925,16 @@ impl<'a> Lookup<'a> {
     pub fn routes_to(&self, service: &Service) -> Vec<&'a Route> {
         let index = self.index;
         let target = (service.namespace.clone(), service.name.clone());
-        let positions = index.tables.routes_to.get(key(&[&target.0, &target.1]));
-        self.nearest(
-            &service.origin,
-            positions
+        let targeted = key(&[&target.0, &target.1]);
+        self.nearest(&service.origin, |scope| {
+            index
+                .tables
+                .routes_to
+                .get(targeted, scope)
                 .iter()
                 .map(|&i| &index.routes[i])
-                .filter(|r| r.target == target),
-        )
+                .filter(|r| r.target == target)
+        })
         .unwrap_or_default()
     }
 
@@ -877,17 +946,18 @@ impl<'a> Lookup<'a> {
         if !names.is_empty() && names.iter().all(|n| routes::is_operations_port(n)) {
             return true;
         }
+        let index = self.index;
         let monitors = self
-            .nearest(
-                &service.origin,
-                self.index.monitors.iter().filter(|m| {
+            .nearest(&service.origin, |scope| {
+                let positions = index.tables.monitors.get(EVERY, scope);
+                positions.iter().map(|&i| &index.monitors[i]).filter(|m| {
                     m.scrape
                         .namespaces
                         .as_ref()
                         .is_none_or(|ns| ns.contains(&service.namespace))
                         && m.scrape.selector.matches(&service.labels)
-                }),
-            )
+                })
+            })
             .unwrap_or_default();
         !names.is_empty()
             && names
@@ -898,10 +968,11 @@ impl<'a> Lookup<'a> {
     /// How many headless Services (`clusterIP: None`) the asker's unit,
     /// or the nearest folder of plain files that holds some, defines.
     pub fn headless_services(&self) -> usize {
-        let headless = nearest_level(
-            self.asker,
-            self.index.services.iter().filter(|s| s.headless),
-        );
+        let index = self.index;
+        let headless = nearest_level(self.asker, |scope| {
+            let positions = index.tables.headless.get(EVERY, scope);
+            positions.iter().map(|&i| &index.services[i])
+        });
         self.note(&headless);
         headless
             .iter()
@@ -914,17 +985,8 @@ impl<'a> Lookup<'a> {
     /// webhook's or an aggregated API's), rather than load balancers.
     pub fn is_api_server_backend(&self, service: &Service) -> bool {
         let index = self.index;
-        let calls = index
-            .tables
-            .calls_to
-            .get(key(&[&service.namespace, &service.name]));
-        let caller = calls.iter().map(|&i| &index.callers[i]).find(|caller| {
-            caller.namespace == service.namespace
-                && caller.service == service.name
-                && self
-                    .service_from(&caller.origin, &caller.namespace, &caller.service)
-                    .is_some_and(|s| std::ptr::eq(s, service))
-        });
+        let called = index.called.get_or_init(|| index.services_called());
+        let caller = called.get(&address(service)).map(|&i| &index.callers[i]);
         if let Some(caller) = caller {
             self.read.borrow_mut().insert(caller.origin.path.clone());
         }
@@ -951,18 +1013,21 @@ impl<'a> Lookup<'a> {
         pod_labels: &Labels,
     ) -> Vec<&'a DisruptionBudget> {
         let index = self.index;
-        let labelled = pod_labels
+        let pairs: Vec<u64> = pod_labels
             .iter()
-            .map(|(k, v)| index.tables.budgets_labelled.get(key(&[namespace, k, v])));
-        let unlabelled = index.tables.budgets_unlabelled.get(key(&[namespace]));
-        let positions = Index::union(labelled.chain(std::iter::once(unlabelled)));
-        self.nearest(
-            from,
+            .map(|(k, v)| key(&[namespace, k, v]))
+            .collect();
+        let in_namespace = key(&[namespace]);
+        self.nearest(from, |scope| {
+            let tables = &index.tables;
+            let labelled = pairs.iter().map(|&p| tables.budgets_labelled.get(p, scope));
+            let unlabelled = tables.budgets_unlabelled.get(in_namespace, scope);
+            let positions = Index::union(labelled.chain(std::iter::once(unlabelled)));
             positions
-                .iter()
-                .map(|&i| &index.budgets[i])
-                .filter(|b| b.namespace == namespace && b.selector.matches(pod_labels)),
-        )
+                .into_iter()
+                .map(|i| &index.budgets[i])
+                .filter(|b| b.namespace == namespace && b.selector.matches(pod_labels))
+        })
         .unwrap_or_default()
     }
 
@@ -1016,19 +1081,16 @@ impl<'a> Lookup<'a> {
         name: &str,
     ) -> Option<&'a Autoscaler> {
         let index = self.index;
-        let positions = index
-            .tables
-            .autoscalers_of
-            .get(key(&[namespace, kind, name]));
-        let found = self.nearest(
-            from,
+        let target = key(&[namespace, kind, name]);
+        let found = self.nearest(from, |scope| {
+            let positions = index.tables.autoscalers_of.get(target, scope);
             positions
                 .iter()
                 .map(|&i| &index.autoscalers[i])
                 .filter(|a| {
                     a.namespace == namespace && a.target_kind == kind && a.target_name == name
-                }),
-        )?;
+                })
+        })?;
         found.into_iter().min_by_key(|a| a.min_replicas)
     }
 
@@ -1050,12 +1112,11 @@ impl<'a> Lookup<'a> {
         namespace: &str,
         selector: &LabelSelector,
     ) -> Option<Vec<&'a Workload>> {
-        self.nearest(
-            self.asker,
+        self.nearest(self.asker, |scope| {
             self.index
-                .workloads_with(namespace, &selector.match_labels)
-                .filter(|w| selector.matches(&w.pod_labels)),
-        )
+                .workloads_with(namespace, &selector.match_labels, scope)
+                .filter(|w| selector.matches(&w.pod_labels))
+        })
     }
 
     /// The labels of a namespace: from a Namespace object of the asker's
@@ -1075,8 +1136,8 @@ impl<'a> Lookup<'a> {
 
     fn namespace(&self, namespace: &str) -> Option<&'a NamespaceSummary> {
         let index = self.index;
-        let named = || {
-            let positions = index.tables.namespaces_named.get(key(&[namespace]));
+        let named = |scope| {
+            let positions = index.tables.namespaces_named.get(key(&[namespace]), scope);
             positions
                 .iter()
                 .map(|&i| &index.namespaces[i])
@@ -1087,9 +1148,9 @@ impl<'a> Lookup<'a> {
             ..self.asker.clone()
         };
         let found = self
-            .nearest(self.asker, named())
+            .nearest(self.asker, named)
             .filter(|found| !found.is_empty())
-            .or_else(|| self.nearest(&in_plain_files, named()));
+            .or_else(|| self.nearest(&in_plain_files, named));
         match found.as_deref() {
             Some([only]) => Some(only),
             _ => None,
@@ -1238,10 +1299,23 @@ mod tests {
     }
 
     #[test]
-    fn counts_common_folders_not_the_file() {
-        assert_eq!(common_folders("a/b/x.yaml", "a/b/y.yaml"), 2);
-        assert_eq!(common_folders("a/b/x.yaml", "a/c/x.yaml"), 1);
-        assert_eq!(common_folders("x.yaml", "y.yaml"), 0);
-        assert_eq!(common_folders("a/x.yaml", "a/b/y.yaml"), 1);
+    fn scopes_are_the_folders_above_a_plain_file_and_a_unit_whole() {
+        let of = |path: &str| scopes(&origin(path, None));
+        assert_eq!(of("a/b/x.yaml").len(), 3);
+        assert_eq!(of("a/b/x.yaml"), of("a/b/y.yaml"));
+        assert_eq!(of("a/b/x.yaml")[1..], of("a/c/x.yaml")[1..]);
+        assert_ne!(of("a/b/x.yaml")[0], of("a/c/x.yaml")[0]);
+        assert_eq!(of("x.yaml"), of("y.yaml"));
+        assert_eq!(of("a/x.yaml"), of("a/b/y.yaml")[1..]);
+        let unit = scopes(&origin("chart/templates/a/x.yaml", Some(3)));
+        assert_eq!(unit, scopes(&origin("chart/y.yaml", Some(3))));
+        assert_ne!(unit, scopes(&origin("chart/y.yaml", Some(4))));
+        let elsewhere = Origin {
+            root: 2,
+            ..origin("a/b/x.yaml", None)
+        };
+        assert!(scopes(&elsewhere)
+            .iter()
+            .all(|s| !of("a/b/x.yaml").contains(s)));
     }
 }

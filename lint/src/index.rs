@@ -344,8 +344,8 @@ struct Tables {
 struct Keyed(HashMap<(u64, u64), Vec<usize>>);
 
 impl Keyed {
-    fn add(&mut self, key: u64, origin: &Origin, at: usize) {
-        for scope in scopes(origin) {
+    fn add(&mut self, key: u64, seen_from: &[u64], at: usize) {
+        for &scope in seen_from {
             self.0.entry((key, scope)).or_default().push(at);
         }
     }
@@ -580,56 +580,60 @@ impl Index {
         self.services.sort_by_key(|s| position(&s.origin, &s.at));
         let tables = &mut self.tables;
         for (i, s) in self.services.iter().enumerate() {
-            let origin = &s.origin;
+            let seen_from = scopes(&s.origin);
             tables
                 .services_named
-                .add(key(&[&s.namespace, &s.name]), origin, i);
+                .add(key(&[&s.namespace, &s.name]), &seen_from, i);
             for (k, v) in s.selector.iter().flat_map(Labels::iter) {
                 tables
                     .services_selecting
-                    .add(key(&[&s.namespace, k, v]), origin, i);
+                    .add(key(&[&s.namespace, k, v]), &seen_from, i);
             }
             if s.headless {
-                tables.headless.add(EVERY, origin, i);
+                tables.headless.add(EVERY, &seen_from, i);
             }
         }
         for (i, w) in self.workloads.iter().enumerate() {
             if w.runs_to_completion {
                 continue;
             }
-            tables.workloads_in.add(key(&[&w.namespace]), &w.origin, i);
+            let seen_from = scopes(&w.origin);
+            tables.workloads_in.add(key(&[&w.namespace]), &seen_from, i);
             for (k, v) in w.pod_labels.iter() {
                 tables
                     .workloads_labelled
-                    .add(key(&[&w.namespace, k, v]), &w.origin, i);
+                    .add(key(&[&w.namespace, k, v]), &seen_from, i);
             }
         }
         for (i, b) in self.budgets.iter().enumerate() {
+            let seen_from = scopes(&b.origin);
             if b.selector.match_labels.is_empty() {
                 tables
                     .budgets_unlabelled
-                    .add(key(&[&b.namespace]), &b.origin, i);
+                    .add(key(&[&b.namespace]), &seen_from, i);
             }
             for (k, v) in b.selector.match_labels.iter() {
                 tables
                     .budgets_labelled
-                    .add(key(&[&b.namespace, k, v]), &b.origin, i);
+                    .add(key(&[&b.namespace, k, v]), &seen_from, i);
             }
         }
         for (i, a) in self.autoscalers.iter().enumerate() {
             let target = key(&[&a.namespace, &a.target_kind, &a.target_name]);
-            tables.autoscalers_of.add(target, &a.origin, i);
+            tables.autoscalers_of.add(target, &scopes(&a.origin), i);
         }
         for (i, r) in self.routes.iter().enumerate() {
             tables
                 .routes_to
-                .add(key(&[&r.target.0, &r.target.1]), &r.origin, i);
+                .add(key(&[&r.target.0, &r.target.1]), &scopes(&r.origin), i);
         }
         for (i, n) in self.namespaces.iter().enumerate() {
-            tables.namespaces_named.add(key(&[&n.name]), &n.origin, i);
+            tables
+                .namespaces_named
+                .add(key(&[&n.name]), &scopes(&n.origin), i);
         }
         for (i, m) in self.monitors.iter().enumerate() {
-            tables.monitors.add(EVERY, &m.origin, i);
+            tables.monitors.add(EVERY, &scopes(&m.origin), i);
         }
         self
     }

@@ -58,7 +58,7 @@ fn main() {
     let breaches = probe::report::evaluate(&abrupt.probe, &ProbeSlo::default());
     assert_eq!(breaches.len(), 1, "the default gate allows no error");
     let summary = probe::report::summary(&abrupt.probe, &|at| {
-        (at >= abrupt.sigterm).then(|| "rollout of demo".to_string())
+        (at + in_flight >= abrupt.sigterm).then(|| "rollout of demo".to_string())
     });
     assert!(summary.contains("during rollout of demo"), "{summary}");
     assert!(summary.contains("× 502"), "{summary}");
@@ -217,26 +217,47 @@ struct Ingress {
 }
 
 impl Ingress {
+    /// Starts nginx on two ports free a moment ago, and on others when
+    /// nginx exits because one was taken before its bind: whatever answers
+    /// on a taken port is not this ingress.
     fn start(nginx: &Path, dir: &Path, backend: u16) -> Ingress {
-        let (port, h2_port) = (free_port(), free_port());
-        write_config(dir, port, h2_port, backend);
-        let ingress = Ingress {
-            nginx: nginx.to_path_buf(),
-            dir: dir.to_path_buf(),
-            port,
-            h2_port,
-            process: Command::new(nginx)
+        for _ in 0..5 {
+            let [port, h2_port] = distinct_free_ports();
+            write_config(dir, port, h2_port, backend);
+            let mut process = Command::new(nginx)
                 .args(nginx_args(dir))
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap(),
-        };
-        let ready = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < ready, "nginx did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
+                .unwrap();
+            // nginx writes its pid file once every listener is bound; one
+            // that finds a port taken retries, then exits.
+            let pid_file = dir.join("nginx.pid");
+            let ready = Instant::now() + Duration::from_secs(10);
+            let listening = loop {
+                if process.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+                if pid.trim() == process.id().to_string() {
+                    break true;
+                }
+                assert!(Instant::now() < ready, "nginx did not listen on {port}");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            if listening {
+                return Ingress {
+                    nginx: nginx.to_path_buf(),
+                    dir: dir.to_path_buf(),
+                    port,
+                    h2_port,
+                    process,
+                };
+            }
         }
-        ingress
+        panic!(
+            "nginx exited five times on ports free a moment before; see {}/error.log",
+            dir.display()
+        )
     }
 
     /// Points the upstream at `backend` and reloads, as an ingress
@@ -277,12 +298,13 @@ fn nginx_args(dir: &Path) -> [String; 6] {
     ]
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two ports free a moment ago. Both listeners are held until both are
+/// chosen: a port freed and chosen again would give nginx one address with
+/// the HTTP/2 listener's options, and HTTP/1.1 clients would get HTTP/2
+/// frames.
+fn distinct_free_ports() -> [u16; 2] {
+    let listeners = [(); 2].map(|()| TcpListener::bind("127.0.0.1:0").unwrap());
+    listeners.map(|listener| listener.local_addr().unwrap().port())
 }
 
 /// Runs in the foreground with everything under `dir`. Connections from

@@ -136,9 +136,8 @@ enum LoadgenCommand {
         /// 2.0 sends twice as fast as recorded (default 1.0).
         #[arg(long)]
         speed: Option<f64>,
-        /// The verbs to replay (default create,update,patch,delete,deletecollection).
-        #[arg(long)]
-        only_verbs: Option<String>,
+        #[command(flatten)]
+        filters: ReplayFilters,
         /// Write namespace OLD's requests into NEW (default replay-RUN-OLD); repeatable.
         #[arg(long = "namespace-map", value_name = "OLD=NEW")]
         namespace_map: Vec<String>,
@@ -213,6 +212,37 @@ struct ClusterArgs {
     /// Kubeconfig context (default: the current context).
     #[arg(long)]
     context: Option<String>,
+}
+
+/// Which recorded writes a replay sends: globs (`*` matches any run of
+/// characters), each flag repeatable or comma-separated; a write is sent
+/// when it matches an include (or none is given) and no exclude.
+#[derive(clap::Args)]
+struct ReplayFilters {
+    /// Verbs to replay (default: create, update, patch, delete, deletecollection).
+    #[arg(long, value_name = "VERB")]
+    verb: Vec<String>,
+    #[arg(long, value_name = "VERB")]
+    exclude_verb: Vec<String>,
+    /// Users whose writes to replay (`system:serviceaccount:argocd:*`).
+    #[arg(long, value_name = "USER")]
+    user: Vec<String>,
+    #[arg(long, value_name = "USER")]
+    exclude_user: Vec<String>,
+    /// Recorded namespaces whose writes to replay.
+    #[arg(long, value_name = "NAMESPACE")]
+    namespace: Vec<String>,
+    #[arg(long, value_name = "NAMESPACE")]
+    exclude_namespace: Vec<String>,
+    /// Resources to replay, as `deployments`, `deployments/scale` or `deployments.apps`.
+    #[arg(long, value_name = "RESOURCE")]
+    resource: Vec<String>,
+    #[arg(long, value_name = "RESOURCE")]
+    exclude_resource: Vec<String>,
+    /// Replay lease writes too (node heartbeats, leader election), left out
+    /// by default: the test cluster's own nodes and controllers make them.
+    #[arg(long)]
+    keep_leases: bool,
 }
 
 /// Where the rules come from besides the built-in ones.
@@ -527,7 +557,7 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
                 from,
                 to,
                 speed,
-                only_verbs,
+                filters,
                 namespace_map,
                 connections,
                 run_id,
@@ -540,7 +570,15 @@ fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> {
                     from,
                     to,
                     speed,
-                    only_verbs,
+                    verbs: filters.verb,
+                    exclude_verbs: filters.exclude_verb,
+                    users: filters.user,
+                    exclude_users: filters.exclude_user,
+                    namespaces: filters.namespace,
+                    exclude_namespaces: filters.exclude_namespace,
+                    resources: filters.resource,
+                    exclude_resources: filters.exclude_resource,
+                    keep_leases: filters.keep_leases,
                     namespace_map,
                     connections,
                     run_id,

@@ -89,7 +89,7 @@ fn audit_log() -> Log {
             }
             match verb {
                 "create" if with_body => log.creates += 1,
-                "delete" => log.deletes += 1,
+                "delete" if with_body => log.deletes += 1,
                 "update" if with_body => log.updates += 1,
                 "patch" if with_body => log.patches += 1,
                 _ => log.synthetic += 1,
@@ -226,7 +226,8 @@ fn the_recorded_writes_are_replayed_on_schedule_into_sandboxes_and_compared() {
     assert_eq!(count(&report, "delete", false), log.deletes);
     let synthetic = count(&report, "create", true)
         + count(&report, "update", true)
-        + count(&report, "patch", true);
+        + count(&report, "patch", true)
+        + count(&report, "delete", true);
     assert_eq!(synthetic, log.synthetic);
     assert_eq!(
         fake.served_for("create")
@@ -301,7 +302,7 @@ fn speed_2_sends_the_same_schedule_twice_as_fast_and_gzip_reads_the_same() {
         &[
             "--speed",
             "2",
-            "--only-verbs",
+            "--verb",
             "create,delete",
             "--namespace-map",
             "shop=shop-copy",
@@ -331,9 +332,18 @@ fn bad_arguments_and_an_empty_window_say_what_is_wrong() {
     std::fs::write(&path, audit_log().text).unwrap();
     let kubeconfig = fake.kubeconfig.to_str().unwrap();
     let log = path.to_str().unwrap();
-    let cases: [(&[&str], i32, &str); 4] = [
+    let cases: [(&[&str], i32, &str); 5] = [
         (&["--speed", "0"], 2, "--speed 0"),
-        (&["--only-verbs", "get"], 2, "`get` is not one of"),
+        (
+            &["--verb", "get"],
+            2,
+            "--verb get: matches none of the writes",
+        ),
+        (
+            &["--exclude-verb", "list"],
+            2,
+            "--exclude-verb list: matches none",
+        ),
         (&["--from", "yesterday"], 2, "an RFC 3339 time"),
         (
             &["--from", "2030-01-01T00:00:00Z"],
@@ -358,4 +368,360 @@ fn bad_arguments_and_an_empty_window_say_what_is_wrong() {
         );
     }
     assert!(fake.namespaces().is_empty());
+}
+
+/// A completed request as the audit log records it; `body` is the
+/// requestObject, `response` the responseObject.
+#[allow(clippy::too_many_arguments)]
+fn write_event(
+    at_us: i64,
+    user: &str,
+    verb: &str,
+    (group, resource, subresource): (&str, &str, Option<&str>),
+    (namespace, name): (&str, &str),
+    code: u16,
+    body: Option<Value>,
+    response: Option<Value>,
+) -> String {
+    let mut object_ref = json!({"resource": resource, "namespace": namespace, "name": name,
+        "apiGroup": group, "apiVersion": "v1"});
+    if let Some(sub) = subresource {
+        object_ref["subresource"] = json!(sub);
+    }
+    let mut event = json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+        "auditID": format!("{at_us}-{name}"), "stage": "ResponseComplete",
+        "requestURI": "/", "verb": verb, "user": {"username": user},
+        "objectRef": object_ref, "responseStatus": {"metadata": {}, "code": code},
+        "requestReceivedTimestamp": timestamp(at_us),
+        "stageTimestamp": timestamp(at_us + 3_000),
+    });
+    if let Some(body) = body {
+        event["requestObject"] = body;
+    }
+    if let Some(response) = response {
+        event["responseObject"] = response;
+    }
+    event.to_string()
+}
+
+/// An Argo CD sync as a window of an audit log: patches and updates of
+/// objects that existed before it (their states recorded before the window,
+/// or not at all), a Metadata-level patch, a delete, a create then a patch,
+/// a custom resource the test cluster does not have, kubelets' pod status
+/// updates, and the lease writes every cluster makes.
+fn sync_log() -> (String, i64) {
+    let argo = "system:serviceaccount:argocd:argocd-application-controller";
+    let window_us = T0_US + 60_000_000;
+    let web = |replicas: u64| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "9", "uid": "u-web"},
+            "spec": {"replicas": replicas}, "status": {"replicas": replicas}})
+    };
+    let settings = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "shop"}, "data": {"mode": "old"}});
+    let apps = ("apps", "deployments", None);
+    let configmaps = ("", "configmaps", None);
+    let mut lines = vec![
+        // Before the window: the states the window's writes start from.
+        write_event(
+            T0_US,
+            "viewer",
+            "get",
+            apps,
+            ("shop", "web"),
+            200,
+            None,
+            Some(web(3)),
+        ),
+        write_event(
+            T0_US + 1_000_000,
+            argo,
+            "update",
+            configmaps,
+            ("shop", "settings"),
+            200,
+            Some(settings.clone()),
+            None,
+        ),
+    ];
+    let mut at = window_us;
+    let mut next = || {
+        at += 20_000;
+        at
+    };
+    let patch =
+        json!({"spec": {"template": {"metadata": {"annotations": {"restartedAt": "now"}}}}});
+    lines.push(write_event(
+        next(),
+        argo,
+        "patch",
+        apps,
+        ("shop", "web"),
+        200,
+        Some(patch.clone()),
+        None,
+    ));
+    let mut updated = settings.clone();
+    updated["data"]["mode"] = json!("new");
+    lines.push(write_event(
+        next(),
+        argo,
+        "update",
+        configmaps,
+        ("shop", "settings"),
+        200,
+        Some(updated),
+        None,
+    ));
+    for _ in 0..2 {
+        lines.push(write_event(
+            next(),
+            argo,
+            "patch",
+            ("", "services", None),
+            ("shop", "api"),
+            200,
+            Some(json!({"metadata": {"labels": {"v": "2"}}})),
+            None,
+        ));
+    }
+    lines.push(write_event(
+        next(),
+        argo,
+        "patch",
+        ("example.com", "widgets", None),
+        ("shop", "w1"),
+        200,
+        Some(json!({"spec": {"size": 2}})),
+        None,
+    ));
+    lines.push(write_event(
+        next(),
+        argo,
+        "patch",
+        configmaps,
+        ("payments", "metadata-only"),
+        200,
+        None,
+        None,
+    ));
+    lines.push(write_event(
+        next(),
+        argo,
+        "delete",
+        ("", "secrets", None),
+        ("payments", "old"),
+        200,
+        None,
+        None,
+    ));
+    let new =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new"}, "data": {}});
+    lines.push(write_event(
+        next(),
+        argo,
+        "create",
+        configmaps,
+        ("shop", "new"),
+        201,
+        Some(new),
+        None,
+    ));
+    lines.push(write_event(
+        next(),
+        argo,
+        "patch",
+        configmaps,
+        ("shop", "new"),
+        200,
+        Some(json!({"data": {"k": "v"}})),
+        None,
+    ));
+    for _ in 0..2 {
+        let status = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1"}, "status": {"phase": "Running"}});
+        lines.push(write_event(
+            next(),
+            "system:node:n1",
+            "update",
+            ("", "pods", Some("status")),
+            ("shop", "web-1"),
+            200,
+            Some(status),
+            None,
+        ));
+    }
+    let leases = ("coordination.k8s.io", "leases", None);
+    for node in 0..5 {
+        let name = format!("n{node}");
+        lines.push(write_event(
+            next(),
+            &format!("system:node:{name}"),
+            "update",
+            leases,
+            ("kube-node-lease", &name),
+            200,
+            None,
+            None,
+        ));
+    }
+    for _ in 0..3 {
+        lines.push(write_event(
+            next(),
+            "system:kube-controller-manager",
+            "update",
+            leases,
+            ("kube-system", "kube-controller-manager"),
+            200,
+            None,
+            None,
+        ));
+    }
+    (lines.join("\n") + "\n", window_us)
+}
+
+/// The sync log in `dir`, and the time its window starts.
+fn write_sync_log(dir: &Path) -> (std::path::PathBuf, String) {
+    let (log, window_us) = sync_log();
+    let path = dir.join("audit.log");
+    std::fs::write(&path, log).unwrap();
+    (path, timestamp(window_us))
+}
+
+fn codes(report: &Value) -> std::collections::BTreeMap<String, u64> {
+    let mut codes = std::collections::BTreeMap::new();
+    for request in report["replay"]["requests"].as_array().unwrap() {
+        for (code, n) in request["replayed"]["codes"].as_object().unwrap() {
+            *codes.entry(code.clone()).or_default() += n.as_u64().unwrap();
+        }
+    }
+    codes
+}
+
+#[test]
+fn objects_that_existed_before_the_window_are_created_first_so_writes_reach_the_store() {
+    let _alone = ON_SCHEDULE.lock().unwrap_or_else(|e| e.into_inner());
+    let (_rt, dir, fake) = start();
+    let (path, from) = write_sync_log(dir.path());
+    let (output, report) = replay(&fake, &path, &dir.path().join("r.json"), &["--from", &from]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+
+    // 11 writes of the window; the 8 lease writes are left out.
+    assert_eq!(
+        codes(&report),
+        [
+            ("200".to_string(), 9),
+            ("201".to_string(), 1),
+            ("404".to_string(), 1)
+        ]
+        .into(),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 of 11 writes got 404: target missing (0 in production)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("8 lease writes (node heartbeats, leader election) not replayed"),
+        "{text}"
+    );
+    assert_eq!(report["replay"]["skipped"]["leases"], 8);
+    let setup = &report["replay"]["setup"];
+    // web, settings, api, the synthetic ConfigMap, the secret, the pod.
+    assert_eq!(setup["objects_created"], 6, "{setup}");
+    assert_eq!(setup["objects_missing"], 1, "{setup}");
+    assert_eq!(setup["objects_missing_first"][0]["resource"], "widgets");
+    assert_eq!(setup["requests"]["outcomes"]["201"], 2 + 6, "{setup}");
+    assert!(
+        text.contains("setup: 6 objects the window writes to created first"),
+        "{text}"
+    );
+    let namespaces: Vec<&String> = report["replay"]["namespaces"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(namespaces, ["payments", "shop"]);
+    assert!(fake.namespaces().is_empty(), "{:?}", fake.namespaces());
+}
+
+#[test]
+fn filters_include_and_exclude_users_resources_and_verbs_and_leases_can_be_kept() {
+    let _alone = ON_SCHEDULE.lock().unwrap_or_else(|e| e.into_inner());
+    let (_rt, dir, fake) = start();
+    let (path, from) = write_sync_log(dir.path());
+    let (output, report) = replay(
+        &fake,
+        &path,
+        &dir.path().join("r.json"),
+        &[
+            "--from",
+            &from,
+            "--keep-leases",
+            "--exclude-user",
+            "system:node:*",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The pod status updates and node leases are the nodes'; the leader
+    // election's three lease updates are replayed.
+    assert_eq!(report["replay"]["skipped"]["filtered_out"], 2 + 5);
+    assert_eq!(report["replay"]["skipped"]["leases"], 0);
+    // Recorded without a body, they go to synthetic ConfigMaps.
+    assert_eq!(count(&report, "update", true), 3);
+    assert_eq!(codes(&report)["404"], 1);
+
+    let (output, report) = replay(
+        &fake,
+        &path,
+        &dir.path().join("r2.json"),
+        &[
+            "--from",
+            &from,
+            "--resource",
+            "deployments.apps,services",
+            "--verb",
+            "patch",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(count(&report, "patch", false), 3);
+    assert_eq!(codes(&report), [("200".to_string(), 3)].into());
+    assert_eq!(report["replay"]["namespaces"].as_object().unwrap().len(), 1);
+    assert!(fake.namespaces().is_empty(), "{:?}", fake.namespaces());
+}
+
+#[test]
+fn a_setup_that_fails_deletes_the_namespaces_it_made_and_leaves_the_others() {
+    let _alone = ON_SCHEDULE.lock().unwrap_or_else(|e| e.into_inner());
+    let (_rt, dir, fake) = start();
+    let (path, _) = write_sync_log(dir.path());
+    // Someone else's namespace by the name the replay would make: `payments`
+    // is made first, then `shop` is refused.
+    fake.add_namespace("replay-r1-shop", json!({"team": "shop"}));
+    let output = scar(&[
+        "loadgen",
+        "replay",
+        path.to_str().unwrap(),
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--run-id",
+        "r1",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("namespace replay-r1-shop already exists"),
+        "{}",
+        stderr(&output)
+    );
+    let served = fake.served();
+    let namespace = |code: u16| served.get(&("namespace".to_string(), code)).copied();
+    assert_eq!(
+        (namespace(201), namespace(409)),
+        (Some(1), Some(1)),
+        "{served:?}"
+    );
+    assert_eq!(fake.namespaces(), ["replay-r1-shop"], "payments deleted");
+    assert_eq!(fake.served_for("create"), 0, "no object was created");
 }

@@ -209,7 +209,7 @@ pub async fn cleanup(args: CleanupArgs) -> Exit {
         return Exit::Passed;
     }
     let mut left = Vec::new();
-    let mut log = runner::CleanupLog::default();
+    let mut log = runner::RequestLog::default();
     for (name, run_id) in &found.ours {
         match runner::delete_namespace(&api, name, run_id, false, &mut log).await {
             Ok(()) => println!("deleted namespace {name}"),
@@ -368,8 +368,16 @@ pub struct ReplayArgs {
     pub from: Option<String>,
     pub to: Option<String>,
     pub speed: Option<f64>,
-    /// `create,update`.
-    pub only_verbs: Option<String>,
+    /// Include and exclude patterns, each value a comma-separated list.
+    pub verbs: Vec<String>,
+    pub exclude_verbs: Vec<String>,
+    pub users: Vec<String>,
+    pub exclude_users: Vec<String>,
+    pub namespaces: Vec<String>,
+    pub exclude_namespaces: Vec<String>,
+    pub resources: Vec<String>,
+    pub exclude_resources: Vec<String>,
+    pub keep_leases: bool,
     /// `old=new` each.
     pub namespace_map: Vec<String>,
     pub connections: Option<usize>,
@@ -392,24 +400,44 @@ impl ReplayArgs {
         if !(speed.is_finite() && speed > 0.0) {
             return Err(format!("--speed {speed}: must be above 0"));
         }
-        let mut filter = audit::Filter {
-            from_us: time("--from", &self.from)?,
-            to_us: time("--to", &self.to)?,
-            ..audit::Filter::default()
+        let patterns = |include: &[String], exclude: &[String]| {
+            let split = |values: &[String]| {
+                values
+                    .iter()
+                    .flat_map(|v| v.split(','))
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .collect()
+            };
+            audit::Patterns {
+                include: split(include),
+                exclude: split(exclude),
+            }
         };
-        if let Some(verbs) = &self.only_verbs {
-            filter.verbs = verbs.split(',').map(|v| v.trim().to_string()).collect();
-            if let Some(unknown) = filter
-                .verbs
+        let verbs = patterns(&self.verbs, &self.exclude_verbs);
+        for (flag, given) in [
+            ("--verb", &verbs.include),
+            ("--exclude-verb", &verbs.exclude),
+        ] {
+            if let Some(unknown) = given
                 .iter()
-                .find(|v| !audit::WRITE_VERBS.contains(&v.as_str()))
+                .find(|v| !audit::WRITE_VERBS.iter().any(|w| audit::glob(v, w)))
             {
                 return Err(format!(
-                    "--only-verbs {verbs}: `{unknown}` is not one of {}",
+                    "{flag} {unknown}: matches none of the writes a replay sends ({})",
                     audit::WRITE_VERBS.join(", ")
                 ));
             }
         }
+        let filter = audit::Filter {
+            from_us: time("--from", &self.from)?,
+            to_us: time("--to", &self.to)?,
+            verbs,
+            users: patterns(&self.users, &self.exclude_users),
+            namespaces: patterns(&self.namespaces, &self.exclude_namespaces),
+            resources: patterns(&self.resources, &self.exclude_resources),
+            keep_leases: self.keep_leases,
+        };
         let mut namespace_map = BTreeMap::new();
         for pair in &self.namespace_map {
             let Some((old, new)) = pair.split_once('=') else {

@@ -452,8 +452,12 @@ impl Route {
                 namespace: ns.to_string(),
                 resource: resource.to_string(),
             },
+            // A status write stands for a write of the object: the double
+            // keeps no separate status.
             ["api", "v1", "namespaces", ns, resource, name]
-            | ["apis", _, _, "namespaces", ns, resource, name] => Route::Object {
+            | ["apis", _, _, "namespaces", ns, resource, name]
+            | ["api", "v1", "namespaces", ns, resource, name, "status"]
+            | ["apis", _, _, "namespaces", ns, resource, name, "status"] => Route::Object {
                 namespace: ns.to_string(),
                 resource: resource.to_string(),
                 name: name.to_string(),

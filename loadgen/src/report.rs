@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value as Json};
 
 use crate::measure::PhaseStats;
-use crate::runner::{cleanup_json, RunResult};
+use crate::runner::{cleanup_json, setup_json, RunResult};
 use crate::scenario::{Load, Scenario, Work};
 use crate::slo::Breach;
 
@@ -152,6 +152,7 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
         "started_at_unix": result.started_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
         "duration_seconds": result.wall.as_secs_f64(),
         "interrupted": result.interrupted,
+        "setup": setup_json(&result.setup_log),
         "cleanup": cleanup_json(&result.cleanup, &result.cleanup_log),
         "phases": phases,
         "probe": match &result.probe {

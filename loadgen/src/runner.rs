@@ -50,7 +50,9 @@ pub struct RunResult {
     pub names: BTreeMap<String, String>,
     /// How deleting the run's namespace went.
     pub cleanup: Result<(), String>,
-    pub cleanup_log: CleanupLog,
+    pub cleanup_log: RequestLog,
+    /// The namespace's creation.
+    pub setup_log: RequestLog,
     /// What the scenario's probe saw, when it has one.
     pub probe: Option<ProbeResult>,
 }
@@ -109,7 +111,8 @@ pub async fn run(
         .map(|probe| crate::probe::Probe::new(probe.spec.clone()))
         .transpose()
         .map_err(|e| RunError::Start(format!("the probe: {e}")))?;
-    create_namespace(api, &namespace, &options.run_id)
+    let mut setup_log = RequestLog::default();
+    create_namespace(api, &namespace, &options.run_id, &mut setup_log)
         .await
         .map_err(RunError::Start)?;
 
@@ -190,7 +193,7 @@ pub async fn run(
     let wall = shared.run_start.elapsed();
     let phases = lock(&shared.stats).clone();
     let names = resolve_apf_names(api, &phases).await;
-    let mut cleanup_log = CleanupLog::default();
+    let mut cleanup_log = RequestLog::default();
     let cleanup = delete_namespace(api, &namespace, &options.run_id, true, &mut cleanup_log).await;
     Ok(RunResult {
         run_id: options.run_id.clone(),
@@ -205,6 +208,7 @@ pub async fn run(
         names,
         cleanup,
         cleanup_log,
+        setup_log,
         probe,
     })
 }
@@ -228,6 +232,7 @@ pub(crate) async fn create_namespace(
     api: &Api,
     namespace: &str,
     run_id: &str,
+    log: &mut RequestLog,
 ) -> Result<(), String> {
     let body = json!({
         "apiVersion": "v1",
@@ -243,6 +248,7 @@ pub(crate) async fn create_namespace(
             Duration::from_secs(30),
         )
         .await;
+    log.record(reply.outcome);
     match reply.outcome {
         Outcome::Status(200..=299) => Ok(()),
         Outcome::Status(409) => Err(format!(
@@ -303,23 +309,19 @@ pub(crate) fn ownership(
         .map(str::to_string))
 }
 
-/// Every request a cleanup sent: the reads that check a namespace is the
-/// run's and the deletions, by outcome (`200`, `429`, `connection error`).
+/// Every request of a setup or a cleanup (the reads that check a namespace
+/// is the run's, the deletions), by outcome (`200`, `429`, `connection
+/// error`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CleanupLog {
-    /// Deletions sent.
+pub struct RequestLog {
+    /// Deletions sent, for a cleanup.
     pub attempts: u32,
     pub outcomes: BTreeMap<String, u32>,
 }
 
-impl CleanupLog {
-    fn record(&mut self, outcome: Outcome) {
-        let label = match outcome {
-            Outcome::Status(code) => code.to_string(),
-            Outcome::ConnectionError => "connection error".to_string(),
-            Outcome::Timeout => "timeout".to_string(),
-        };
-        *self.outcomes.entry(label).or_default() += 1;
+impl RequestLog {
+    pub(crate) fn record(&mut self, outcome: Outcome) {
+        *self.outcomes.entry(outcome_label(outcome)).or_default() += 1;
     }
 
     pub fn requests(&self) -> u32 {
@@ -327,9 +329,23 @@ impl CleanupLog {
     }
 }
 
+/// An outcome as reports name it: `201`, `connection error`, `timeout`.
+pub fn outcome_label(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Status(code) => code.to_string(),
+        Outcome::ConnectionError => "connection error".to_string(),
+        Outcome::Timeout => "timeout".to_string(),
+    }
+}
+
+/// A setup as reports write it: `{"requests": 3, "outcomes": {"201": 3}}`.
+pub fn setup_json(log: &RequestLog) -> Json {
+    json!({"requests": log.requests(), "outcomes": log.outcomes})
+}
+
 /// A cleanup as reports write it: `{"ok": true, "attempts": 2, "requests":
 /// 4, "outcomes": {"200": 3, "429": 1}}`, and `error` when it failed.
-pub fn cleanup_json(result: &Result<(), String>, log: &CleanupLog) -> Json {
+pub fn cleanup_json(result: &Result<(), String>, log: &RequestLog) -> Json {
     let mut cleanup = json!({
         "ok": result.is_ok(),
         "attempts": log.attempts,
@@ -353,7 +369,7 @@ pub async fn delete_namespace(
     namespace: &str,
     run_id: &str,
     created_here: bool,
-    log: &mut CleanupLog,
+    log: &mut RequestLog,
 ) -> Result<(), String> {
     let path = format!("/api/v1/namespaces/{namespace}");
     let deadline = Instant::now() + CLEANUP_PATIENCE;

@@ -3,14 +3,17 @@
 //! into namespaces of the run's own, and what the test cluster answers put
 //! beside what production answered then.
 //!
-//! The log is read twice as a stream: once for the namespaces to create and
-//! the first request's time, once to send. Events are written when requests
-//! complete, not when they arrive, so a small heap reorders them by arrival
-//! over a lookahead of recorded time; memory stays flat however large the log.
+//! The log is read as a stream: once for the namespaces to create, the
+//! first request's time and the objects the window's writes need
+//! (`setup`), once more for those objects' recorded states when there are
+//! any, and once to send. Events are written when requests complete, not
+//! when they arrive, so a small heap reorders them by arrival over a
+//! lookahead of recorded time; memory stays flat however large the log.
 
 pub mod audit;
 pub mod report;
 mod request;
+mod setup;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -21,9 +24,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::api::Api;
-use crate::runner::{create_namespace, delete_namespace, lock, CleanupLog};
+use crate::runner::{create_namespace, delete_namespace, lock, RequestLog};
 use audit::{Filter, Recorded, Skipped};
 use report::{Key, Stats};
+use setup::{Seeded, Target};
 
 #[derive(Debug, Clone)]
 pub struct ReplaySpec {
@@ -62,9 +66,13 @@ pub struct ReplayResult {
     pub skipped: Skipped,
     /// Writes to cluster-scoped resources, never replayed into a test cluster.
     pub cluster_scoped: u64,
+    /// The requests that made the namespaces and the objects the window
+    /// writes to.
+    pub setup_log: RequestLog,
+    pub seeded: Seeded,
     pub interrupted: bool,
     pub cleanup: Result<(), String>,
-    pub cleanup_log: CleanupLog,
+    pub cleanup_log: RequestLog,
 }
 
 /// The sandbox namespace a recorded one maps to: a valid name of at most 63
@@ -84,38 +92,47 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) -> Result<ReplayResult, String> {
     api.check_reachable().await?;
-    // First pass: the namespaces to create and when the window starts.
-    let survey = {
+    let plan = {
         let (log, filter) = (spec.log.clone(), spec.filter.clone());
-        tokio::task::spawn_blocking(move || survey(&log, &filter))
+        tokio::task::spawn_blocking(move || setup::plan(&log, &filter))
             .await
             .map_err(|e| e.to_string())??
     };
+    let sandboxes: BTreeMap<String, String> = plan
+        .namespaces
+        .iter()
+        .map(|namespace| {
+            let target = sandbox(&spec.namespace_map, &spec.run_id, namespace);
+            (namespace.clone(), target)
+        })
+        .collect();
+    let (plan, seeds, mut seeded) = {
+        let (log, run_id, sandboxes) = (spec.log.clone(), spec.run_id.clone(), sandboxes.clone());
+        tokio::task::spawn_blocking(move || {
+            setup::seeds(&log, &plan, &sandboxes, &run_id)
+                .map(|(seeds, seeded)| (plan, seeds, seeded))
+        })
+        .await
+        .map_err(|e| e.to_string())??
+    };
+    let mut setup_log = RequestLog::default();
     let mut namespaces: BTreeMap<String, String> = BTreeMap::new();
-    for namespace in &survey.namespaces {
-        let target = sandbox(&spec.namespace_map, &spec.run_id, namespace);
-        if let Err(e) = create_namespace(api, &target, &spec.run_id).await {
-            // Those already made are the run's: none is left behind.
-            let mut left = Vec::new();
-            let mut log = CleanupLog::default();
-            for made in namespaces.values() {
-                if delete_namespace(api, made, &spec.run_id, true, &mut log)
-                    .await
-                    .is_err()
-                {
-                    left.push(made.clone());
-                }
-            }
-            return Err(match left.as_slice() {
-                [] => e,
-                _ => format!(
-                    "{e}; namespaces {} it had made could not be deleted (scar loadgen cleanup --run-id {})",
-                    left.join(", "),
-                    spec.run_id
-                ),
-            });
+    for (namespace, target) in &sandboxes {
+        let made = create_namespace(api, target, &spec.run_id, &mut setup_log).await;
+        if let Err(e) = made {
+            return Err(undo_setup(api, spec, &namespaces, e).await);
         }
-        namespaces.insert(namespace.clone(), target);
+        namespaces.insert(namespace.clone(), target.clone());
+    }
+    setup::create(api, seeds, &stop, &mut setup_log, &mut seeded).await;
+    if *stop.borrow() {
+        return Err(undo_setup(
+            api,
+            spec,
+            &namespaces,
+            "interrupted during setup".to_string(),
+        )
+        .await);
     }
 
     let stats: Arc<Mutex<BTreeMap<Key, Stats>>> = Arc::default();
@@ -133,9 +150,10 @@ pub async fn run(
         api: api.clone(),
         runtime: tokio::runtime::Handle::current(),
         namespaces: namespaces.clone(),
+        synthetic_targets: plan.synthetic_targets,
         run_id: spec.run_id.clone(),
         speed: spec.speed,
-        first_us: survey.first_us,
+        first_us: plan.first_us,
         slots: slots.clone(),
         stats: stats.clone(),
         lateness: lateness.clone(),
@@ -155,7 +173,7 @@ pub async fn run(
     let wall = sent.start.map_or(Duration::ZERO, |s| s.elapsed());
 
     let mut cleanup = Ok(());
-    let mut cleanup_log = CleanupLog::default();
+    let mut cleanup_log = RequestLog::default();
     for target in namespaces.values() {
         if let Err(e) = delete_namespace(api, target, &spec.run_id, true, &mut cleanup_log).await {
             cleanup = Err(e);
@@ -168,17 +186,47 @@ pub async fn run(
         run_id: spec.run_id.clone(),
         started_at: sent.started_at,
         wall,
-        recorded_span: Duration::from_micros((sent.last_us - survey.first_us).max(0) as u64),
+        recorded_span: Duration::from_micros((sent.last_us - plan.first_us).max(0) as u64),
         speed: spec.speed,
         namespaces,
         stats,
         lateness,
         skipped,
         cluster_scoped: sent.cluster_scoped,
+        setup_log,
+        seeded,
         interrupted: sent.interrupted,
         cleanup,
         cleanup_log,
     })
+}
+
+/// Deletes the namespaces a failed setup made; the error says which could
+/// not be.
+async fn undo_setup(
+    api: &Api,
+    spec: &ReplaySpec,
+    made: &BTreeMap<String, String>,
+    error: String,
+) -> String {
+    let mut left = Vec::new();
+    let mut log = RequestLog::default();
+    for namespace in made.values() {
+        if delete_namespace(api, namespace, &spec.run_id, true, &mut log)
+            .await
+            .is_err()
+        {
+            left.push(namespace.clone());
+        }
+    }
+    match left.as_slice() {
+        [] => error,
+        _ => format!(
+            "{error}; namespaces {} it had made could not be deleted (scar loadgen cleanup --run-id {})",
+            left.join(", "),
+            spec.run_id
+        ),
+    }
 }
 
 /// What the scheduler thread needs to send each request on time.
@@ -187,6 +235,7 @@ struct Schedule {
     /// The runtime the requests run on.
     runtime: tokio::runtime::Handle,
     namespaces: BTreeMap<String, String>,
+    synthetic_targets: BTreeSet<Target>,
     run_id: String,
     speed: f64,
     first_us: i64,
@@ -260,7 +309,14 @@ impl Schedule {
                 });
                 let offset_us = (recorded.received_us - self.first_us).max(0) as f64 / self.speed;
                 let scheduled = start + Duration::from_micros(offset_us as u64);
-                let call = request::build(&recorded, &self.namespaces[namespace], &self.run_id);
+                let synthetic_target = Target::of(&recorded)
+                    .is_some_and(|target| self.synthetic_targets.contains(&target));
+                let call = request::build(
+                    &recorded,
+                    &self.namespaces[namespace],
+                    &self.run_id,
+                    synthetic_target,
+                );
                 let permit = self
                     .slots
                     .clone()
@@ -301,34 +357,7 @@ impl Schedule {
     }
 }
 
-struct Survey {
-    namespaces: BTreeSet<String>,
-    first_us: i64,
-}
-
-fn survey(log: &std::path::Path, filter: &Filter) -> Result<Survey, String> {
-    let input = audit::open(log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let mut survey = Survey {
-        namespaces: BTreeSet::new(),
-        first_us: i64::MAX,
-    };
-    audit::read(input, filter, |recorded| {
-        survey.first_us = survey.first_us.min(recorded.received_us);
-        if let Some(namespace) = recorded.namespace {
-            survey.namespaces.insert(namespace);
-        }
-    })
-    .map_err(|e| format!("{}: {e}", log.display()))?;
-    if survey.first_us == i64::MAX {
-        return Err(format!(
-            "{}: no write request to replay in the window (see --from, --to, --only-verbs)",
-            log.display()
-        ));
-    }
-    Ok(survey)
-}
-
-/// Second pass: hands requests over in arrival order, holding only those
+/// The sending pass: hands requests over in arrival order, holding only those
 /// within the lookahead.
 fn read_in_arrival_order(
     log: &std::path::Path,
@@ -354,7 +383,9 @@ fn read_in_arrival_order(
             }
         }
     };
-    let skipped = audit::read(input, filter, |recorded| {
+    let skipped = audit::read(input, filter, |mut recorded| {
+        // Setup has used what the server answered; sending needs only the body.
+        recorded.response = None;
         let key = (recorded.received_us, recorded.line);
         newest = newest.max(recorded.received_us);
         pending.push(Reverse(key));

@@ -13,7 +13,7 @@ use super::ReplayResult;
 use crate::api::Outcome;
 use crate::measure::{latency_histogram, micros, Outcomes};
 use crate::report::percentiles;
-use crate::runner::cleanup_json;
+use crate::runner::{cleanup_json, outcome_label, setup_json};
 use crate::slo::counted;
 
 /// Requests are told apart by verb and resource; those sent on a synthetic
@@ -31,6 +31,8 @@ pub struct Stats {
     pub recorded_codes: BTreeMap<u16, u64>,
     pub recorded_latency: Histogram<u64>,
     pub replayed: Outcomes,
+    /// What the test cluster answered, by exact status code.
+    pub replayed_codes: BTreeMap<String, u64>,
     /// From the scheduled send time.
     pub corrected: Histogram<u64>,
     pub raw: Histogram<u64>,
@@ -42,6 +44,7 @@ impl Default for Stats {
             recorded_codes: BTreeMap::new(),
             recorded_latency: latency_histogram(),
             replayed: Outcomes::default(),
+            replayed_codes: BTreeMap::new(),
             corrected: latency_histogram(),
             raw: latency_histogram(),
         }
@@ -62,12 +65,16 @@ impl Stats {
         self.recorded_latency
             .saturating_record(recorded.latency_us.max(1) as u64);
         self.replayed.count(outcome);
+        *self
+            .replayed_codes
+            .entry(outcome_label(outcome))
+            .or_default() += 1;
         self.corrected.saturating_record(micros(corrected).max(1));
         self.raw.saturating_record(micros(raw).max(1));
     }
 
-    fn recorded_429s(&self) -> u64 {
-        self.recorded_codes.get(&429).copied().unwrap_or(0)
+    fn replayed_404s(&self) -> u64 {
+        self.replayed_codes.get("404").copied().unwrap_or(0)
     }
 }
 
@@ -89,34 +96,39 @@ pub fn summary(result: &ReplayResult) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<36} {:>7} {:>6} {:>6} {:>22}   {:>6} {:>6} {:>22}",
-        "verb resource",
-        "count",
-        "429",
-        "errors",
-        "recorded ms p50/p99",
-        "429",
-        "errors",
-        "replayed ms p50/p99"
+        "{:<36} {:>7}   {:<22} {:>13}   {:<22} {:>13}",
+        "verb resource", "count", "recorded codes", "ms p50/p99", "replayed codes", "ms p50/p99"
     );
     for (key, stats) in &result.stats {
-        let recorded_errors: u64 = stats
-            .recorded_codes
-            .iter()
-            .filter(|(code, _)| !(200..300).contains(*code) && **code != 429)
-            .map(|(_, n)| n)
+        let recorded_codes = codes(
+            stats
+                .recorded_codes
+                .iter()
+                .map(|(c, n)| (c.to_string(), *n)),
+        );
+        let replayed_codes = codes(stats.replayed_codes.iter().map(|(c, n)| (c.clone(), *n)));
+        let _ = writeln!(
+            out,
+            "{:<36} {:>7}   {:<22} {:>13}   {:<22} {:>13}",
+            label(key),
+            stats.replayed.total(),
+            recorded_codes,
+            p50_p99(&stats.recorded_latency),
+            replayed_codes,
+            p50_p99(&stats.corrected),
+        );
+    }
+    let writes: u64 = result.stats.values().map(|s| s.replayed.total()).sum();
+    let not_found: u64 = result.stats.values().map(Stats::replayed_404s).sum();
+    if not_found > 0 {
+        let recorded: u64 = result
+            .stats
+            .values()
+            .map(|s| s.recorded_codes.get(&404).copied().unwrap_or(0))
             .sum();
         let _ = writeln!(
             out,
-            "{:<36} {:>7} {:>6} {:>6} {:>22}   {:>6} {:>6} {:>22}",
-            label(key),
-            stats.replayed.total(),
-            stats.recorded_429s(),
-            recorded_errors,
-            p50_p99(&stats.recorded_latency),
-            stats.replayed.too_many_requests,
-            stats.replayed.errors(),
-            p50_p99(&stats.corrected),
+            "{not_found} of {writes} writes got 404: target missing ({recorded} in production); a 404 never reaches etcd"
         );
     }
     let late = &result.lateness;
@@ -149,6 +161,42 @@ pub fn summary(result: &ReplayResult) -> String {
             lines(&skipped.other_versions, skipped.other_versions_count)
         );
     }
+    if skipped.filtered_out > 0 {
+        let _ = writeln!(
+            out,
+            "{} left out by --verb, --user, --namespace or --resource",
+            counted(skipped.filtered_out, ("write", "writes"))
+        );
+    }
+    if skipped.leases > 0 {
+        let _ = writeln!(
+            out,
+            "{} (node heartbeats, leader election) not replayed; --keep-leases replays them",
+            counted(skipped.leases, ("lease write", "lease writes"))
+        );
+    }
+    let seeded = &result.seeded;
+    if seeded.created > 0 {
+        let _ = writeln!(
+            out,
+            "setup: {} the window writes to created first",
+            counted(seeded.created, ("object", "objects"))
+        );
+    }
+    if let Some((target, why)) = seeded.missing.first() {
+        let _ = writeln!(
+            out,
+            "setup: {} the window writes to could not be created, first {}{} {}/{}: {why}",
+            counted(seeded.missing.len() as u64, ("object", "objects")),
+            target.resource,
+            match target.api_group.as_str() {
+                "" => String::new(),
+                group => format!(".{group}"),
+            },
+            target.namespace,
+            target.name,
+        );
+    }
     if result.cluster_scoped > 0 {
         let _ = writeln!(
             out,
@@ -167,6 +215,20 @@ pub fn summary(result: &ReplayResult) -> String {
         let _ = writeln!(out, "interrupted: the replay stopped early");
     }
     out
+}
+
+/// `201×40 404×2`, most frequent first.
+fn codes(counts: impl Iterator<Item = (String, u64)>) -> String {
+    let mut counts: Vec<(String, u64)> = counts.collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if counts.is_empty() {
+        return "-".to_string();
+    }
+    counts
+        .iter()
+        .map(|(code, n)| format!("{code}×{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn p50_p99(h: &Histogram<u64>) -> String {
@@ -207,6 +269,7 @@ pub fn json(result: &ReplayResult) -> Json {
                     "latency_ms": percentiles(&stats.recorded_latency),
                 },
                 "replayed": {
+                    "codes": stats.replayed_codes,
                     "outcomes": stats.replayed,
                     "latency_ms": {"corrected": percentiles(&stats.corrected), "raw": percentiles(&stats.raw)},
                 },
@@ -232,7 +295,21 @@ pub fn json(result: &ReplayResult) -> Json {
                 "other_versions": skipped.other_versions_count,
                 "other_versions_lines": skipped.other_versions,
                 "not_selected": skipped.not_selected,
+                "filtered_out": skipped.filtered_out,
+                "leases": skipped.leases,
                 "cluster_scoped": result.cluster_scoped,
+            },
+            "setup": {
+                "requests": setup_json(&result.setup_log),
+                "objects_created": result.seeded.created,
+                "objects_missing": result.seeded.missing.len(),
+                "objects_missing_first": result.seeded.missing.iter().take(20).map(|(target, why)| json!({
+                    "namespace": target.namespace,
+                    "group": target.api_group,
+                    "resource": target.resource,
+                    "name": target.name,
+                    "why": why,
+                })).collect::<Vec<_>>(),
             },
             "cleanup": cleanup_json(&result.cleanup, &result.cleanup_log),
         },

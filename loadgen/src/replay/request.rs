@@ -2,7 +2,8 @@
 //! the sandbox namespace, with the recorded body made fit to send again
 //! (server-set fields dropped, the run's label added). A write recorded
 //! without its body (policy level Metadata) is sent as the same verb on a
-//! synthetic ConfigMap of the same name, and counted apart.
+//! synthetic ConfigMap named after the object and its resource, and counted
+//! apart; so is the delete of an object only ever written that way.
 
 use http::Method;
 use serde_json::{json, Map, Value as Json};
@@ -32,8 +33,10 @@ const SERVER_SET: &[&str] = &[
     "ownerReferences",
 ];
 
-pub fn build(recorded: &Recorded, namespace: &str, run_id: &str) -> Call {
-    let synthetic = recorded.body.is_none() && recorded.verb != "delete";
+/// `synthetic_target`: every write of the object with a body was recorded
+/// without it, so it lives in the sandbox as a synthetic ConfigMap.
+pub fn build(recorded: &Recorded, namespace: &str, run_id: &str, synthetic_target: bool) -> Call {
+    let synthetic = recorded.body.is_none() && (recorded.verb != "delete" || synthetic_target);
     let key = Key {
         verb: recorded.verb.clone(),
         resource: match &recorded.subresource {
@@ -57,12 +60,16 @@ pub fn build(recorded: &Recorded, namespace: &str, run_id: &str) -> Call {
         )
     };
     let collection = format!("/{group_version}/namespaces/{namespace}/{resource}");
-    let name = recorded.name.clone().unwrap_or_default();
+    let name = match (synthetic, &recorded.name) {
+        (true, _) => synthetic_name(recorded),
+        (false, name) => name.clone().unwrap_or_default(),
+    };
     let object = match subresource {
         Some(sub) => format!("{collection}/{name}/{sub}"),
         None => format!("{collection}/{name}"),
     };
     let body = match (&recorded.body, synthetic) {
+        (_, true) if recorded.verb == "delete" => None,
         (_, true) => Some(synthetic_body(recorded, namespace, run_id)),
         (Some(body), false) if recorded.verb == "patch" => Some(body.clone()),
         (Some(body), false) => Some(fit_to_send(body, namespace, run_id)),
@@ -92,7 +99,8 @@ pub fn build(recorded: &Recorded, namespace: &str, run_id: &str) -> Call {
     }
 }
 
-fn fit_to_send(body: &Json, namespace: &str, run_id: &str) -> Json {
+/// A recorded object made fit to create or write again in the sandbox.
+pub fn fit_to_send(body: &Json, namespace: &str, run_id: &str) -> Json {
     let mut body = body.clone();
     if let Some(metadata) = body.get_mut("metadata").and_then(Json::as_object_mut) {
         for field in SERVER_SET {
@@ -112,11 +120,20 @@ fn fit_to_send(body: &Json, namespace: &str, run_id: &str) -> Json {
     body
 }
 
-fn synthetic_body(recorded: &Recorded, namespace: &str, run_id: &str) -> Json {
-    let name = recorded
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("replayed-{}", recorded.line));
+/// `web.deployments`: objects of different resources that share a name
+/// stay apart as ConfigMaps.
+fn synthetic_name(recorded: &Recorded) -> String {
+    let mut name = match &recorded.name {
+        Some(name) => format!("{name}.{}", recorded.resource),
+        None => format!("replayed-{}", recorded.line),
+    };
+    name.truncate(253);
+    name.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+pub fn synthetic_body(recorded: &Recorded, namespace: &str, run_id: &str) -> Json {
+    let name = synthetic_name(recorded);
     json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": namespace, "labels": {RUN_ID_LABEL: run_id}},
@@ -128,29 +145,17 @@ fn synthetic_body(recorded: &Recorded, namespace: &str, run_id: &str) -> Json {
 mod tests {
     use super::*;
 
-    fn recorded(verb: &str, body: Option<Json>) -> Recorded {
-        Recorded {
-            line: 7,
-            verb: verb.to_string(),
-            resource: "deployments".to_string(),
-            api_group: "apps".to_string(),
-            api_version: "v1".to_string(),
-            namespace: Some("shop".to_string()),
-            name: Some("web".to_string()),
-            subresource: None,
-            body,
-            received_us: 0,
-            latency_us: 0,
-            code: Some(200),
-        }
-    }
-
     #[test]
     fn recorded_writes_go_to_the_sandbox_with_server_fields_dropped() {
         let body = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "42", "uid": "u"},
             "spec": {"replicas": 3}, "status": {"replicas": 3}});
-        let update = build(&recorded("update", Some(body)), "replay-x-shop", "x");
+        let update = build(
+            &Recorded::example("update", Some(body)),
+            "replay-x-shop",
+            "x",
+            false,
+        );
         assert_eq!(update.method, Method::PUT);
         assert_eq!(
             update.path,
@@ -162,15 +167,25 @@ mod tests {
         assert!(sent["metadata"].get("resourceVersion").is_none() && sent.get("status").is_none());
         assert!(!update.key.synthetic);
 
-        let create = build(&recorded("create", Some(json!({"metadata": {}}))), "s", "x");
+        let create = build(
+            &Recorded::example("create", Some(json!({"metadata": {}}))),
+            "s",
+            "x",
+            false,
+        );
         assert_eq!(
             (create.method, create.path.as_str()),
             (Method::POST, "/apis/apps/v1/namespaces/s/deployments")
         );
 
-        let json_patch = build(&recorded("patch", Some(json!([{"op": "add"}]))), "s", "x");
+        let json_patch = build(
+            &Recorded::example("patch", Some(json!([{"op": "add"}]))),
+            "s",
+            "x",
+            false,
+        );
         assert_eq!(json_patch.patch, Some(Patch::Json));
-        let delete = build(&recorded("delete", None), "s", "x");
+        let delete = build(&Recorded::example("delete", None), "s", "x", false);
         assert_eq!(
             (delete.method, delete.body, delete.key.synthetic),
             (Method::DELETE, None, false)
@@ -179,13 +194,21 @@ mod tests {
 
     #[test]
     fn a_write_recorded_without_its_body_is_sent_on_a_synthetic_configmap() {
-        let call = build(&recorded("create", None), "s", "x");
+        let call = build(&Recorded::example("create", None), "s", "x", true);
         assert!(call.key.synthetic);
         assert_eq!(call.key.resource, "deployments");
         assert_eq!(call.path, "/api/v1/namespaces/s/configmaps");
-        assert_eq!(call.body.unwrap()["metadata"]["name"], "web");
-        let patch = build(&recorded("patch", None), "s", "x");
-        assert_eq!(patch.path, "/api/v1/namespaces/s/configmaps/web");
+        assert_eq!(call.body.unwrap()["metadata"]["name"], "web.deployments");
+        let patch = build(&Recorded::example("patch", None), "s", "x", true);
+        assert_eq!(
+            patch.path,
+            "/api/v1/namespaces/s/configmaps/web.deployments"
+        );
         assert_eq!(patch.patch, Some(Patch::Merge));
+        let delete = build(&Recorded::example("delete", None), "s", "x", true);
+        assert_eq!(
+            (delete.path.as_str(), delete.key.synthetic),
+            ("/api/v1/namespaces/s/configmaps/web.deployments", true)
+        );
     }
 }

@@ -117,6 +117,21 @@ impl<'a> Unit<'a> {
                     value.push('\\');
                     continue;
                 }
+                // A Jinja statement or comment line inside a continuation
+                // renders to nothing (kubespray's `{% if %}` around a flag):
+                // the continuation goes on after it.
+                if let Some(close) = template_line(next_trimmed).filter(|c| *c != "}}") {
+                    let mut closed = next_trimmed[2..].contains(close);
+                    while !closed {
+                        let Some((_, inside)) = lines.next() else {
+                            break;
+                        };
+                        offset += inside.len();
+                        closed = inside.contains(close);
+                    }
+                    value.push('\\');
+                    continue;
+                }
                 value = format!("{} {}", value.trim_end(), next_trimmed);
                 end = (next_index as u32 + 1, next.chars().count() as u32 + 1);
             }
@@ -240,6 +255,27 @@ mod tests {
         assert_eq!(
             unit.last("Service", "Restart").map(|e| e.key_span.line),
             Some(11)
+        );
+    }
+
+    #[test]
+    fn jinja_statements_inside_a_continuation_render_to_nothing() {
+        let text = "[Service]\nExecStart={{ bin_dir }}/dockerd \\\n{% if os == \"Suse\" %}\n          --add-runtime oci=/usr/sbin/docker-runc \\\n{% endif %}\n{# options\n   from the environment #}\n          $DOCKER_OPTS \\\n          $DOCKER_DNS_OPTIONS\nRestart=on-failure\n";
+        let unit = Unit::parse(text).expect("a valid template");
+        let start = unit.last("Service", "ExecStart").unwrap();
+        assert_eq!(
+            start.value,
+            "{{ bin_dir }}/dockerd --add-runtime oci=/usr/sbin/docker-runc $DOCKER_OPTS $DOCKER_DNS_OPTIONS"
+        );
+        assert_eq!(start.value_span.end_line, 9);
+        let words: Vec<String> = unit.exec_commands(start)[0]
+            .iter()
+            .map(|w| w.text.clone())
+            .collect();
+        assert_eq!(words[1..3], ["--add-runtime", "oci=/usr/sbin/docker-runc"]);
+        assert_eq!(
+            unit.last("Service", "Restart").map(|e| e.key_span.line),
+            Some(10)
         );
     }
 

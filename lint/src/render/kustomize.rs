@@ -36,6 +36,33 @@ mod tests {
         );
         assert_eq!(build_error("plain"), "plain");
     }
+
+    #[test]
+    fn an_object_is_written_under_its_own_name_never_a_shorter_one_it_extends() {
+        let written = ["web", "web-canary", "frontend"];
+        let of = |rendered| written_name(rendered, written.iter().copied());
+        assert_eq!(of("web-canary"), Some("web-canary"));
+        assert_eq!(of("web"), Some("web"));
+        assert_eq!(of("prod-web-canary-v2"), Some("web-canary"));
+        assert_eq!(of("prod-web"), Some("web"));
+        assert_eq!(of("api"), None);
+        let target = Target {
+            kind: Some("Deployment".to_string()),
+            name: Some("web".to_string()),
+        };
+        let name = |written: &str, rendered: &str| Name {
+            written: written.to_string(),
+            rendered: rendered.to_string(),
+        };
+        assert!(target.matches("Deployment", &name("web", "prod-web")));
+        assert!(!target.matches("Deployment", &name("web-canary", "web-canary")));
+        assert!(!target.matches("Deployment", &name("web-canary", "prod-web-canary")));
+        let base_prefixed = Target {
+            kind: None,
+            name: Some("base-web".to_string()),
+        };
+        assert!(base_prefixed.matches("Deployment", &name("web", "prod-base-web")));
+    }
 }
 
 pub const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
@@ -287,16 +314,41 @@ impl Target {
         }
     }
 
-    fn matches(&self, kind: &str, name: &str) -> bool {
+    /// Whether the patch targets the object written as `name.written` and
+    /// rendered as `name.rendered`. A target names the object as written,
+    /// as rendered, or with the prefixes of the kustomizations below it.
+    fn matches(&self, kind: &str, name: &Name) -> bool {
         self.kind.as_deref().is_none_or(|k| k == kind)
-            && self.name.as_deref().is_none_or(|n| names_match(n, name))
+            && self.name.as_deref().is_none_or(|n| {
+                n == name.written
+                    || n == name.rendered
+                    || (n.contains(name.written.as_str()) && name.rendered.contains(n))
+            })
     }
 }
 
-/// A name before a kustomization's `namePrefix`/`nameSuffix` against the
-/// rendered one.
-fn names_match(written: &str, rendered: &str) -> bool {
-    written == rendered || (!written.is_empty() && rendered.contains(written))
+/// An object's name as its resource file writes it and as rendered, after
+/// the kustomizations' `namePrefix` and `nameSuffix`.
+struct Name {
+    written: String,
+    rendered: String,
+}
+
+/// The name a rendered object was written with, among `written` names of
+/// its kind: its own when written so, else the longest one the prefixes and
+/// suffixes could have grown into it. `web-canary` is never `web`'s.
+fn written_name<'n>(rendered: &str, written: impl Iterator<Item = &'n str>) -> Option<&'n str> {
+    let mut best: Option<&str> = None;
+    for name in written {
+        if name == rendered {
+            return Some(name);
+        }
+        if !name.is_empty() && rendered.contains(name) && best.is_none_or(|b| name.len() > b.len())
+        {
+            best = Some(name);
+        }
+    }
+    best
 }
 
 enum Body {
@@ -442,7 +494,7 @@ impl KustomizeMap {
 
     /// The latest patch that writes `path` of the object. The fields that
     /// name the object in a patch say which object it patches, not what.
-    fn patched(&self, kind: &str, name: &str, path: &[Step], key: bool) -> Option<SourceRef> {
+    fn patched(&self, kind: &str, name: &Name, path: &[Step], key: bool) -> Option<SourceRef> {
         let identity = |first: &str, second: Option<&str>| {
             matches!(
                 (first, second),
@@ -490,13 +542,28 @@ impl KustomizeMap {
         })
     }
 
+    /// The name the object was written with in its resource file (in any
+    /// file of the tree when its origin is not known).
+    fn written_name(&self, file: Option<&Path>, kind: &str, rendered: &str) -> String {
+        let names = self
+            .files
+            .iter()
+            .filter(|(path, _)| file.is_none_or(|f| f == path))
+            .flat_map(|(_, parsed)| &parsed.documents)
+            .filter(|d| d.get("kind").and_then(Node::str) == Some(kind))
+            .filter_map(|d| d.at(&["metadata", "name"]).and_then(Node::str));
+        written_name(rendered, names)
+            .unwrap_or(rendered)
+            .to_string()
+    }
+
     /// The node at `path` in the object's resource file, or the deepest
     /// node above it there.
     fn in_resource(
         &self,
         file: &Path,
         kind: &str,
-        name: &str,
+        name: &Name,
         path: &[Step],
         key: bool,
     ) -> Option<SourceRef> {
@@ -507,11 +574,7 @@ impl KustomizeMap {
             .documents
             .iter()
             .filter(same_kind)
-            .find(|d| {
-                d.at(&["metadata", "name"])
-                    .and_then(Node::str)
-                    .is_some_and(|n| names_match(n, name))
-            })
+            .find(|d| d.at(&["metadata", "name"]).and_then(Node::str) == Some(&name.written))
             .or_else(|| parsed.documents.iter().find(same_kind))?;
         let (node, key_node, taken) = follow(document, path);
         let whole = taken == path.len();
@@ -526,17 +589,19 @@ impl KustomizeMap {
 impl SourceMap for KustomizeMap {
     fn locate(&self, object: &Node, span: Span, _rendered_line: &str) -> Traced {
         let kind = object.get("kind").and_then(Node::str).unwrap_or("");
-        let name = object
+        let rendered = object
             .at(&["metadata", "name"])
             .and_then(Node::str)
             .unwrap_or("");
+        let file = self.origins.file_of(object);
+        let name = Name {
+            written: self.written_name(file.as_deref(), kind, rendered),
+            rendered: rendered.to_string(),
+        };
         let (path, key) = path_to(object, span).unwrap_or_default();
         let at = self
-            .patched(kind, name, &path, key)
-            .or_else(|| {
-                let file = self.origins.file_of(object)?;
-                self.in_resource(&file, kind, name, &path, key)
-            })
+            .patched(kind, &name, &path, key)
+            .or_else(|| self.in_resource(file.as_deref()?, kind, &name, &path, key))
             .unwrap_or_else(|| self.root_file.clone());
         Traced {
             at,

@@ -531,3 +531,38 @@ fn missing_prestop_sleep_messages_read_as_sentences() {
         "{routed}"
     );
 }
+
+/// A budget that blocks every eviction says how a percentage rounded, and
+/// relates the line that sets the count it is measured against.
+#[test]
+fn pdb_blocks_eviction_shows_the_rounding_and_where_the_replicas_are_set() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/rules/pdb-blocks-eviction/budgets.yaml",
+    ]));
+    let finding = |line: u64| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "pdb-blocks-eviction" && f["line"] == line)
+            .unwrap_or_else(|| panic!("no finding at line {line}"))
+            .clone()
+    };
+    let percent = finding(70);
+    assert!(
+        percent["message"].as_str().unwrap().contains(
+            "requires 1 available Pod (80% of 1 rounds up to 1), but Deployment shop/single keeps only 1"
+        ),
+        "{percent}"
+    );
+    assert_eq!(percent["related"][0]["line"], 77, "{percent}");
+    let autoscaled = finding(33);
+    assert_eq!(autoscaled["related"][0]["line"], 63, "{autoscaled}");
+    assert_eq!(
+        autoscaled["related"][0]["message"],
+        "HorizontalPodAutoscaler shop/worker sets its minReplicas here"
+    );
+}

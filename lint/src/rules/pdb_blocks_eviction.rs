@@ -86,14 +86,32 @@ spec:
                 return None;
             }
             let replicas = lookup.total_min_replicas(&workloads)?;
-            let needed = required?.pods(replicas);
+            let required = required?;
+            let needed = required.pods(replicas);
+            let rounding = match required {
+                MinAvailable::Percent(p) => format!(
+                    " ({p}% of {replicas} rounds up to {needed})"
+                ),
+                MinAvailable::Pods(_) => String::new(),
+            };
+            // Where the count the budget is measured against is set: the
+            // autoscaler's minReplicas where one decides it.
+            let related = workloads
+                .iter()
+                .flat_map(|w| match lookup.autoscaler(&w.namespace, &w.kind, &w.name) {
+                    Some(autoscaler) => autoscaler.min_replicas_set_at.clone(),
+                    None => w.replicas_set_at.clone(),
+                })
+                .collect();
             (needed >= replicas).then(|| Diagnosis {
                 message: format!(
-                    "PodDisruptionBudget {name} requires {needed} available Pods, but {} keep{} only {replicas}: no Pod can ever be evicted and drains hang",
+                    "PodDisruptionBudget {name} requires {needed} available Pod{}{rounding}, but {} keep{} only {replicas}: no Pod can ever be evicted and drains hang",
+                    if needed == 1 { "" } else { "s" },
                     workloads.iter().map(|w| lookup.describe(w)).collect::<Vec<_>>().join(", "),
                     if workloads.len() == 1 { "s" } else { "" }
                 ),
                 help: "use maxUnavailable: 1, or run more replicas than minAvailable".to_string(),
+                related,
                 ..Diagnosis::default()
             })
         });

@@ -566,3 +566,45 @@ fn pdb_blocks_eviction_shows_the_rounding_and_where_the_replicas_are_set() {
         "HorizontalPodAutoscaler shop/worker sets its minReplicas here"
     );
 }
+
+/// A unit whose restarts defeat its start limit relates the settings that
+/// decide it, and names those left at systemd's defaults.
+#[test]
+fn unit_start_limit_findings_relate_the_settings_and_name_the_defaults() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/rules/unit-start-limit-defeats-restart/docker-continuation.service.j2",
+    ]));
+    let finding = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "unit-start-limit-defeats-restart")
+        .unwrap()
+        .clone();
+    assert_eq!(finding["line"], 23, "{finding}");
+    assert!(
+        finding["message"].as_str().unwrap().contains(
+            "so 10 restarts fit in the 60s start limit (RestartSec is systemd's default):"
+        ),
+        "{finding}"
+    );
+    let related: Vec<(u64, &str)> = finding["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        related,
+        [
+            (24, "StartLimitBurst=10: the starts allowed in the interval"),
+            (
+                25,
+                "StartLimitInterval=60s: the interval starts are counted in"
+            ),
+        ]
+    );
+}

@@ -266,6 +266,27 @@ impl<'a> Emitter<'a> {
         self.findings.push(finding);
     }
 
+    /// Reports at `at`, relating other places of the same file that explain
+    /// the finding, each with what it says.
+    pub fn report_related(
+        &mut self,
+        at: Span,
+        message: impl Into<String>,
+        help: impl Into<String>,
+        related: Vec<(Span, String)>,
+    ) {
+        let mut finding = self.finding(at);
+        finding.message = message.into();
+        finding.help = help.into();
+        finding
+            .related
+            .extend(related.into_iter().map(|(span, message)| Related {
+                at: self.place.locate(span).at,
+                message,
+            }));
+        self.findings.push(finding);
+    }
+
     /// Reports at `at` if `decide` says so once every file has been read:
     /// for rules whose answer depends on objects in other files.
     pub fn report_if(

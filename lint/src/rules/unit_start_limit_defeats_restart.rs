@@ -76,21 +76,24 @@ RestartSec=5s
                 .or_else(|| unit.last("Service", legacy_key))
                 .or_else(|| unit.last("Unit", legacy_key))
         };
-        let interval = match setting("StartLimitIntervalSec", "StartLimitInterval") {
+        let interval_entry = setting("StartLimitIntervalSec", "StartLimitInterval");
+        let burst_entry = setting("StartLimitBurst", "StartLimitBurst");
+        let restart_sec_entry = unit.last("Service", "RestartSec");
+        let interval = match interval_entry {
             Some(entry) => match timespan_seconds(&entry.value) {
                 Some(seconds) => seconds,
                 None => return,
             },
             None => DEFAULT_INTERVAL_SECONDS,
         };
-        let burst = match setting("StartLimitBurst", "StartLimitBurst") {
+        let burst = match burst_entry {
             Some(entry) => match entry.value.parse::<f64>() {
                 Ok(burst) => burst,
                 Err(_) => return,
             },
             None => DEFAULT_BURST,
         };
-        let restart_sec = match unit.last("Service", "RestartSec") {
+        let restart_sec = match restart_sec_entry {
             Some(entry) => match timespan_seconds(&entry.value) {
                 Some(seconds) => seconds,
                 None => return,
@@ -104,19 +107,50 @@ RestartSec=5s
         if burst * restart_sec >= interval {
             return;
         }
-        out.report(
+        let defaults: Vec<&str> = [
+            (restart_sec_entry, "RestartSec"),
+            (burst_entry, "StartLimitBurst"),
+            (interval_entry, "StartLimitIntervalSec"),
+        ]
+        .into_iter()
+        .filter(|(entry, _)| entry.is_none())
+        .map(|(_, key)| key)
+        .collect();
+        let defaults = match defaults.split_last() {
+            None => String::new(),
+            Some((one, [])) => format!(" ({one} is systemd's default)"),
+            Some((last, rest)) => {
+                format!(" ({} and {last} are systemd's defaults)", rest.join(", "))
+            }
+        };
+        let related = [
+            (restart_sec_entry, "the delay between restarts"),
+            (burst_entry, "the starts allowed in the interval"),
+            (interval_entry, "the interval starts are counted in"),
+        ]
+        .into_iter()
+        .filter_map(|(entry, what)| {
+            let entry = entry?;
+            Some((
+                entry.key_span.to(entry.value_span),
+                format!("{}={}: {what}", entry.key, entry.value),
+            ))
+        })
+        .collect();
+        out.report_related(
             restart.key_span.to(restart.value_span),
             format!(
-                "Restart={} restarts every {}s, so {} restarts fit in the {}s start limit: a crash loop makes systemd give up and the service stays down",
+                "Restart={} restarts every {}s, so {} restarts fit in the {}s start limit{defaults}: a crash loop makes systemd give up and the service stays down",
                 restart.value,
                 number(restart_sec),
                 number(burst),
-                number(interval)
+                number(interval),
             ),
             format!(
                 "set RestartSec= above {}s, or StartLimitIntervalSec=0 in [Unit]",
                 number(interval / burst)
             ),
+            related,
         );
     }
 }

@@ -51,10 +51,13 @@ containers:
             let name = call.webhook;
             out.report_if(call.anchor, move |lookup| {
                 let backend = lookup.backend(&call.namespace, &call.service)?;
+                let (mut no_liveness, mut no_readiness) = (false, false);
                 let gaps: Vec<String> = backend
                     .serving_containers()
                     .into_iter()
                     .filter_map(|(workload, container)| {
+                        no_liveness |= !container.liveness;
+                        no_readiness |= !container.readiness;
                         let missing: Vec<&str> = [
                             (!container.liveness).then_some("livenessProbe"),
                             (!container.readiness).then_some("readinessProbe"),
@@ -73,9 +76,16 @@ containers:
                         })
                     })
                     .collect();
+                // What the missing probes cost: a hung server is never
+                // restarted, or keeps getting calls while it cannot answer.
+                let consequence = match (no_liveness, no_readiness) {
+                    (true, true) => "is neither restarted nor taken out of rotation",
+                    (true, false) => "is not restarted",
+                    _ => "keeps getting calls",
+                };
                 (!gaps.is_empty()).then(|| Diagnosis {
                     message: format!(
-                        "webhook `{name}` fails closed and its backend cannot be restarted or taken out of rotation when it stops answering: {}",
+                        "webhook `{name}` fails closed and its backend {consequence} when it stops answering: {}",
                         gaps.join("; ")
                     ),
                     help: "give the backend containers a livenessProbe and a readinessProbe on the webhook server's health endpoint".to_string(),

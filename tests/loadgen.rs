@@ -246,11 +246,49 @@ fn corrected_latency_shows_a_server_stall_that_raw_latency_hides() {
         "the sender fell behind"
     );
     assert!(read["completed"].as_u64().unwrap() >= 400);
+    // 2.5 s at 200/s: every request due is sent late or counted dropped.
+    assert_eq!(
+        read["requests"].as_u64().unwrap() + read["dropped"].as_u64().unwrap(),
+        500
+    );
     assert_eq!(
         output.status.code(),
         Some(3),
         "the corrected p99 breaches 250ms"
     );
+}
+
+#[test]
+fn a_timed_phase_ends_on_time_and_counts_what_it_could_not_send_as_dropped() {
+    // Two connections at 100 ms a request send about 20 of the 100 due.
+    let (_rt, dir, fake) = start(Behaviour {
+        base_latency: Duration::from_millis(100),
+        ..Behaviour::default()
+    });
+    let scenario = write_scenario(
+        dir.path(),
+        "- {name: read, verb: list, template: cm, rate: 100, connections: 2, duration: 1s}\n",
+        "slo: {max_429_ratio: 1, max_error_ratio: 1}\n",
+    );
+    let (output, report) = run_against(&fake, &scenario, dir.path(), &[]);
+    let summary = stdout(&output);
+    let read = phase(&report, "read");
+    let (sent, dropped) = (
+        read["requests"].as_u64().unwrap(),
+        read["dropped"].as_u64().unwrap(),
+    );
+    assert_eq!(sent + dropped, 100, "{summary}");
+    assert!((15..=25).contains(&sent), "{sent} sent: {summary}");
+    assert_eq!(fake.served_for("list"), sent);
+    assert!(
+        summary.contains(&format!(
+            "{dropped} requests dropped: due before the phase ended, but every connection was busy"
+        )),
+        "{summary}"
+    );
+    // The last requests in flight finish; nothing is sent after the end.
+    let took = read["duration_seconds"].as_f64().unwrap();
+    assert!((1.0..1.5).contains(&took), "the phase took {took} s");
 }
 
 #[test]

@@ -142,3 +142,43 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
         );
     }
 }
+
+#[test]
+fn a_probe_ends_at_its_duration_and_counts_what_it_could_not_send_as_dropped() {
+    // Two connections to a service that takes 100 ms a request: about 20
+    // of the 100 due in the second are sent.
+    let service = Service::start(|| {
+        std::thread::sleep(Duration::from_millis(100));
+        false
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("probe.json");
+    let url = format!("http://127.0.0.1:{}/", service.port);
+    let started = Instant::now();
+    let output = probe(&[
+        &url,
+        "--rate",
+        "100",
+        "--connections",
+        "2",
+        "--duration",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let took = started.elapsed();
+    let text = stdout(&output);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let probe = &report["probe"];
+    let (sent, dropped) = (
+        probe["requests"].as_u64().unwrap(),
+        probe["dropped"].as_u64().unwrap(),
+    );
+    assert_eq!(sent + dropped, 100, "{text}");
+    assert!(dropped >= 50, "{dropped} dropped: {text}");
+    assert!(
+        text.contains(&format!("{dropped} requests dropped: due before the end")),
+        "{text}"
+    );
+    assert!(took < Duration::from_secs(3), "the probe took {took:?}");
+}

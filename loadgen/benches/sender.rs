@@ -1,12 +1,14 @@
-//! `cargo bench -p scar-loadgen --bench sender -- [throughput|lateness|memory] [SECONDS]`
+//! `cargo bench -p scar-loadgen --bench sender -- [throughput|lateness|cpu|memory] [SECONDS]`
 //!
 //! Against a trivial HTTP/1.1 endpoint on 127.0.0.1 (every request answered
 //! 200 `{}` at once), in one process:
-//! - throughput: the open-model sender with 50 connections and no rate
-//!   limit, then `oha -c 50` (if `OHA` or `oha` is on the PATH) for the same
-//!   time, side by side; prints the ratio.
+//! - throughput: the closed-model sender with 50 connections, then
+//!   `oha -c 50` (if `OHA` or `oha` is on the PATH, also closed) for the
+//!   same time, side by side; prints the ratio.
 //! - lateness: the open-model sender at 10,000 requests/s; prints p99 of how
 //!   late sends were.
+//! - cpu: the open-model sender at 1,000 requests/s; prints the cores its
+//!   threads used (the endpoint's threads left out) and p99 lateness.
 //! - memory: the sender at 2,000 requests/s; prints resident memory after
 //!   the first minute and at the end (default 600 s).
 
@@ -23,6 +25,9 @@ use scar_loadgen::runner::{self, RunOptions};
 use scar_loadgen::scenario;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+/// The endpoint's threads, whose CPU the cpu mode leaves out.
+const SERVER_THREAD: &str = "bench-server";
 
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
@@ -83,6 +88,36 @@ fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// CPU seconds used by this process's threads whose name `counts`.
+fn cpu_seconds(counts: impl Fn(&str) -> bool) -> f64 {
+    // Linux counts in USER_HZ, 100 a second on every architecture it runs.
+    let ticks = 100.0;
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !counts(&stat[open + 1..close]) {
+            continue;
+        }
+        // After the name: state, then fields 4 onwards; utime and stime are 14 and 15.
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let field = |n: usize| {
+            fields
+                .get(n - 3)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        total += (field(14) + field(15)) / ticks;
+    }
+    total
 }
 
 fn write_setup(
@@ -172,6 +207,7 @@ fn main() {
     // queue behind the sender's tasks (it still shares the two cores).
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .thread_name(SERVER_THREAD)
         .enable_all()
         .build()
         .expect("a runtime");
@@ -183,9 +219,9 @@ fn main() {
     match mode.as_str() {
         "throughput" => {
             let connections = 50;
-            let phase = format!("{{verb: list, template: cm, rate: 1000000, connections: {connections}, duration: {seconds}s}}");
+            let phase = format!("{{verb: list, template: cm, rate: 100000, connections: {connections}, duration: {seconds}s}}");
             let (ours, _, ok, _) = runtime.block_on(run_sender(address, &phase));
-            println!("scar loadgen, open model, {connections} connections: {ours:.0} requests/s ({ok} answered 2xx)");
+            println!("scar loadgen, closed model, {connections} connections: {ours:.0} requests/s ({ok} answered 2xx)");
             match oha(address, connections, seconds) {
                 Some(theirs) => println!(
                     "oha -c {connections}: {theirs:.0} requests/s\nratio scar/oha: {:.2} (target: at least 0.80)",
@@ -200,6 +236,19 @@ fn main() {
             );
             let (rate, late_p99, _, _) = runtime.block_on(run_sender(address, &phase));
             println!("open model at 10,000 requests/s: achieved {rate:.0}/s, p99 send lateness {:.3} ms (target: under 1 ms)", late_p99 as f64 / 1000.0);
+        }
+        "cpu" => {
+            let phase = format!(
+                "{{verb: list, template: cm, rate: 1000, connections: 100, duration: {seconds}s}}"
+            );
+            let sender = |name: &str| name != SERVER_THREAD;
+            let pacer = |name: &str| name == "scar-pacer";
+            let before = (cpu_seconds(sender), cpu_seconds(pacer));
+            let (rate, late_p99, _, wall) = runtime.block_on(run_sender(address, &phase));
+            let seconds = wall.as_secs_f64();
+            let cores = (cpu_seconds(sender) - before.0) / seconds;
+            let pacing = (cpu_seconds(pacer) - before.1) / seconds;
+            println!("open model at 1,000 requests/s: achieved {rate:.0}/s using {cores:.3} cores, {pacing:.3} of them pacing (target: under 0.3), p99 send lateness {:.3} ms", late_p99 as f64 / 1000.0);
         }
         "memory" => {
             // Samples each minute, to tell a leak (steady growth) from the
@@ -226,6 +275,6 @@ fn main() {
                 at_end as f64 / after_one_minute.max(1) as f64
             );
         }
-        other => eprintln!("unknown mode {other}: throughput, lateness or memory"),
+        other => eprintln!("unknown mode {other}: throughput, lateness, cpu or memory"),
     }
 }

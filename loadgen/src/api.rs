@@ -36,7 +36,7 @@ pub struct Reply {
     pub retry_after: Option<u64>,
     pub flow_schema: Option<String>,
     pub priority_level: Option<String>,
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     /// Why no response came, for connection errors.
     pub error: Option<String>,
 }
@@ -129,7 +129,7 @@ impl Api {
             )
         };
         let body = match tokio::time::timeout(timeout, response.into_body().collect_bytes()).await {
-            Ok(Ok(bytes)) => bytes.to_vec(),
+            Ok(Ok(bytes)) => bytes,
             Ok(Err(e)) => return Reply::failed(Outcome::ConnectionError, Some(cause(&e))),
             Err(_) => return Reply::failed(Outcome::Timeout, None),
         };
@@ -177,7 +177,7 @@ impl Reply {
             retry_after: None,
             flow_schema: None,
             priority_level: None,
-            body: Vec::new(),
+            body: bytes::Bytes::new(),
             error,
         }
     }

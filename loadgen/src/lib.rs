@@ -11,6 +11,7 @@ pub mod html;
 pub mod intervals;
 pub mod manifest;
 pub mod measure;
+pub mod pacer;
 pub mod probe;
 pub mod replay;
 pub mod report;

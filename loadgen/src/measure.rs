@@ -151,6 +151,9 @@ pub struct PhaseStats {
     pub rollouts: Vec<RolloutRecord>,
     /// Why the phase sent fewer requests than asked, when it did.
     pub note: Option<String>,
+    /// Requests due before a timed phase's end that no connection was free
+    /// to send by then (k6's `dropped_iterations`).
+    pub dropped: u64,
 }
 
 /// One Deployment's rollout: how long it took to complete, or why it did not.
@@ -192,16 +195,18 @@ impl PhaseStats {
             series: Vec::new(),
             rollouts: Vec::new(),
             note: None,
+            dropped: 0,
         }
     }
 
-    pub fn record_send(&mut self, run_start: Instant, at: Instant, late: Duration) {
-        self.sent += 1;
-        self.late.saturating_record(micros(late));
-        self.second(run_start, at).sent += 1;
-    }
-
+    /// Counts a request once it completed, its send included: one lock of
+    /// the shared stats a request, not one to send and one to complete.
     pub fn record(&mut self, run_start: Instant, sample: &Sample) {
+        self.sent += 1;
+        self.late.saturating_record(micros(
+            sample.sent.saturating_duration_since(sample.scheduled),
+        ));
+        self.second(run_start, sample.sent).sent += 1;
         let corrected = micros(sample.done.saturating_duration_since(sample.scheduled)).max(1);
         let raw = micros(sample.done.saturating_duration_since(sample.sent)).max(1);
         self.corrected.saturating_record(corrected);

@@ -123,6 +123,7 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
                 "rollouts": p.rollouts,
                 "note": p.note,
                 "requests": p.sent,
+                "dropped": p.dropped,
                 "completed": p.completed(),
                 "duration_seconds": p.elapsed().as_secs_f64(),
                 "achieved_rate": achieved_rate(p),
@@ -257,6 +258,14 @@ pub fn summary(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> 
         }
         if let Some(note) = &p.note {
             let _ = writeln!(out, "{:<16} {note}", "");
+        }
+        if p.dropped > 0 {
+            let _ = writeln!(
+                out,
+                "{:<16} {} dropped: due before the phase ended, but every connection was busy (raise `connections`)",
+                "",
+                crate::slo::counted(p.dropped, ("request", "requests"))
+            );
         }
         for rollout in &p.rollouts {
             let outcome = match (&rollout.took, &rollout.failure) {

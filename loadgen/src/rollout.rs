@@ -103,7 +103,6 @@ async fn send(
 ) -> Reply {
     let patch = body.map(|_| Patch::Merge);
     let sent = Instant::now();
-    lock(&shared.stats)[index].record_send(shared.run_start, sent, Duration::ZERO);
     let reply = shared
         .api
         .send(method, path, body, patch, REQUEST_TIMEOUT)

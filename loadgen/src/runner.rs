@@ -601,12 +601,7 @@ impl Shared {
             if let Some(limiter) = &self.limiter {
                 throttled_for += limiter.acquire().await;
             }
-            let sent = Instant::now();
-            if first_send.is_none() {
-                first_send = Some(sent);
-                let late = sent.saturating_duration_since(scheduled);
-                lock(&self.stats)[phase_index].record_send(self.run_start, sent, late);
-            }
+            first_send.get_or_insert_with(Instant::now);
             let reply = self
                 .api
                 .send(
@@ -769,7 +764,7 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
                 };
                 let mut stopped = worker.stopped.clone();
                 tokio::select! {
-                    () = wait_until(scheduled) => {}
+                    () = crate::pacer::wait_until(scheduled) => {}
                     _ = stopped.wait_for(|stopped| *stopped) => break,
                 }
                 worker
@@ -779,20 +774,19 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
         });
     }
     while tasks.join_next().await.is_some() {}
-    lock(&shared.stats)[index].finished = Some(Instant::now());
-}
-
-/// Waits for an instant more precisely than tokio's millisecond timer:
-/// sleeps most of the way, then yields until it is there, so that sends at
-/// 10,000 requests/s are not bunched on millisecond ticks.
-pub(crate) async fn wait_until(at: Instant) {
-    const TIMER_SLACK: Duration = Duration::from_millis(2);
-    let now = Instant::now();
-    if at > now + TIMER_SLACK {
-        tokio::time::sleep_until((at - TIMER_SLACK).into()).await;
-    }
-    while Instant::now() < at {
-        tokio::task::yield_now().await;
+    let mut stats = lock(&shared.stats);
+    let phase = &mut stats[index];
+    phase.finished = Some(Instant::now());
+    if let (Stop::Duration(length), Some(interval)) = (&requests.stop, interval) {
+        let interrupted = shared.stop.load(Ordering::Relaxed) || halted.load(Ordering::Relaxed);
+        if !interval.is_zero() && !interrupted {
+            // Sends k = 0, 1, … are due at k intervals: those before the end.
+            let slots = length.as_nanos().div_ceil(interval.as_nanos());
+            let due = u64::try_from(slots)
+                .unwrap_or(u64::MAX)
+                .saturating_mul(burst);
+            phase.dropped = due.saturating_sub(phase.sent);
+        }
     }
 }
 

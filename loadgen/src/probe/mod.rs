@@ -144,11 +144,12 @@ pub async fn run(
             loop {
                 let index = counter.fetch_add(1, Ordering::Relaxed);
                 let scheduled = began + interval.mul_f64(index as f64);
-                if deadline.is_some_and(|d| scheduled >= d) || *stop.borrow() {
+                let over = deadline.is_some_and(|d| scheduled >= d || Instant::now() >= d);
+                if over || *stop.borrow() {
                     break;
                 }
                 tokio::select! {
-                    () = crate::runner::wait_until(scheduled) => {}
+                    () = crate::pacer::wait_until(scheduled) => {}
                     _ = stop.wait_for(|stopped| *stopped) => break,
                 }
                 let sent = Instant::now();
@@ -173,6 +174,12 @@ pub async fn run(
     let ended = run_start.elapsed();
     let mut record = std::mem::take(&mut *crate::runner::lock(&record));
     record.finish();
+    if let (Some(length), false) = (spec.duration, *stop.borrow()) {
+        // Sends k = 0, 1, … are due at k intervals: those before the end.
+        let due = length.as_nanos().div_ceil(interval.as_nanos().max(1));
+        let due = u64::try_from(due).unwrap_or(u64::MAX);
+        record.dropped = due.saturating_sub(record.outcomes.total());
+    }
     ProbeResult {
         spec: spec.clone(),
         started_at,

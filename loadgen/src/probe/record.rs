@@ -67,6 +67,9 @@ pub struct Record {
     pub first_error: Option<String>,
     /// Requests the server refused unprocessed and that were sent again.
     pub retried_unprocessed: u64,
+    /// Requests due before `--duration` ended that no connection was free
+    /// to send by then.
+    pub dropped: u64,
     /// Completed requests not yet in send order, by number.
     pending: BTreeMap<u64, Completed>,
     next: u64,
@@ -84,6 +87,7 @@ impl Default for Record {
             gateway_timeouts: latency_histogram(),
             first_error: None,
             retried_unprocessed: 0,
+            dropped: 0,
             pending: BTreeMap::new(),
             next: 0,
             open: None,

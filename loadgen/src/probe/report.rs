@@ -118,6 +118,13 @@ pub fn summary(result: &ProbeResult, phase_at: PhaseAt<'_>) -> String {
     if let Some(error) = &record.first_error {
         let _ = writeln!(out, "  first other error: {error}");
     }
+    if record.dropped > 0 {
+        let _ = writeln!(
+            out,
+            "  {} dropped: due before the end, but every connection was busy (raise --connections)",
+            requests(record.dropped)
+        );
+    }
     if let Some(timeout) = record.proxy_timeout() {
         let _ = writeln!(
             out,
@@ -172,6 +179,7 @@ pub fn json(result: &ProbeResult, breaches: &[Breach]) -> Json {
         "proxy_timeout_seconds": record.proxy_timeout().map(|t| t.as_secs_f64()),
         "first_other_error": record.first_error,
         "retried_unprocessed": record.retried_unprocessed,
+        "dropped": record.dropped,
         "slo": {"passed": breaches.is_empty(), "breaches": breaches},
     })
 }

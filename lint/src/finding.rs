@@ -91,45 +91,77 @@ pub struct Caller {
     /// `fail-closed webhook`, `aggregated API`.
     pub kind: &'static str,
     pub name: String,
+    /// How much of the cluster fails with the cause through this caller,
+    /// widest (0) first: the finding is anchored on the widest caller.
+    pub reach: u8,
 }
 
-/// Keeps the first finding (in report order) of each rule and cause, and
-/// lists there every caller the others named.
+/// Keeps one finding of each rule and cause, and lists there every caller
+/// the others named: the finding of the widest caller (the first in report
+/// order among equals), with callers listed widest first.
 pub fn one_per_cause(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut callers: Vec<Vec<Caller>> = Vec::with_capacity(findings.len());
-    let mut first: std::collections::HashMap<(Arc<str>, String), usize> =
+    type Group = (Arc<str>, String);
+    let mut members: std::collections::HashMap<Group, Vec<usize>> =
         std::collections::HashMap::new();
-    let mut seen: std::collections::HashSet<(usize, &'static str, String)> =
-        std::collections::HashSet::new();
-    for finding in findings {
-        let Some(cause) = finding.cause.clone() else {
-            kept.push(finding);
-            callers.push(Vec::new());
-            continue;
-        };
-        match first.get(&(finding.rule.clone(), cause.key.clone())) {
-            Some(&at) => {
-                kept[at].depends_on.extend(finding.depends_on);
-                // The same caller rendered with several values sets.
-                if seen.insert((at, cause.caller.kind, cause.caller.name.clone())) {
-                    callers[at].push(cause.caller);
-                }
-            }
-            None => {
-                seen.insert((kept.len(), cause.caller.kind, cause.caller.name.clone()));
-                first.insert((finding.rule.clone(), cause.key), kept.len());
-                kept.push(finding);
-                callers.push(vec![cause.caller]);
-            }
+    for (i, finding) in findings.iter().enumerate() {
+        if let Some(cause) = &finding.cause {
+            members
+                .entry((finding.rule.clone(), cause.key.clone()))
+                .or_default()
+                .push(i);
         }
     }
-    for (finding, callers) in kept.iter_mut().zip(callers) {
-        if callers.len() > 1 {
-            finding
-                .message
-                .push_str(&format!("; {}", list_callers(&callers)));
+    let reach = |i: usize| {
+        findings[i]
+            .cause
+            .as_ref()
+            .map_or(u8::MAX, |c| c.caller.reach)
+    };
+    // For each kept finding, the others of its cause.
+    let mut merged: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    let mut dropped = vec![false; findings.len()];
+    for mut group in members.into_values() {
+        group.sort_by_key(|&i| (reach(i), i));
+        for &i in &group[1..] {
+            dropped[i] = true;
         }
+        merged.insert(group[0], group);
+    }
+    let mut findings: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
+    let mut kept = Vec::with_capacity(findings.len());
+    for i in 0..findings.len() {
+        if dropped[i] {
+            continue;
+        }
+        let Some(mut finding) = findings[i].take() else {
+            continue;
+        };
+        if let Some(group) = merged.get(&i) {
+            let mut callers: Vec<Caller> = Vec::new();
+            for &member in group {
+                let (depends_on, caller) = match member {
+                    m if m == i => (Vec::new(), finding.cause.as_ref().map(|c| c.caller.clone())),
+                    m => match &findings[m] {
+                        Some(other) => (
+                            other.depends_on.clone(),
+                            other.cause.as_ref().map(|c| c.caller.clone()),
+                        ),
+                        None => (Vec::new(), None),
+                    },
+                };
+                finding.depends_on.extend(depends_on);
+                // The same caller rendered with several values sets.
+                if let Some(caller) = caller.filter(|c| !callers.contains(c)) {
+                    callers.push(caller);
+                }
+            }
+            if callers.len() > 1 {
+                finding
+                    .message
+                    .push_str(&format!("; {}", list_callers(&callers)));
+            }
+        }
+        kept.push(finding);
     }
     kept
 }
@@ -314,6 +346,7 @@ mod tests {
                 caller: Caller {
                     kind: "fail-closed webhook",
                     name: webhook.to_string(),
+                    reach: 1,
                 },
             }),
             ..finding(line, "")
@@ -333,6 +366,34 @@ mod tests {
         assert_eq!(
             merged[1].message,
             "webhook `three` fails closed and Deployment b runs 1 replica"
+        );
+    }
+
+    #[test]
+    fn the_widest_caller_anchors_a_shared_finding_and_is_listed_first() {
+        let about = |line: u32, webhook: &str, reach: u8| Finding {
+            message: format!("webhook `{webhook}` fails closed"),
+            cause: Some(Cause {
+                key: "Deployment mesh".to_string(),
+                caller: Caller {
+                    kind: "fail-closed webhook",
+                    name: webhook.to_string(),
+                    reach,
+                },
+            }),
+            ..finding(line, "")
+        };
+        let merged = one_per_cause(vec![
+            about(5, "mgatewayroute", 2),
+            about(9, "mmesh", 2),
+            about(30, "mpod", 1),
+            about(40, "mdeployment", 1),
+        ]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].span.line, 30);
+        assert_eq!(
+            merged[0].message,
+            "webhook `mpod` fails closed; 4 fail-closed webhooks call it: `mpod`, `mdeployment`, `mgatewayroute`, `mmesh`"
         );
     }
 

@@ -214,12 +214,13 @@ impl Backend<'_> {
 
     /// A finding about this backend, for one of its callers: findings of
     /// one rule about one backend are reported once.
-    pub fn cause(&self, kind: &'static str, caller: &str) -> Cause {
+    pub fn cause(&self, kind: &'static str, caller: &str, reach: u8) -> Cause {
         Cause {
             key: self.described.clone(),
             caller: Caller {
                 kind,
                 name: caller.to_string(),
+                reach,
             },
         }
     }

@@ -50,6 +50,34 @@ impl<'a> Webhook<'a> {
         self.node.get("name").unwrap_or(self.node)
     }
 
+    /// How much of the cluster the webhook stands in front of, widest
+    /// first: 0 for every resource, 1 for the built-in kinds (Pods,
+    /// Services, Deployments… that every workload needs), 2 for a
+    /// project's own custom resources only. When a shared backend fails,
+    /// the widest caller is the one that takes the cluster down.
+    pub fn reach(&self) -> u8 {
+        let mut reach = 2;
+        for rule in self.node.get("rules").map_or(&[][..], Node::items) {
+            let list = |key| -> Vec<&str> {
+                rule.get(key)
+                    .map_or(&[][..], Node::items)
+                    .iter()
+                    .filter_map(Node::str)
+                    .collect()
+            };
+            if list("resources").iter().any(|r| matches!(*r, "*" | "*/*")) {
+                return 0;
+            }
+            let built_in = |group: &&str| {
+                matches!(*group, "" | "*") || !group.contains('.') || group.ends_with(".k8s.io")
+            };
+            if list("apiGroups").iter().any(built_in) {
+                reach = 1;
+            }
+        }
+        reach
+    }
+
     /// The in-cluster Service it calls, as (namespace, name); `None` for a URL.
     pub fn service(&self) -> Option<(&'a str, &'a str)> {
         let service = self.node.at(&["clientConfig", "service"])?;
@@ -68,6 +96,8 @@ pub struct ServiceCall {
     pub service: String,
     /// The webhook's `name`, where findings point.
     pub anchor: Span,
+    /// See `Webhook::reach`.
+    pub reach: u8,
 }
 
 /// The fail-closed webhooks of an object that call a Service.
@@ -82,6 +112,7 @@ pub fn fail_closed_service_calls(object: &Object<'_>) -> Vec<ServiceCall> {
                 namespace: namespace.to_string(),
                 service: service.to_string(),
                 anchor: w.anchor().span,
+                reach: w.reach(),
             })
         })
         .collect()
@@ -175,5 +206,36 @@ impl<'a> Webhook<'a> {
             None if api_version.ends_with("/v1beta1") => Some(30),
             None => Some(10),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::yaml::parse_documents;
+
+    fn reach_of(rules: &str) -> u8 {
+        let text = format!("name: w\nrules:\n{rules}");
+        let node = parse_documents(&text).unwrap().remove(0);
+        Webhook {
+            name: "w",
+            node: &node,
+            fails_closed: true,
+        }
+        .reach()
+    }
+
+    #[test]
+    fn every_resource_is_wider_than_built_in_kinds_wider_than_custom_ones() {
+        assert_eq!(reach_of("- {apiGroups: ['*'], resources: ['*']}\n"), 0);
+        assert_eq!(reach_of("- {apiGroups: [''], resources: [pods]}\n"), 1);
+        assert_eq!(
+            reach_of("- {apiGroups: [apps], resources: [deployments]}\n"),
+            1
+        );
+        assert_eq!(
+            reach_of("- {apiGroups: [appmesh.k8s.aws], resources: [gatewayroutes]}\n"),
+            2
+        );
     }
 }

@@ -78,7 +78,7 @@ plus a PodDisruptionBudget with `minAvailable: 1`.
                 ),
                 help: format!("run the backend with replicas: {min} or more, spread over nodes, with a PodDisruptionBudget"),
                 related: backend.replicas_set_at(),
-                cause: Some(backend.cause("aggregated API", &api)),
+                cause: Some(backend.cause("aggregated API", &api, 1)),
                     ..Diagnosis::default()
             })
         });

@@ -48,7 +48,7 @@ containers:
 
     fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
         for call in fail_closed_service_calls(object) {
-            let name = call.webhook;
+            let (name, reach) = (call.webhook, call.reach);
             out.report_if(call.anchor, move |lookup| {
                 let backend = lookup.backend(&call.namespace, &call.service)?;
                 let (mut no_liveness, mut no_readiness) = (false, false);
@@ -89,7 +89,7 @@ containers:
                         gaps.join("; ")
                     ),
                     help: "give the backend containers a livenessProbe and a readinessProbe on the webhook server's health endpoint".to_string(),
-                    cause: Some(backend.cause("fail-closed webhook", &name)),
+                    cause: Some(backend.cause("fail-closed webhook", &name, reach)),
                     ..Diagnosis::default()
                 })
             });

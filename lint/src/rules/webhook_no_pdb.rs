@@ -50,7 +50,7 @@ spec:
 
     fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
         for call in fail_closed_service_calls(object) {
-            let name = call.webhook;
+            let (name, reach) = (call.webhook, call.reach);
             out.report_if(call.anchor, move |lookup| {
                 let backend = lookup.backend(&call.namespace, &call.service)?;
                 if backend.min_replicas? < 2 {
@@ -66,7 +66,7 @@ spec:
                         backend.describe()
                     ),
                     help: "add a PodDisruptionBudget with maxUnavailable: 1 selecting the backend's Pods".to_string(),
-                    cause: Some(backend.cause("fail-closed webhook", &name)),
+                    cause: Some(backend.cause("fail-closed webhook", &name, reach)),
                     ..Diagnosis::default()
                 })
             });

@@ -66,7 +66,7 @@ keeps the cluster working while it is down.
     fn check_object(&self, object: &Object<'_>, out: &mut Emitter<'_>) {
         let min_replicas = u32::try_from(out.params().int("min_replicas")).unwrap_or(2);
         for call in fail_closed_service_calls(object) {
-            let name = call.webhook;
+            let (name, reach) = (call.webhook, call.reach);
             out.report_if(call.anchor, move |lookup| {
                 let backend = lookup.backend(&call.namespace, &call.service)?;
                 let replicas = backend.min_replicas?;
@@ -80,7 +80,7 @@ keeps the cluster working while it is down.
                         "run the backend with replicas: {min_replicas} or more and a PodDisruptionBudget, or use failurePolicy: Ignore if the webhook is not a security control"
                     ),
                     related: backend.replicas_set_at(),
-                    cause: Some(backend.cause("fail-closed webhook", &name)),
+                    cause: Some(backend.cause("fail-closed webhook", &name, reach)),
                     ..Diagnosis::default()
                 })
             });

@@ -608,3 +608,33 @@ fn unit_start_limit_findings_relate_the_settings_and_name_the_defaults() {
         ]
     );
 }
+
+/// A base that several roots pull in is one thing to fix: one finding,
+/// naming every root.
+#[test]
+fn a_finding_in_a_shared_kustomize_base_is_reported_once_naming_its_roots() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/rules/no-pod-anti-affinity/shared-base",
+    ]));
+    let findings: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "no-pod-anti-affinity")
+        .collect();
+    assert_eq!(findings.len(), 1, "{doc}");
+    assert_eq!(
+        findings[0]["path"],
+        "testdata/rules/no-pod-anti-affinity/shared-base/base/app.yaml"
+    );
+    assert!(
+        findings[0]["message"].as_str().unwrap().ends_with(
+            "; pulled in by kustomizations testdata/rules/no-pod-anti-affinity/shared-base/dev, testdata/rules/no-pod-anti-affinity/shared-base/prod"
+        ),
+        "{}",
+        findings[0]["message"]
+    );
+}

@@ -166,20 +166,28 @@ pub fn one_per_cause(findings: Vec<Finding>) -> Vec<Finding> {
     kept
 }
 
-/// Keeps one finding of each rule at each template line of a chart: the
-/// same line rendered with several values sets (the chart's own and its
-/// `ci/` sets) is one thing to fix. The most severe is kept (the chart's
-/// own values first among equals); it names the other values sets.
+/// Keeps one finding of each rule at each line that several renders read:
+/// the same template line of a chart rendered with several values sets
+/// (the chart's own and its `ci/` sets), or the same line of a kustomize
+/// base that several root kustomizations pull in, is one thing to fix. The
+/// most severe is kept (the chart's own values first among equals, else
+/// the first); it names the other values sets or roots.
 pub fn one_per_template_line(findings: Vec<Finding>) -> Vec<Finding> {
-    type Line = (Arc<str>, Arc<str>, Span, Arc<str>);
+    use crate::units::UnitKind;
+    // A chart's values sets are grouped per chart; a base's roots across
+    // every root that reads it.
+    type Line = (Arc<str>, Arc<str>, Span, Option<Arc<str>>);
     let key = |finding: &Finding| -> Option<Line> {
         let unit = finding.unit.as_ref()?;
-        unit.values.as_ref()?;
+        let chart = match unit.kind {
+            UnitKind::Helm => Some(unit.path.clone()),
+            UnitKind::Kustomize => None,
+        };
         Some((
             finding.rule.clone(),
             finding.path.clone(),
             finding.span,
-            unit.path.clone(),
+            chart,
         ))
     };
     let mut groups: std::collections::HashMap<Line, Vec<usize>> = std::collections::HashMap::new();
@@ -191,7 +199,6 @@ pub fn one_per_template_line(findings: Vec<Finding>) -> Vec<Finding> {
     let mut keep = vec![true; findings.len()];
     let mut others: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
     for members in groups.into_values().filter(|m| m.len() > 1) {
-        // The most severe, and of those the chart's own values, else the first.
         let values = |i: usize| findings[i].unit.as_ref().and_then(|u| u.values.as_deref());
         let kept = members
             .iter()
@@ -209,16 +216,32 @@ pub fn one_per_template_line(findings: Vec<Finding>) -> Vec<Finding> {
         }
         others.insert(kept, members.into_iter().filter(|&i| i != kept).collect());
     }
-    let names: std::collections::HashMap<usize, Vec<String>> = others
+    // `with values ci/a.yaml, ci/b.yaml` or `in kustomization base/x, base/y`.
+    let also: std::collections::HashMap<usize, String> = others
         .iter()
-        .map(|(&kept, rest)| {
-            let mut names: Vec<String> = rest
-                .iter()
-                .filter_map(|&i| findings[i].unit.as_ref()?.values.clone())
-                .collect();
+        .filter_map(|(&kept, rest)| {
+            let unit = findings[kept].unit.as_ref()?;
+            // A chart's other values sets; every root that pulls a base in.
+            let mut names: Vec<String> = match unit.kind {
+                UnitKind::Helm => rest
+                    .iter()
+                    .filter_map(|&i| findings[i].unit.as_ref()?.values.clone())
+                    .collect(),
+                UnitKind::Kustomize => std::iter::once(kept)
+                    .chain(rest.iter().copied())
+                    .filter_map(|i| Some(findings[i].unit.as_ref()?.path.to_string()))
+                    .collect(),
+            };
             names.sort();
             names.dedup();
-            (kept, names)
+            let (words, least) = match unit.kind {
+                UnitKind::Helm => ("the same with values", 1),
+                UnitKind::Kustomize => ("pulled in by kustomizations", 2),
+            };
+            if names.len() < least {
+                return None;
+            }
+            Some((kept, format!("; {words} {}", names.join(", "))))
         })
         .collect();
     let mut depends: std::collections::HashMap<usize, Vec<Arc<str>>> = others
@@ -236,10 +259,8 @@ pub fn one_per_template_line(findings: Vec<Finding>) -> Vec<Finding> {
         .enumerate()
         .filter(|(i, _)| keep[*i])
         .map(|(i, mut finding)| {
-            if let Some(names) = names.get(&i).filter(|n| !n.is_empty()) {
-                finding
-                    .message
-                    .push_str(&format!("; the same with values {}", names.join(", ")));
+            if let Some(also) = also.get(&i) {
+                finding.message.push_str(also);
             }
             if let Some(files) = depends.remove(&i) {
                 finding.depends_on.extend(files);

@@ -326,6 +326,8 @@ struct Tables {
     services_selecting: Keyed,
     /// Long-running workloads by namespace, and by each pod label pair.
     workloads_in: Keyed,
+    /// Every workload by (namespace, kind, name).
+    workloads_named: Keyed,
     workloads_labelled: Keyed,
     /// Budgets by each `matchLabels` pair; those without any, by namespace.
     budgets_labelled: Keyed,
@@ -595,10 +597,13 @@ impl Index {
             }
         }
         for (i, w) in self.workloads.iter().enumerate() {
+            let seen_from = scopes(&w.origin);
+            tables
+                .workloads_named
+                .add(key(&[&w.namespace, &w.kind, &w.name]), &seen_from, i);
             if w.runs_to_completion {
                 continue;
             }
-            let seen_from = scopes(&w.origin);
             tables.workloads_in.add(key(&[&w.namespace]), &seen_from, i);
             for (k, v) in w.pod_labels.iter() {
                 tables
@@ -1096,7 +1101,38 @@ impl<'a> Lookup<'a> {
                     a.namespace == namespace && a.target_kind == kind && a.target_name == name
                 })
         })?;
-        found.into_iter().min_by_key(|a| a.min_replicas)
+        // A link holds both ways: the autoscaler's own nearest target must
+        // be the workload asked about, not a namesake in another folder.
+        let asked = self.workload_named(from, namespace, kind, name);
+        found
+            .into_iter()
+            .filter(|a| match (asked, self.workload_named(&a.origin, namespace, kind, name)) {
+                (Some(asked), Some(targeted)) => std::ptr::eq(asked, targeted),
+                _ => true,
+            })
+            .min_by_key(|a| a.min_replicas)
+    }
+
+    /// The workload of that identity `from` sees.
+    fn workload_named(
+        &self,
+        from: &Origin,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+    ) -> Option<&'a Workload> {
+        let index = self.index;
+        let identity = key(&[namespace, kind, name]);
+        let found = self.nearest(from, |scope| {
+            index
+                .tables
+                .workloads_named
+                .get(identity, scope)
+                .iter()
+                .map(|&i| &index.workloads[i])
+                .filter(|w| w.namespace == namespace && w.kind == kind && w.name == name)
+        })?;
+        found.into_iter().next()
     }
 
     /// The fewest Pods these workloads keep together; `None` when one of

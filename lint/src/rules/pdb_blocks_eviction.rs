@@ -98,10 +98,7 @@ spec:
             // autoscaler's minReplicas where one decides it.
             let related = workloads
                 .iter()
-                .flat_map(|w| match lookup.autoscaler(&w.namespace, &w.kind, &w.name) {
-                    Some(autoscaler) => autoscaler.min_replicas_set_at.clone(),
-                    None => w.replicas_set_at.clone(),
-                })
+                .flat_map(|w| lookup.replicas_set_at(w))
                 .collect();
             (needed >= replicas).then(|| Diagnosis {
                 message: format!(

@@ -638,3 +638,29 @@ fn a_finding_in_a_shared_kustomize_base_is_reported_once_naming_its_roots() {
         findings[0]["message"]
     );
 }
+
+/// A route belongs to the Service its own folder holds: a sibling sample
+/// with a Service of the same name is not behind it.
+#[test]
+fn a_route_reaches_only_the_service_it_resolves_to_itself() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "--show-infos",
+        "testdata/rules/missing-prestop-sleep/side-by-side",
+    ]));
+    let severity = |path: &str| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| {
+                f["rule"] == "missing-prestop-sleep" && f["path"].as_str().unwrap().ends_with(path)
+            })
+            .unwrap_or_else(|| panic!("no finding in {path}: {doc}"))["severity"]
+            .clone()
+    };
+    assert_eq!(severity("routed/app.yaml"), "warning");
+    assert_eq!(severity("mesh-only/app.yaml"), "info");
+}

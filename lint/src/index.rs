@@ -929,6 +929,16 @@ impl<'a> Lookup<'a> {
                 })
         })
         .unwrap_or_default()
+        .into_iter()
+        // Both ways: the Service's own backends are the asker's.
+        .filter(|s| self.sees_asker(self.backends(s)))
+        .collect()
+    }
+
+    /// Whether workloads found from another object include one of the
+    /// asker's file; `None` (cannot be known) counts as yes.
+    fn sees_asker(&self, workloads: Option<Vec<&Workload>>) -> bool {
+        workloads.is_none_or(|found| found.iter().any(|w| w.origin == *self.asker))
     }
 
     /// The routes that send traffic to a Service from outside the cluster.
@@ -946,6 +956,13 @@ impl<'a> Lookup<'a> {
                 .filter(|r| r.target == target)
         })
         .unwrap_or_default()
+        .into_iter()
+        // Both ways: the route's own nearest Service of that name is this one.
+        .filter(|r| {
+            self.service_from(&r.origin, &target.0, &target.1)
+                .is_none_or(|own| std::ptr::eq(own, service))
+        })
+        .collect()
     }
 
     /// Whether a Service serves only operators: every port is named as a
@@ -1039,6 +1056,13 @@ impl<'a> Lookup<'a> {
                 .filter(|b| b.namespace == namespace && b.selector.matches(pod_labels))
         })
         .unwrap_or_default()
+        .into_iter()
+        // Both ways: the budget's own nearest workloads include the one asked about.
+        .filter(|b| {
+            self.workloads_selected_from(&b.origin, namespace, &b.selector)
+                .is_none_or(|found| found.iter().any(|w| w.origin == *from))
+        })
+        .collect()
     }
 
     /// The replicas a workload keeps at the least: an autoscaler's
@@ -1106,10 +1130,12 @@ impl<'a> Lookup<'a> {
         let asked = self.workload_named(from, namespace, kind, name);
         found
             .into_iter()
-            .filter(|a| match (asked, self.workload_named(&a.origin, namespace, kind, name)) {
-                (Some(asked), Some(targeted)) => std::ptr::eq(asked, targeted),
-                _ => true,
-            })
+            .filter(
+                |a| match (asked, self.workload_named(&a.origin, namespace, kind, name)) {
+                    (Some(asked), Some(targeted)) => std::ptr::eq(asked, targeted),
+                    _ => true,
+                },
+            )
             .min_by_key(|a| a.min_replicas)
     }
 
@@ -1153,7 +1179,16 @@ impl<'a> Lookup<'a> {
         namespace: &str,
         selector: &LabelSelector,
     ) -> Option<Vec<&'a Workload>> {
-        self.nearest(self.asker, |scope| {
+        self.workloads_selected_from(self.asker, namespace, selector)
+    }
+
+    fn workloads_selected_from(
+        &self,
+        from: &Origin,
+        namespace: &str,
+        selector: &LabelSelector,
+    ) -> Option<Vec<&'a Workload>> {
+        self.nearest(from, |scope| {
             self.index
                 .workloads_with(namespace, &selector.match_labels, scope)
                 .filter(|w| selector.matches(&w.pod_labels))

@@ -180,5 +180,5 @@ fn a_probe_ends_at_its_duration_and_counts_what_it_could_not_send_as_dropped() {
         text.contains(&format!("{dropped} requests dropped: due before the end")),
         "{text}"
     );
-    assert!(took < Duration::from_secs(3), "the probe took {took:?}");
+    assert!(took < Duration::from_secs(5), "the probe took {took:?}");
 }

@@ -88,10 +88,12 @@ pub fn plan(log: &Path, filter: &Filter) -> Result<Plan, String> {
             .get(&target)
             .is_some_and(|first| first.received_us <= recorded.received_us);
         if !earlier {
-            // Only a full update's body can stand for the object.
+            // Only a full update's body can stand for the object; what the
+            // server answered is read again, for the objects needed only.
             if recorded.verb != "update" || recorded.subresource.is_some() {
                 recorded.body = None;
             }
+            recorded.response = None;
             plan.first_writes.insert(target, recorded);
         }
     })

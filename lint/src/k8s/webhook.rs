@@ -58,13 +58,7 @@ impl<'a> Webhook<'a> {
     pub fn reach(&self) -> u8 {
         let mut reach = 2;
         for rule in self.node.get("rules").map_or(&[][..], Node::items) {
-            let list = |key| -> Vec<&str> {
-                rule.get(key)
-                    .map_or(&[][..], Node::items)
-                    .iter()
-                    .filter_map(Node::str)
-                    .collect()
-            };
+            let list = |key| rule_strings(rule, key);
             if list("resources").iter().any(|r| matches!(*r, "*" | "*/*")) {
                 return 0;
             }
@@ -133,6 +127,16 @@ const RECOVERY_RESOURCES: &[(&str, &str)] = &[
     ("discovery.k8s.io", "endpointslices"),
 ];
 
+/// The strings of a webhook rule's list (`apiGroups`, `resources`,
+/// `operations`).
+fn rule_strings<'n>(rule: &'n Node, key: &str) -> Vec<&'n str> {
+    rule.get(key)
+        .map_or(&[][..], Node::items)
+        .iter()
+        .filter_map(Node::str)
+        .collect()
+}
+
 impl<'a> Webhook<'a> {
     /// The resources among those the control plane needs to recover that
     /// this webhook's rules intercept on create or update, as `group/resource`
@@ -140,13 +144,7 @@ impl<'a> Webhook<'a> {
     pub fn intercepted_recovery_resources(&self) -> Vec<String> {
         let mut found = Vec::new();
         for rule in self.node.get("rules").map_or(&[][..], Node::items) {
-            let list = |key| -> Vec<&str> {
-                rule.get(key)
-                    .map_or(&[][..], Node::items)
-                    .iter()
-                    .filter_map(Node::str)
-                    .collect()
-            };
+            let list = |key| rule_strings(rule, key);
             let operations = list("operations");
             if !operations
                 .iter()

@@ -164,7 +164,7 @@ pub fn seeds(
             let later = states
                 .get(&target)
                 .is_none_or(|(at, _)| *at <= recorded.received_us);
-            if let (true, Some(state)) = (later, recorded_state(recorded.clone())) {
+            if let (true, Some(state)) = (later, recorded_state(&recorded)) {
                 states.insert(target, (recorded.received_us, state));
             }
         })
@@ -183,7 +183,7 @@ pub fn seeds(
             let state = states
                 .remove(target)
                 .map(|(_, state)| state)
-                .or_else(|| recorded_state(first.clone()))
+                .or_else(|| recorded_state(first))
                 .or_else(|| stand_in(target));
             let Some(state) = state else {
                 seeded.missing.push((
@@ -207,16 +207,18 @@ pub fn seeds(
 
 /// The object a recorded request shows: what the server answered, else
 /// the full body of a create or update.
-fn recorded_state(recorded: Recorded) -> Option<Json> {
+fn recorded_state(recorded: &Recorded) -> Option<Json> {
     let is_object = |o: &Json| o.get("kind").is_some() && o.get("metadata").is_some();
-    match (recorded.response, recorded.body) {
-        (Some(response), _) if is_object(&response) && recorded.verb != "delete" => Some(response),
+    match (&recorded.response, &recorded.body) {
+        (Some(response), _) if is_object(response) && recorded.verb != "delete" => {
+            Some(response.clone())
+        }
         (_, Some(body))
-            if is_object(&body)
+            if is_object(body)
                 && matches!(recorded.verb.as_str(), "create" | "update")
                 && recorded.subresource.is_none() =>
         {
-            Some(body)
+            Some(body.clone())
         }
         _ => None,
     }

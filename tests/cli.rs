@@ -571,19 +571,10 @@ fn pdb_blocks_eviction_shows_the_rounding_and_where_the_replicas_are_set() {
 /// decide it, and names those left at systemd's defaults.
 #[test]
 fn unit_start_limit_findings_relate_the_settings_and_name_the_defaults() {
-    let doc = json(&scar(&[
-        "lint",
-        "--format",
-        "json",
+    let finding = first_finding(
+        "unit-start-limit-defeats-restart",
         "testdata/rules/unit-start-limit-defeats-restart/docker-continuation.service.j2",
-    ]));
-    let finding = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == "unit-start-limit-defeats-restart")
-        .unwrap()
-        .clone();
+    );
     assert_eq!(finding["line"], 23, "{finding}");
     assert!(
         finding["message"].as_str().unwrap().contains(
@@ -663,4 +654,32 @@ fn a_route_reaches_only_the_service_it_resolves_to_itself() {
     };
     assert_eq!(severity("routed/app.yaml"), "warning");
     assert_eq!(severity("mesh-only/app.yaml"), "info");
+}
+
+/// A backend without probes relates each container that lacks one.
+#[test]
+fn webhook_backend_no_probes_relates_the_container_that_lacks_a_probe() {
+    let finding = first_finding(
+        "webhook-backend-no-probes",
+        "testdata/rules/webhook-backend-no-probes/webhooks.yaml",
+    );
+    assert_eq!(finding["line"], 5);
+    assert_eq!(finding["related"].as_array().unwrap().len(), 1, "{finding}");
+    assert_eq!(finding["related"][0]["line"], 38);
+    assert_eq!(
+        finding["related"][0]["message"],
+        "container `server` of Deployment hooks/no-liveness has no livenessProbe"
+    );
+}
+
+/// The first finding of `rule` when `path` is linted alone.
+fn first_finding(rule: &str, path: &str) -> serde_json::Value {
+    let doc = json(&scar(&["lint", "--format", "json", path]));
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} finding in {doc}"))
+        .clone()
 }

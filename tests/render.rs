@@ -599,3 +599,64 @@ fn a_chart_the_line_stamps_would_change_renders_as_written_and_is_still_traced()
         )]
     );
 }
+
+/// A finding about a container a helper writes points at the template
+/// line that includes it and at the helper's own line, where the fix goes.
+#[test]
+fn a_container_written_by_a_helper_relates_the_helpers_line() {
+    require_renderers();
+    let chart = "testdata/rules/webhook-backend-no-probes/hook-chart";
+    let doc = json(&scar(&["lint", "--format", "json", chart]));
+    let finding = findings(&doc)
+        .iter()
+        .find(|f| f["rule"] == "webhook-backend-no-probes")
+        .unwrap_or_else(|| panic!("no finding in {doc}"))
+        .clone();
+    assert_eq!(finding["path"], format!("{chart}/templates/webhook.yaml"));
+    assert_eq!(
+        related(&finding),
+        vec![
+            (format!("{chart}/templates/deployment.yaml"), 26),
+            (format!("{chart}/templates/_helpers.tpl"), 6),
+        ]
+    );
+    assert_eq!(
+        finding["related"][0]["message"],
+        "container `server` of Deployment default/hook-hook has no livenessProbe"
+    );
+    assert_eq!(
+        finding["related"][1]["message"],
+        "helper `hook.container` writes it here"
+    );
+}
+
+/// A chart whose replicas are not spread says which of its values would
+/// spread them, even when a helper reads it and it renders nothing.
+#[test]
+fn no_pod_anti_affinity_on_a_chart_relates_the_value_that_spreads_pods() {
+    require_renderers();
+    let chart = "testdata/rules/no-pod-anti-affinity/spread-chart";
+    let doc = json(&scar(&["lint", "--format", "json", chart]));
+    assert_eq!(
+        located(&doc),
+        vec![(
+            "no-pod-anti-affinity".to_string(),
+            format!("{chart}/templates/deployment.yaml"),
+            6,
+            13
+        )],
+        "the values set that sets a podAntiAffinity is silent"
+    );
+    let finding = &findings(&doc)[0];
+    assert_eq!(
+        related(finding),
+        vec![
+            (format!("{chart}/values.yaml"), 1),
+            (format!("{chart}/values.yaml"), 3),
+        ]
+    );
+    assert_eq!(
+        finding["related"][1]["message"],
+        "`affinity: {}` is set here: the chart writes `.Values.web.affinity` into this object"
+    );
+}

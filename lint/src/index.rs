@@ -22,7 +22,7 @@ use crate::k8s::routes::{self, Scrape};
 use crate::k8s::webhook::{is_webhook_configuration, webhooks};
 use crate::k8s::{string_map, LabelSelector, Labels, Object, Replicas};
 use crate::parse::yaml::Node;
-use crate::source::Related;
+use crate::source::{Related, SourceRef};
 
 /// Set on every namespace by the API server since Kubernetes 1.21.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -60,6 +60,9 @@ pub struct Placed {
     pub at: Location,
     /// The `replicas:` line, and what set its value, when it is written.
     pub replicas_set_at: Vec<Related>,
+    /// For each container of a workload, where it is written when it
+    /// lacks a probe: only findings about missing probes point at one.
+    pub containers_at: Vec<Option<WrittenAt>>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +87,21 @@ pub struct ContainerSummary {
     pub ports: Vec<(Option<String>, i64)>,
     pub liveness: bool,
     pub readiness: bool,
+    /// Set when the container lacks a probe.
+    pub written_at: Option<WrittenAt>,
+}
+
+/// Where a container is written, and what wrote it (a helper template,
+/// the values it reads).
+#[derive(Debug, Clone)]
+pub struct WrittenAt {
+    pub at: SourceRef,
+    pub by: Vec<Related>,
+}
+
+/// Whether `container` sets the probe `field` (`livenessProbe`, …).
+pub fn has_probe(container: &Node, field: &str) -> bool {
+    container.get(field).is_some_and(|p| !p.is_null())
 }
 
 impl ContainerSummary {
@@ -106,10 +124,9 @@ impl ContainerSummary {
                     ))
                 })
                 .collect(),
-            liveness: container.get("livenessProbe").is_some_and(|p| !p.is_null()),
-            readiness: container
-                .get("readinessProbe")
-                .is_some_and(|p| !p.is_null()),
+            liveness: has_probe(container, "livenessProbe"),
+            readiness: has_probe(container, "readinessProbe"),
+            written_at: None,
         }
     }
 
@@ -401,6 +418,7 @@ impl Index {
             origin,
             at,
             replicas_set_at,
+            mut containers_at,
         } = placed;
         let namespace = object.namespace.to_string();
         let name = object.name.to_string();
@@ -436,7 +454,11 @@ impl Index {
                 containers: object
                     .containers()
                     .iter()
-                    .map(ContainerSummary::of)
+                    .enumerate()
+                    .map(|(i, node)| ContainerSummary {
+                        written_at: containers_at.get_mut(i).and_then(Option::take),
+                        ..ContainerSummary::of(node)
+                    })
                     .collect(),
                 runs_to_completion: object.runs_to_completion(),
             }),
@@ -1269,6 +1291,7 @@ mod tests {
                                 line: 1,
                             },
                             replicas_set_at: Vec::new(),
+                            containers_at: Vec::new(),
                         },
                     );
                 }

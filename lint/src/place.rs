@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::finding::RenderedLine;
-use crate::index::{Location, Origin, Placed};
+use crate::index::{has_probe, Location, Origin, Placed, WrittenAt};
 use crate::k8s::{Object, Replicas};
 use crate::parse::yaml::{Node, Value};
 use crate::render::Rendered;
@@ -27,6 +27,11 @@ pub trait Place {
     /// The files a finding placed at `path` depends on, besides the ones
     /// its decision reads.
     fn depends_on(&self, path: &Arc<str>) -> Vec<Arc<str>>;
+    /// The settings (a chart's values) that change what is written at
+    /// `span` under keys `wanted` accepts; none for plain files.
+    fn settings_for(&self, _span: Span, _wanted: fn(&str) -> bool) -> Vec<Related> {
+        Vec::new()
+    }
 
     /// What the index keeps of where an object stands.
     fn placed(&self, object: &Object<'_>) -> Placed {
@@ -67,6 +72,15 @@ pub trait Place {
             }],
             (None, _) => Vec::new(),
         };
+        let containers_at = if object.is_workload() {
+            object
+                .containers()
+                .iter()
+                .map(|container| self.container_written_at(container))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Placed {
             origin: self.origin().clone(),
             at: Location {
@@ -74,7 +88,25 @@ pub trait Place {
                 line: anchor.at.span.line,
             },
             replicas_set_at,
+            containers_at,
         }
+    }
+
+    /// Where a container lacking a probe is written: its `name:` line,
+    /// and what wrote it.
+    fn container_written_at(&self, container: &Node) -> Option<WrittenAt> {
+        if has_probe(container, "livenessProbe") && has_probe(container, "readinessProbe") {
+            return None;
+        }
+        let span = container.get("name").map_or(
+            Span::point(container.span.line, container.span.column),
+            |n| n.span,
+        );
+        let located = self.locate(span);
+        Some(WrittenAt {
+            at: located.at,
+            by: located.related,
+        })
     }
 }
 
@@ -189,6 +221,10 @@ impl Place for RenderedPlace<'_> {
 
     fn unit(&self) -> Option<&Arc<UnitInfo>> {
         Some(&self.unit.info)
+    }
+
+    fn settings_for(&self, span: Span, wanted: fn(&str) -> bool) -> Vec<Related> {
+        self.unit.rendered.map.settings_for(span, wanted)
     }
 
     fn depends_on(&self, path: &Arc<str>) -> Vec<Arc<str>> {

@@ -5,7 +5,7 @@
 //! from; the user's files are never written. A template line that renders
 //! `.Values.x` also leads to the values file line that set `x`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -276,6 +276,17 @@ struct Template {
     chart: usize,
 }
 
+impl Template {
+    /// The line after the last one whose output a stamp on `line` stands
+    /// for: the next stamped line, or the end of the template.
+    fn block_end(&self, line: u32) -> u32 {
+        match self.stamped.iter().find(|&&n| n > line) {
+            Some(&next) => next,
+            None => self.text.lines().count() as u32 + 1,
+        }
+    }
+}
+
 struct ChartTree {
     charts: Vec<ChartDir>,
     templates: Vec<Template>,
@@ -406,18 +417,25 @@ impl ChartTree {
                 Entry::File => {}
             }
             let name = entry.file_name().to_string_lossy().into_owned();
-            // Partials (`_helpers.tpl`) and NOTES.txt render no manifests.
-            let renders = !name.starts_with('_') && name != "NOTES.txt";
+            // Partials (`_helpers.tpl`) render no manifests: they are kept
+            // unstamped, for the helpers they define. NOTES.txt is neither.
+            let partial = name.starts_with('_');
             match std::fs::read_to_string(&source) {
-                Ok(text) if renders => {
-                    let stamped = stamp::stamp(&text);
-                    std::fs::write(&target, &stamped.text)?;
+                Ok(text) if name != "NOTES.txt" => {
+                    let stamped = if partial {
+                        std::fs::write(&target, &text)?;
+                        Vec::new()
+                    } else {
+                        let stamped = stamp::stamp(&text);
+                        std::fs::write(&target, &stamped.text)?;
+                        stamped.lines
+                    };
                     self.templates.push(Template {
                         display: paths.display(&source),
                         copy: target,
                         lines: LineIndex::new(&text),
                         text,
-                        stamped: stamped.lines,
+                        stamped,
                         chart,
                     });
                 }
@@ -430,7 +448,7 @@ impl ChartTree {
     }
 
     fn unstamp(&self) -> std::io::Result<()> {
-        for template in &self.templates {
+        for template in self.templates.iter().filter(|t| !t.stamped.is_empty()) {
             std::fs::write(&template.copy, &template.text)?;
         }
         Ok(())
@@ -612,6 +630,8 @@ struct HelmMap {
     values: Vec<ValuesFile>,
     set: Vec<SetValue>,
     chart_file: SourceRef,
+    /// Where each named template (`define "x"`) starts: its template and line.
+    defines: HashMap<String, (usize, u32)>,
 }
 
 impl HelmMap {
@@ -655,7 +675,18 @@ impl HelmMap {
             files.extend(ValuesFile::read(file, None, paths));
         }
         let chart_file = tree.charts[0].dir.join(CHART_FILE);
+        let mut defines = HashMap::new();
+        for (index, template) in tree.templates.iter().enumerate() {
+            for (n, text) in template.text.lines().enumerate() {
+                if let Some(name) = named_template(text, "define") {
+                    defines
+                        .entry(name.to_string())
+                        .or_insert((index, n as u32 + 1));
+                }
+            }
+        }
         HelmMap {
+            defines,
             lines,
             sources,
             values: files,
@@ -663,6 +694,88 @@ impl HelmMap {
             chart_file: SourceRef::whole_file(paths.display(&chart_file)),
             tree,
         }
+    }
+
+    /// The helper line that wrote a rendered line its template line does
+    /// not read like (a container written by `include "app.container"`):
+    /// looked for in the helpers the template includes between `line` and
+    /// the next stamp, then in the helpers those include.
+    fn helper_behind(&self, template: &Template, line: u32, rendered: &str) -> Option<Related> {
+        if reads_like(template.lines.line(&template.text, line), rendered) {
+            return None;
+        }
+        self.through_helpers(
+            template,
+            line..template.block_end(line),
+            |helper, file, n, text| {
+                let name = helper.filter(|_| reads_like(text, rendered))?;
+                let indent = text.len() - text.trim_start().len();
+                let span = Span::on_line(n, 1 + indent as u32, text.trim().chars().count() as u32);
+                Some(Related {
+                    at: SourceRef::on_line(file.display.clone(), span, text),
+                    message: format!("helper `{name}` writes it here"),
+                })
+            },
+        )
+    }
+
+    /// Visits the lines `lines` of `template`, then the bodies of the
+    /// helpers they include, and of those these include, until `visit`
+    /// answers. `visit` gets the helper's name (none for the template's
+    /// own lines), the file, the line number and its text.
+    fn through_helpers<'m, T>(
+        &'m self,
+        template: &'m Template,
+        lines: std::ops::Range<u32>,
+        mut visit: impl FnMut(Option<&str>, &'m Template, u32, &'m str) -> Option<T>,
+    ) -> Option<T> {
+        let mut includes = Vec::new();
+        for n in lines {
+            let text = template.lines.line(&template.text, n);
+            if let Some(found) = visit(None, template, n, text) {
+                return Some(found);
+            }
+            includes.extend(included_templates(text));
+        }
+        let mut searched = BTreeSet::new();
+        let mut next = 0;
+        while let Some(&name) = includes.get(next) {
+            next += 1;
+            // Helpers can include each other in a loop; each is read once.
+            if !searched.insert(name) || searched.len() > MAX_HELPERS_SEARCHED {
+                continue;
+            }
+            let Some(&(index, first)) = self.defines.get(name) else {
+                continue;
+            };
+            let helper = &self.tree.templates[index];
+            let body = helper
+                .text
+                .lines()
+                .zip(1..)
+                .skip(first as usize)
+                .take_while(|(text, _)| named_template(text, "define").is_none());
+            for (text, n) in body {
+                if let Some(found) = visit(Some(name), helper, n, text) {
+                    return Some(found);
+                }
+                includes.extend(included_templates(text));
+            }
+        }
+        None
+    }
+
+    fn origin_of(&self, span: Span) -> LineOrigin {
+        self.lines
+            .get(span.line.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The stamped template a rendered line came from.
+    fn template_of(&self, span: Span) -> Option<&Template> {
+        let source = &self.sources[self.origin_of(span).source? as usize];
+        source.template.map(|t| &self.tree.templates[t])
     }
 
     fn sources_rendered(&self) -> Vec<Arc<str>> {
@@ -691,12 +804,7 @@ impl HelmMap {
     /// below `resources:`). Conditions (`{{- if .Values.x }}`) decide
     /// whether a line renders, not what it says, and are left out.
     fn values_behind(&self, template: &Template, line: u32) -> Vec<Related> {
-        let end = template
-            .stamped
-            .iter()
-            .find(|&&n| n > line)
-            .copied()
-            .unwrap_or(line + 1);
+        let end = template.block_end(line);
         let chart = &self.tree.charts[template.chart];
         let mut related = Vec::new();
         for n in line..end {
@@ -705,7 +813,7 @@ impl HelmMap {
                 continue;
             }
             for key in values_references(text) {
-                if let Some(found) = self.value_source(chart, &key) {
+                if let Some((found, _)) = self.value_source(chart, &key) {
                     if !related.contains(&found) {
                         related.push(found);
                     }
@@ -718,8 +826,8 @@ impl HelmMap {
     /// Where the value helm used for `.Values.<key>` in `chart` was set:
     /// the place of highest precedence that sets the key itself, else the
     /// deepest key above it that one sets (`resources:` for
-    /// `.Values.resources.limits`).
-    fn value_source(&self, chart: &ChartDir, key: &[String]) -> Option<Related> {
+    /// `.Values.resources.limits`); true when it sets the key itself.
+    fn value_source(&self, chart: &ChartDir, key: &[String]) -> Option<(Related, bool)> {
         // Globals reach every subchart from the top of each values file.
         let global = key.first().is_some_and(|k| k == "global");
         let full: Vec<String> = if global {
@@ -730,9 +838,12 @@ impl HelmMap {
         let dotted = full.join(".");
         if let Some(set) = self.set.iter().rev().find(|s| s.key == dotted) {
             // From `--helm-set`, no file holds it.
-            return set.written_at.clone().map(|at| Related {
-                at,
-                message: format!("`{dotted}={}` is set here", set.value),
+            return set.written_at.clone().map(|at| {
+                let related = Related {
+                    at,
+                    message: format!("`{dotted}={}` is set here", set.value),
+                };
+                (related, true)
             });
         }
         let in_file = |file: &ValuesFile| -> Option<Vec<String>> {
@@ -752,7 +863,7 @@ impl HelmMap {
         let found = |exact: bool| {
             self.values.iter().rev().find_map(|file| {
                 let (related, complete) = file.find(&in_file(file)?)?;
-                (complete == exact).then_some(related)
+                (complete == exact).then_some((related, complete))
             })
         };
         found(true).or_else(|| found(false))
@@ -821,12 +932,50 @@ impl ValuesFile {
 }
 
 impl SourceMap for HelmMap {
+    /// The values a template reads under a wanted key, wherever in the
+    /// template (an unset `affinity` renders nothing to point at).
+    fn settings_for(&self, span: Span, wanted: fn(&str) -> bool) -> Vec<Related> {
+        let Some(template) = self.template_of(span) else {
+            return Vec::new();
+        };
+        let chart = &self.tree.charts[template.chart];
+        let mut seen = Vec::new();
+        let mut settings = Vec::new();
+        let whole = 1..template.text.lines().count() as u32 + 1;
+        self.through_helpers(template, whole, |_, file, n, text| {
+            for key in values_references(text) {
+                if !key.last().is_some_and(|k| wanted(k)) || seen.contains(&key) {
+                    continue;
+                }
+                let dotted = key.join(".");
+                settings.push(match self.value_source(chart, &key) {
+                    Some((set, true)) => Related {
+                        message: format!(
+                            "{}: the chart writes `.Values.{dotted}` into this object",
+                            set.message
+                        ),
+                        at: set.at,
+                    },
+                    _ => Related {
+                        at: SourceRef::on_line(
+                            file.display.clone(),
+                            Span::on_line(n, 1, text.chars().count() as u32),
+                            text,
+                        ),
+                        message: format!(
+                            "the chart writes `.Values.{dotted}` here; no values file sets it"
+                        ),
+                    },
+                });
+                seen.push(key);
+            }
+            None::<()>
+        });
+        settings
+    }
+
     fn locate(&self, _object: &Node, span: Span, rendered_line: &str) -> Traced {
-        let origin = self
-            .lines
-            .get(span.line.saturating_sub(1) as usize)
-            .copied()
-            .unwrap_or_default();
+        let origin = self.origin_of(span);
         let Some(source) = origin.source.map(|s| &self.sources[s as usize]) else {
             return Traced {
                 at: self.chart_file.clone(),
@@ -839,14 +988,77 @@ impl SourceMap for HelmMap {
                 related: Vec::new(),
             };
         };
-        let line = origin
-            .template_line
-            .unwrap_or_else(|| line_like(template, rendered_line));
+        let Some(line) = origin.template_line else {
+            let line = line_like(template, rendered_line);
+            return Traced {
+                at: self.template_place(template, line, rendered_line, span),
+                related: self.values_behind(template, line),
+            };
+        };
+        let mut related: Vec<Related> = self
+            .helper_behind(template, line, rendered_line)
+            .into_iter()
+            .collect();
+        related.extend(self.values_behind(template, line));
         Traced {
             at: self.template_place(template, line, rendered_line, span),
-            related: self.values_behind(template, line),
+            related,
         }
     }
+}
+
+/// How many helpers one lookup reads at most, through nested includes.
+const MAX_HELPERS_SEARCHED: usize = 16;
+
+/// Whether a template line writes the rendered line: the same text, or the
+/// same key (`- name: {{ .Chart.Name }}` for `- name: app`).
+fn reads_like(template_line: &str, rendered: &str) -> bool {
+    let (wanted, written) = (rendered.trim(), template_line.trim());
+    if written == wanted {
+        return true;
+    }
+    let key_of = |line: &str| {
+        let item = line.starts_with("- ");
+        let (key, _) = line.trim_start_matches("- ").split_once(':')?;
+        let plain = !key.is_empty() && !key.contains(['{', ' ', '"', '\'']);
+        plain.then_some((item, key.to_string()))
+    };
+    key_of(wanted).is_some_and(|key| key_of(written) == Some(key))
+}
+
+/// The name a `{{ define "x" }}` (or `include`, `template`) action names
+/// on `line`, when it starts with `action`.
+fn named_template<'l>(line: &'l str, action: &str) -> Option<&'l str> {
+    let inside = line
+        .trim()
+        .strip_prefix("{{")?
+        .trim_start_matches('-')
+        .trim_start();
+    let rest = inside
+        .strip_prefix(action)?
+        .trim_start()
+        .strip_prefix('"')?;
+    rest.split_once('"').map(|(name, _)| name)
+}
+
+/// The helpers a template line includes: `include "x"` or `template "x"`
+/// anywhere in its actions.
+fn included_templates(line: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    for action in ["include", "template"] {
+        let mut rest = line;
+        while let Some(at) = rest.find(action) {
+            rest = &rest[at + action.len()..];
+            let Some(quoted) = rest.trim_start().strip_prefix('"') else {
+                continue;
+            };
+            if let Some((name, after)) = quoted.split_once('"') {
+                names.push(name);
+                rest = after;
+            }
+        }
+    }
+    names
 }
 
 /// Without stamps: the first template line that reads like the rendered one.
@@ -974,6 +1186,31 @@ mod tests {
                 vec!["a".to_string()]
             ]
         );
+    }
+
+    #[test]
+    fn names_the_helpers_a_line_defines_and_includes() {
+        assert_eq!(
+            named_template("{{- define \"app.container\" -}}", "define"),
+            Some("app.container")
+        );
+        assert_eq!(named_template("{{- end }}", "define"), None);
+        assert_eq!(
+            included_templates(
+                "  {{- include \"a.labels\" . | nindent 4 }} {{ template \"b\" . }}"
+            ),
+            vec!["a.labels", "b"]
+        );
+        assert!(included_templates("  includes: [a]").is_empty());
+    }
+
+    #[test]
+    fn a_template_line_reads_like_what_it_renders_by_text_or_key() {
+        assert!(reads_like("- name: {{ .Chart.Name }}", "  - name: app"));
+        assert!(reads_like("  image: x:1", "image: x:1"));
+        assert!(!reads_like("containers:", "- name: app"));
+        // A list item and a key of a mapping are not the same line.
+        assert!(!reads_like("name: {{ .Chart.Name }}", "- name: app"));
     }
 
     #[test]

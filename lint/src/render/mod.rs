@@ -29,6 +29,14 @@ pub trait SourceMap: Send + Sync {
     /// `object` is the rendered object's tree, `span` a position in it,
     /// and `rendered_line` the output line the span starts on.
     fn locate(&self, object: &Node, span: Span, rendered_line: &str) -> Traced;
+
+    /// The settings a user edits to change what the template of the
+    /// rendered line at `span` writes under keys that `wanted` accepts
+    /// (a chart's `affinity` value): where to turn on what a finding asks
+    /// for. None for renderers without settings.
+    fn settings_for(&self, _span: Span, _wanted: fn(&str) -> bool) -> Vec<Related> {
+        Vec::new()
+    }
 }
 
 /// A unit's rendered output, parsed.

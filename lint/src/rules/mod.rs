@@ -287,6 +287,12 @@ impl<'a> Emitter<'a> {
         self.findings.push(finding);
     }
 
+    /// Where a user changes what is written at `at` under keys `wanted`
+    /// accepts, when a renderer's settings decide it (a chart's values).
+    pub fn settings_for(&self, at: Span, wanted: fn(&str) -> bool) -> Vec<Related> {
+        self.place.settings_for(at, wanted)
+    }
+
     /// Reports at `at` if `decide` says so once every file has been read:
     /// for rules whose answer depends on objects in other files.
     pub fn report_if(

@@ -33,6 +33,10 @@ term whose selector matches other Pods does not count. A container with a
 `hostPort` spreads them already: two Pods that claim the same port of a
 node never share one.
 
+In a Helm chart, the finding also points at the values the chart reads to
+place these Pods (`affinity`, `podAntiAffinity…`, `topologySpreadConstraints`),
+in its templates or the helpers they include: set one of them to fix it.
+
 ## Why it matters
 Moonlight ran three replicas of every traffic-serving app so that two nodes
 could fail. The scheduler placed all three replicas of the website on one
@@ -76,6 +80,7 @@ or a `podAntiAffinity` term with the same selector and topology key.
             object.kind.to_string(),
             object.name.to_string(),
         );
+        let spreading_settings = out.settings_for(at, is_spreading_setting);
         out.report_if(at, move |lookup| {
             let autoscaler = lookup.autoscaler(&namespace, &kind, &name);
             let count = match (autoscaler, replicas) {
@@ -89,11 +94,22 @@ or a `podAntiAffinity` term with the same selector and topology key.
                     "{kind} {namespace}/{name} runs {count} replicas{kept} with nothing that spreads them: the scheduler may put them all on one node"
                 ),
                 help: "add a topologySpreadConstraint or a podAntiAffinity term on kubernetes.io/hostname whose labelSelector matches these Pods".to_string(),
-                related: autoscaler.map_or(Vec::new(), |a| a.min_replicas_set_at.clone()),
+                related: autoscaler
+                    .map_or(Vec::new(), |a| a.min_replicas_set_at.clone())
+                    .into_iter()
+                    .chain(spreading_settings)
+                    .collect(),
                 ..Diagnosis::default()
             })
         });
     }
+}
+
+/// A chart value that places Pods: `affinity`, `podAntiAffinity`,
+/// bitnami's `podAntiAffinityPreset`, `topologySpreadConstraints`.
+fn is_spreading_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key == "affinity" || key.contains("antiaffinity") || key.starts_with("topologyspread")
 }
 
 /// Whether an anti-affinity term or spread constraint keeps these Pods apart.

@@ -1,5 +1,6 @@
 use crate::k8s::webhook::fail_closed_service_calls;
 use crate::k8s::Object;
+use crate::source::Related;
 
 use super::{Diagnosis, Emitter, Rule};
 
@@ -19,7 +20,8 @@ impl Rule for WebhookBackendNoProbes {
 A fail-closed admission webhook whose backend containers (those listening
 on the Service's target port, or all of them when none declares it) lack a
 `livenessProbe` or a `readinessProbe`. The finding says which container
-lacks which.
+lacks which, and points at each such container (and, in a chart, at the
+helper line that writes it).
 
 One finding per backend: when several webhooks or aggregated APIs call
 the same workload, it is reported once, at the first of them, naming
@@ -52,30 +54,40 @@ containers:
             out.report_if(call.anchor, move |lookup| {
                 let backend = lookup.backend(&call.namespace, &call.service)?;
                 let (mut no_liveness, mut no_readiness) = (false, false);
-                let gaps: Vec<String> = backend
-                    .serving_containers()
+                let mut gaps = Vec::new();
+                let mut related = Vec::new();
+                for (workload, container) in backend.serving_containers() {
+                    no_liveness |= !container.liveness;
+                    no_readiness |= !container.readiness;
+                    let missing: Vec<&str> = [
+                        (!container.liveness).then_some("livenessProbe"),
+                        (!container.readiness).then_some("readinessProbe"),
+                    ]
                     .into_iter()
-                    .filter_map(|(workload, container)| {
-                        no_liveness |= !container.liveness;
-                        no_readiness |= !container.readiness;
-                        let missing: Vec<&str> = [
-                            (!container.liveness).then_some("livenessProbe"),
-                            (!container.readiness).then_some("readinessProbe"),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect();
-                        (!missing.is_empty()).then(|| {
-                            format!(
-                                "container `{}` of {} ({}) has no {}",
-                                container.name,
-                                workload.describe(),
-                                workload.at,
-                                missing.join(" and no ")
-                            )
-                        })
-                    })
+                    .flatten()
                     .collect();
+                    if missing.is_empty() {
+                        continue;
+                    }
+                    let missing = missing.join(" and no ");
+                    gaps.push(format!(
+                        "container `{}` of {} ({}) has no {missing}",
+                        container.name,
+                        workload.describe(),
+                        workload.at,
+                    ));
+                    if let Some(written) = &container.written_at {
+                        related.push(Related {
+                            at: written.at.clone(),
+                            message: format!(
+                                "container `{}` of {} has no {missing}",
+                                container.name,
+                                workload.describe()
+                            ),
+                        });
+                        related.extend(written.by.iter().cloned());
+                    }
+                }
                 // What the missing probes cost: a hung server is never
                 // restarted, or keeps getting calls while it cannot answer.
                 let consequence = match (no_liveness, no_readiness) {
@@ -90,6 +102,7 @@ containers:
                     ),
                     help: "give the backend containers a livenessProbe and a readinessProbe on the webhook server's health endpoint".to_string(),
                     cause: Some(backend.cause("fail-closed webhook", &name, reach)),
+                    related,
                     ..Diagnosis::default()
                 })
             });

@@ -194,3 +194,23 @@ pub(crate) fn cause(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// What a reply says went wrong: `HTTP 409: …`, `connection error: …`.
+pub(crate) fn describe_reply(outcome: Outcome, reply: &Reply) -> String {
+    match outcome {
+        Outcome::Status(code) => {
+            let message = reply
+                .json()
+                .and_then(|s| s["message"].as_str().map(str::to_string));
+            match message {
+                Some(message) => format!("HTTP {code}: {message}"),
+                None => format!("HTTP {code}"),
+            }
+        }
+        Outcome::ConnectionError => format!(
+            "connection error: {}",
+            reply.error.as_deref().unwrap_or("unknown")
+        ),
+        Outcome::Timeout => "timed out".to_string(),
+    }
+}

@@ -6,7 +6,7 @@
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
-use crate::measure::latency_histogram;
+use crate::latency::latency_histogram;
 
 #[derive(Debug, Clone, Default)]
 pub struct Intervals {

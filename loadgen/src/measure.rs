@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::intervals::Intervals;
+use crate::latency::{latency_histogram, micros};
 use serde::Serialize;
 
 use crate::api::Outcome;
@@ -108,15 +109,6 @@ pub struct Second {
     pub errors: u64,
     /// The 5xx among them.
     pub server_errors: u64,
-}
-
-/// µs resolution, 3 significant digits, up to an hour.
-pub fn latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("the bounds are valid")
-}
-
-pub fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 /// Everything one phase measured.

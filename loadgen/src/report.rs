@@ -10,28 +10,11 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value as Json};
 
+use crate::latency::{ms, percentiles, quantiles};
 use crate::measure::PhaseStats;
 use crate::runner::{cleanup_json, setup_json, RunResult};
 use crate::scenario::{Load, Scenario, Work};
 use crate::slo::Breach;
-
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
-}
-
-pub(crate) fn percentiles(h: &Histogram<u64>) -> Json {
-    if h.is_empty() {
-        return Json::Null;
-    }
-    json!({
-        "p50": ms(h.value_at_quantile(0.50)),
-        "p90": ms(h.value_at_quantile(0.90)),
-        "p99": ms(h.value_at_quantile(0.99)),
-        "p999": ms(h.value_at_quantile(0.999)),
-        "max": ms(h.max()),
-        "mean": h.mean() / 1000.0,
-    })
-}
 
 /// Each second's percentiles, corrected and raw, from the interval
 /// histograms: what latency-over-time plots draw.
@@ -351,20 +334,6 @@ fn phase_at(result: &RunResult, scenario: &Scenario, offset: Duration) -> Option
         }
         Work::Requests(_) => format!("phase {}", result.phases[index].name),
     })
-}
-
-pub(crate) fn quantiles(h: &Histogram<u64>) -> String {
-    if h.is_empty() {
-        return "-".to_string();
-    }
-    format!(
-        "{:.1}/{:.1}/{:.1}/{:.1}/{:.1}",
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.value_at_quantile(0.999)),
-        ms(h.max())
-    )
 }
 
 /// Writes one interval log per phase, `<phase>.hlog`: a histogram per

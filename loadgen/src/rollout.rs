@@ -9,17 +9,18 @@ use std::time::{Duration, Instant};
 use http::Method;
 use serde_json::{json, Value as Json};
 
+use crate::api::describe_reply;
 use crate::api::{Outcome, Patch, Reply};
 use crate::measure::{RolloutRecord, Sample};
-use crate::runner::{describe_reply, lock, Shared};
 use crate::scenario::{DeploymentRef, Rollout};
+use crate::shared::{lock, RunContext};
 
 /// How often a Deployment's status is read while waiting.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
-pub(crate) async fn run(shared: &Shared, index: usize, rollout: &Rollout) {
+pub(crate) async fn run(shared: &RunContext, index: usize, rollout: &Rollout) {
     lock(&shared.stats)[index].started = Some(Instant::now());
     let waits = rollout
         .deployments
@@ -32,7 +33,7 @@ pub(crate) async fn run(shared: &Shared, index: usize, rollout: &Rollout) {
 }
 
 async fn restart_and_wait(
-    shared: &Shared,
+    shared: &RunContext,
     index: usize,
     deployment: &DeploymentRef,
     timeout: Duration,
@@ -95,7 +96,7 @@ async fn restart_and_wait(
 
 /// Sends one request of the phase and counts it.
 async fn send(
-    shared: &Shared,
+    shared: &RunContext,
     index: usize,
     method: Method,
     path: &str,

@@ -10,18 +10,19 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::Method;
 use serde_json::{json, Value as Json};
 use tokio::task::JoinSet;
 
-use crate::api::{Api, Outcome, Patch, Reply};
+use crate::api::{describe_reply, Api, Outcome, Patch};
 use crate::manifest::{object_name, substitute, substitute_json, RUN_ID_LABEL};
 use crate::measure::{PhaseStats, Sample};
 use crate::probe::ProbeResult;
 use crate::scenario::{Load, Phase, Requests, Scenario, Stop, Verb, Work};
+use crate::shared::{lock, RunContext};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -77,17 +78,13 @@ const CLIENT_GO_QPS: f64 = 5.0;
 const CLIENT_GO_BURST: f64 = 10.0;
 const CLIENT_GO_MAX_RETRIES: u32 = 10;
 
-/// What every request task shares with the run.
-pub(crate) struct Shared {
-    pub(crate) api: Api,
+/// What every request task shares with the run: what rollouts and the
+/// probe share too, and what only the runner's phases need.
+struct Shared {
+    run: RunContext,
     scenario: Scenario,
     run_id: String,
-    pub(crate) namespace: String,
-    pub(crate) run_start: Instant,
     stop: Arc<AtomicBool>,
-    /// Turns true when `stop` is set, to wake workers waiting for their slot.
-    pub(crate) stopped: tokio::sync::watch::Receiver<bool>,
-    pub(crate) stats: Mutex<Vec<PhaseStats>>,
     /// Names of the objects created, per template.
     created: Mutex<BTreeMap<String, Vec<String>>>,
     limiter: Option<TokenBucket>,
@@ -127,20 +124,22 @@ pub async fn run(
         let _ = stop_sender.send(true);
     });
     let shared = Arc::new(Shared {
-        api: api.clone(),
+        run: RunContext {
+            api: api.clone(),
+            namespace: namespace.clone(),
+            run_start: Instant::now(),
+            stopped,
+            stats: Mutex::new(
+                scenario
+                    .phases
+                    .iter()
+                    .map(|p| PhaseStats::new(&p.name, p.verb))
+                    .collect(),
+            ),
+        },
         scenario: scenario.clone(),
         run_id: options.run_id.clone(),
-        namespace: namespace.clone(),
-        run_start: Instant::now(),
         stop: options.stop.clone(),
-        stopped,
-        stats: Mutex::new(
-            scenario
-                .phases
-                .iter()
-                .map(|p| PhaseStats::new(&p.name, p.verb))
-                .collect(),
-        ),
         created: Mutex::new(BTreeMap::new()),
         limiter: options
             .client_go
@@ -154,7 +153,7 @@ pub async fn run(
     let (probe_stop, probe_stopped) = tokio::sync::watch::channel(false);
     let probe = match probe_client {
         Some(ready) => {
-            let (run_start, mut interrupted) = (shared.run_start, shared.stopped.clone());
+            let (run_start, mut interrupted) = (shared.run.run_start, shared.run.stopped.clone());
             let (probe_stop, stopped) = (probe_stop.clone(), probe_stopped.clone());
             Some(tokio::spawn(async move {
                 let forward = tokio::spawn(async move {
@@ -190,8 +189,8 @@ pub async fn run(
         progress.abort();
         eprintln!();
     }
-    let wall = shared.run_start.elapsed();
-    let phases = lock(&shared.stats).clone();
+    let wall = shared.run.run_start.elapsed();
+    let phases = lock(&shared.run.stats).clone();
     let names = resolve_apf_names(api, &phases).await;
     let mut cleanup_log = RequestLog::default();
     let cleanup = delete_namespace(api, &namespace, &options.run_id, true, &mut cleanup_log).await;
@@ -202,7 +201,7 @@ pub async fn run(
         client_go: options.client_go,
         phases,
         started_at,
-        run_start: shared.run_start,
+        run_start: shared.run.run_start,
         wall,
         interrupted: options.stop.load(Ordering::Relaxed),
         names,
@@ -215,15 +214,11 @@ pub async fn run(
 
 /// Waits `length`, or until the run is stopped.
 async fn pause(shared: &Shared, length: Duration) {
-    let mut stopped = shared.stopped.clone();
+    let mut stopped = shared.run.stopped.clone();
     tokio::select! {
         () = tokio::time::sleep(length) => {}
         _ = stopped.wait_for(|stopped| *stopped) => {}
     }
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Creates a namespace for the run, labelled with its id; one that exists
@@ -483,25 +478,6 @@ pub async fn leftovers(api: &Api, run_id: Option<&str>) -> Result<Leftovers, Str
     Ok(found)
 }
 
-pub(crate) fn describe_reply(outcome: Outcome, reply: &Reply) -> String {
-    match outcome {
-        Outcome::Status(code) => {
-            let message = reply
-                .json()
-                .and_then(|s| s["message"].as_str().map(str::to_string));
-            match message {
-                Some(message) => format!("HTTP {code}: {message}"),
-                None => format!("HTTP {code}"),
-            }
-        }
-        Outcome::ConnectionError => format!(
-            "connection error: {}",
-            reply.error.as_deref().unwrap_or("unknown")
-        ),
-        Outcome::Timeout => "timed out".to_string(),
-    }
-}
-
 /// What to send for request number `index` of a phase.
 struct Call {
     method: Method,
@@ -522,7 +498,7 @@ impl Shared {
     ) -> Result<Call, String> {
         let scenario = &self.scenario;
         let template = &scenario.templates[&requests.template];
-        let namespace = &self.namespace;
+        let namespace = &self.run.namespace;
         let object = |i: u64| objects[(i % objects.len() as u64) as usize].clone();
         let simple = |method: Method, path: String| Call {
             method,
@@ -603,6 +579,7 @@ impl Shared {
             }
             first_send.get_or_insert_with(Instant::now);
             let reply = self
+                .run
                 .api
                 .send(
                     call.method.clone(),
@@ -646,7 +623,7 @@ impl Shared {
             retried,
             throttled_for,
         };
-        lock(&self.stats)[phase_index].record(self.run_start, &sample);
+        lock(&self.run.stats)[phase_index].record(self.run.run_start, &sample);
     }
 }
 
@@ -654,7 +631,7 @@ async fn run_phase(shared: &Arc<Shared>, index: usize) {
     let phase = &shared.scenario.phases[index];
     match &phase.work {
         Work::Requests(requests) => run_requests(shared, index, phase, requests).await,
-        Work::Rollout(rollout) => crate::rollout::run(shared, index, rollout).await,
+        Work::Rollout(rollout) => crate::rollout::run(&shared.run, index, rollout).await,
     }
 }
 
@@ -669,7 +646,7 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
         .scenario
         .phases
         .iter()
-        .zip(lock(&shared.stats).iter())
+        .zip(lock(&shared.run.stats).iter())
         .filter(|(p, _)| {
             p.verb == Verb::Create
                 && matches!(&p.work, Work::Requests(r) if r.template == requests.template)
@@ -678,7 +655,7 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
         .sum();
     let missing = creates_sent.saturating_sub(objects.len() as u64);
     if matches!(phase.verb, Verb::Patch | Verb::Get | Verb::Delete) && objects.is_empty() {
-        lock(&shared.stats)[index].note = Some(format!(
+        lock(&shared.run.stats)[index].note = Some(format!(
             "skipped: no {} object was created to {} ({} refused or failed)",
             requests.template,
             phase.verb.as_str(),
@@ -687,7 +664,7 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
         return;
     }
     if requests.stop == Stop::EachObject && missing > 0 {
-        lock(&shared.stats)[index].note = Some(format!(
+        lock(&shared.run.stats)[index].note = Some(format!(
             "sent to the {} that exist: {} refused or failed",
             crate::slo::counted(objects.len() as u64, ("object", "objects")),
             crate::slo::counted(missing, ("create was", "creates were"))
@@ -703,7 +680,7 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
         Stop::Duration(d) => Some(phase_start + d),
         _ => None,
     };
-    lock(&shared.stats)[index].started = Some(phase_start);
+    lock(&shared.run.stats)[index].started = Some(phase_start);
     let objects = Arc::new(objects);
 
     // Every phase runs as workers taking request numbers in turn. Open
@@ -757,12 +734,13 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
                     Err(e) => {
                         if !halted.swap(true, Ordering::Relaxed) {
                             eprintln!("scar loadgen: phase `{}` stopped: {e}", phase.name);
-                            lock(&worker.stats)[index].note = Some(format!("stopped early: {e}"));
+                            lock(&worker.run.stats)[index].note =
+                                Some(format!("stopped early: {e}"));
                         }
                         break;
                     }
                 };
-                let mut stopped = worker.stopped.clone();
+                let mut stopped = worker.run.stopped.clone();
                 tokio::select! {
                     () = crate::pacer::wait_until(scheduled) => {}
                     _ = stopped.wait_for(|stopped| *stopped) => break,
@@ -774,7 +752,7 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
         });
     }
     while tasks.join_next().await.is_some() {}
-    let mut stats = lock(&shared.stats);
+    let mut stats = lock(&shared.run.stats);
     let phase = &mut stats[index];
     phase.finished = Some(Instant::now());
     if let (Stop::Duration(length), Some(interval)) = (&requests.stop, interval) {
@@ -829,8 +807,8 @@ async fn print_progress(shared: Arc<Shared>) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticker.tick().await;
-        let elapsed = shared.run_start.elapsed().as_secs_f64();
-        let stats = lock(&shared.stats);
+        let elapsed = shared.run.run_start.elapsed().as_secs_f64();
+        let stats = lock(&shared.run.stats);
         let sent: u64 = stats.iter().map(|s| s.sent).sum();
         let throttled: u64 = stats.iter().map(|s| s.outcomes.too_many_requests).sum();
         let errors: u64 = stats.iter().map(|s| s.outcomes.errors()).sum();

@@ -11,14 +11,16 @@
 pub mod outcome;
 pub mod record;
 pub mod report;
+pub mod spec;
+
+pub use spec::{ProbeSlo, ProbeSpec, DEFAULT_CONNECTIONS, DEFAULT_RATE, DEFAULT_TIMEOUT};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request, Uri};
+use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
@@ -27,47 +29,6 @@ use tokio::task::JoinSet;
 
 use outcome::Outcome;
 use record::{Completed, Record};
-
-#[derive(Debug, Clone)]
-pub struct ProbeSpec {
-    pub url: Uri,
-    pub method: Method,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub body: Bytes,
-    /// Requests per second.
-    pub rate: f64,
-    /// Requests in flight at most.
-    pub connections: u32,
-    /// A request not answered within this is a timeout.
-    pub timeout: Duration,
-    /// Speak HTTP/2 only (with prior knowledge over plain HTTP, by ALPN
-    /// over TLS); otherwise HTTP/1.1, or HTTP/2 where TLS negotiates it.
-    pub http2: bool,
-    /// How long to send; `None`: until stopped.
-    pub duration: Option<Duration>,
-    pub slo: ProbeSlo,
-}
-
-/// The probe's gate: how many failed requests a run may have.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ProbeSlo {
-    pub max_errors: u64,
-    pub max_error_ratio: Option<f64>,
-}
-
-impl Default for ProbeSlo {
-    /// A rollout done right fails no request.
-    fn default() -> Self {
-        ProbeSlo {
-            max_errors: 0,
-            max_error_ratio: None,
-        }
-    }
-}
-
-pub const DEFAULT_RATE: f64 = 50.0;
-pub const DEFAULT_CONNECTIONS: u32 = 100;
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct ProbeResult {
@@ -161,7 +122,7 @@ pub async fn run(
                     done: run_start.elapsed(),
                     outcome: result.outcome,
                 };
-                let mut record = crate::runner::lock(&record);
+                let mut record = crate::shared::lock(&record);
                 record.record(completed);
                 record.retried_unprocessed += u64::from(result.retried);
                 if let Some(error) = result.error {
@@ -172,7 +133,7 @@ pub async fn run(
     }
     while workers.join_next().await.is_some() {}
     let ended = run_start.elapsed();
-    let mut record = std::mem::take(&mut *crate::runner::lock(&record));
+    let mut record = std::mem::take(&mut *crate::shared::lock(&record));
     record.finish();
     if let (Some(length), false) = (spec.duration, *stop.borrow()) {
         // Sends k = 0, 1, … are due at k intervals: those before the end.

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::outcome::{Counts, Outcome};
-use crate::measure::latency_histogram;
+use crate::latency::latency_histogram;
 
 /// One request, once it completed. Times are offsets from the start of the
 /// run, the timeline the API phases use too.
@@ -107,7 +107,7 @@ impl Record {
             });
         }
         self.seconds[second as usize].outcomes.count(outcome);
-        let micros = |d: Duration| crate::measure::micros(d).max(1);
+        let micros = |d: Duration| crate::latency::micros(d).max(1);
         self.corrected
             .saturating_record(micros(request.done.saturating_sub(request.scheduled)));
         let raw = micros(request.done.saturating_sub(request.sent));

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value as Json};
 
 use super::{ProbeResult, ProbeSlo};
-use crate::report::{percentiles, quantiles};
+use crate::latency::{percentiles, quantiles};
 use crate::slo::Breach;
 
 /// The probe's breaches of its gate.

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::api::Api;
-use crate::runner::{create_namespace, delete_namespace, lock, RequestLog};
+use crate::runner::{create_namespace, delete_namespace, RequestLog};
+use crate::shared::lock;
 use audit::{Filter, Recorded, Skipped};
 use report::{Key, Stats};
 use setup::{Seeded, Target};
@@ -136,7 +137,7 @@ pub async fn run(
     }
 
     let stats: Arc<Mutex<BTreeMap<Key, Stats>>> = Arc::default();
-    let lateness = Arc::new(Mutex::new(crate::measure::latency_histogram()));
+    let lateness = Arc::new(Mutex::new(crate::latency::latency_histogram()));
     let (events, arriving) = mpsc::channel::<Recorded>(4096);
     let reader = {
         let (log, filter) = (spec.log.clone(), spec.filter.clone());
@@ -329,7 +330,7 @@ impl Schedule {
                 // On time is when the request is handed to the HTTP client;
                 // what follows counts in its latency from the schedule.
                 let sent = Instant::now();
-                lock(&self.lateness).saturating_record(crate::measure::micros(sent - scheduled));
+                lock(&self.lateness).saturating_record(crate::latency::micros(sent - scheduled));
                 let (api, stats) = (self.api.clone(), self.stats.clone());
                 self.runtime.spawn(async move {
                     let reply = api

@@ -11,8 +11,9 @@ use serde_json::{json, Value as Json};
 use super::audit::Recorded;
 use super::ReplayResult;
 use crate::api::Outcome;
-use crate::measure::{latency_histogram, micros, Outcomes};
-use crate::report::percentiles;
+use crate::latency::percentiles;
+use crate::latency::{latency_histogram, micros};
+use crate::measure::Outcomes;
 use crate::runner::{cleanup_json, outcome_label, setup_json};
 use crate::slo::counted;
 

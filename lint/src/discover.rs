@@ -471,3 +471,11 @@ mod tests {
         assert_eq!(kind_from_content("apiVersion: v1\n"), FileKind::Yaml);
     }
 }
+
+/// A file found but not checked, and why (binary, too large, a template
+/// outside any chart, a unit that did not render).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: Arc<str>,
+    pub reason: String,
+}

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use crate::compose;
 use crate::config::Exclusions;
 use crate::container_cli::ContainerRun;
+use crate::discover::Skipped;
 use crate::discover::{self, Candidate, FileKind, Hint, Input, MissingPath};
 use crate::finding::{Finding, Severity};
 use crate::folder_excludes::FolderExcludes;
@@ -69,12 +70,6 @@ impl Default for Options {
             threads: 0,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
-    pub path: Arc<str>,
-    pub reason: String,
 }
 
 #[derive(Debug, Default)]

@@ -23,13 +23,15 @@ pub mod rendered;
 pub mod report;
 pub mod revision;
 pub mod rules;
+mod settings_file;
 pub mod source;
 pub mod suppress;
 pub mod units;
 pub mod user_policy;
 
+pub use discover::Skipped;
 pub use discover::{Input, MissingPath};
-pub use engine::{lint, Options, Report, Skipped};
+pub use engine::{lint, Options, Report};
 pub use finding::{Finding, Severity};
 pub use folder_excludes::FolderExcludes;
 pub use rules::{Registry, Rule, RuleEntry};

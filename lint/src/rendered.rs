@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::engine::Skipped;
+use crate::discover::Skipped;
 use crate::place::RenderedUnit;
 use crate::render::helm::{self, ValueSet};
 use crate::render::{kustomize, Failure, Rendered};

@@ -18,7 +18,6 @@ use crate::parse::systemd::Unit;
 use crate::place::Place;
 use crate::policy::{Params, Policy};
 use crate::source::{Related, Span};
-use crate::user_policy::{self, LoadError, ObjectVariables};
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
@@ -131,34 +130,27 @@ impl Registry {
         }
     }
 
-    /// Adds the policies of these folders (those not read already) as rules.
-    pub fn load_policies(&mut self, folders: &[PathBuf]) -> Result<(), LoadError> {
+    /// Notes policy folders as read; returns those not read before, each
+    /// checked to exist.
+    pub(crate) fn unread_policy_folders(
+        &mut self,
+        folders: &[PathBuf],
+    ) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
         let mut new = Vec::new();
         for folder in folders {
-            let canonical = folder
-                .canonicalize()
-                .map_err(|e| LoadError::Folder(folder.clone(), e))?;
+            let canonical = folder.canonicalize().map_err(|e| (folder.clone(), e))?;
             if !self.policy_folders.contains(&canonical) {
                 self.policy_folders.push(canonical);
                 new.push(folder.clone());
             }
         }
-        let mut errors = Vec::new();
-        for policy in user_policy::load_folders(&new)? {
-            if self.get(policy.id()).is_some() {
-                errors.push(policy.defined_twice());
-                continue;
-            }
-            let settings = policy.policy();
-            self.entries
-                .push(RuleEntry::new(Box::new(policy), settings));
-        }
+        Ok(new)
+    }
+
+    /// Adds a rule read from a file, with its settings, in id order.
+    pub(crate) fn add(&mut self, rule: Box<dyn Rule>, policy: Policy) {
+        self.entries.push(RuleEntry::new(rule, policy));
         self.entries.sort_by(|a, b| a.id().cmp(b.id()));
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(LoadError::Invalid(errors))
-        }
     }
 
     /// Every rule, enabled or not.
@@ -183,6 +175,15 @@ impl Registry {
     pub fn policy_ids() -> impl Iterator<Item = &'static str> {
         POLICIES.iter().map(|(id, _)| *id)
     }
+}
+
+/// A teams' policy's view of the object being checked, built once and
+/// shared by every policy checking it; the emitter of each rule carries it.
+pub trait ObjectVariables {
+    fn scope(&self) -> &cel::Context<'_, '_>;
+
+    /// The object's tree, copied once however many policies keep it.
+    fn owned(&self) -> std::sync::Arc<crate::parse::yaml::Node>;
 }
 
 /// What a rule hands back when a cross-file question is answered.

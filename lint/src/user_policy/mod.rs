@@ -31,13 +31,13 @@ use std::sync::Arc;
 
 use cel::{Context, Value as CelValue};
 
-use crate::config::{read_yaml, ConfigError, Problems};
 use crate::finding::Severity;
 use crate::index::Lookup;
 use crate::k8s::Object;
 use crate::parse::yaml::Node;
 use crate::policy::{Params, Policy};
-use crate::rules::{Diagnosis, Emitter, Rule};
+use crate::rules::{Diagnosis, Emitter, ObjectVariables, Registry, Rule};
+use crate::settings_file::{read_yaml, ConfigError, Problems};
 use crate::source::Span;
 
 use expression::Expression;
@@ -107,6 +107,29 @@ pub enum LoadError {
     Folder(PathBuf, std::io::Error),
     /// Mistakes in its files, each with file, line and column.
     Invalid(Vec<ConfigError>),
+}
+
+impl Registry {
+    /// Adds the policies of these folders (those not read already) as rules.
+    pub fn load_policies(&mut self, folders: &[PathBuf]) -> Result<(), LoadError> {
+        let new = self
+            .unread_policy_folders(folders)
+            .map_err(|(folder, e)| LoadError::Folder(folder, e))?;
+        let mut errors = Vec::new();
+        for policy in load_folders(&new)? {
+            if self.get(policy.id()).is_some() {
+                errors.push(policy.defined_twice());
+                continue;
+            }
+            let settings = policy.policy();
+            self.add(Box::new(policy), settings);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(LoadError::Invalid(errors))
+        }
+    }
 }
 
 /// Every policy in these folders' `*.yaml` and `*.yml` files (one per YAML
@@ -295,15 +318,6 @@ impl<'n> ObjectScope<'n> {
             owned: OnceCell::new(),
         }
     }
-}
-
-/// An [`ObjectScope`] with its object's lifetime hidden, so that the
-/// emitter of each rule can carry it.
-pub trait ObjectVariables {
-    fn scope(&self) -> &Context<'_, '_>;
-
-    /// The object's tree, copied once however many policies keep it.
-    fn owned(&self) -> Arc<Node>;
 }
 
 impl ObjectVariables for ObjectScope<'_> {

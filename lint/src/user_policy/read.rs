@@ -5,9 +5,9 @@ use globset::Glob;
 
 use super::expression::{Expression, Mistake};
 use super::{FieldPath, KindPattern, Pattern, Validation};
-use crate::config::{expect_map, expect_str, Failure, Problems};
 use crate::finding::Severity;
 use crate::parse::yaml::{Node, Value};
+use crate::settings_file::{expect_map, expect_str, Failure, Problems};
 use crate::source::Span;
 
 /// A policy's fields, as read.

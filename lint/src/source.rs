@@ -184,6 +184,21 @@ pub struct Related {
     pub message: String,
 }
 
+/// The byte offset of a 1-based line and character column.
+pub fn byte_offset(text: &str, line: u32, column: u32) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(rest.len(), |(i, _)| i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,7 +150,7 @@ impl From<FailOn> for Severity {
     }
 }
 
-pub(crate) const EXIT_FINDINGS: u8 = 1;
+const EXIT_FINDINGS: u8 = 1;
 
 pub(crate) fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode, Failure> {
     let outputs = pair_outputs(&args, matches)?;
@@ -229,7 +229,7 @@ pub(crate) fn run_lint(args: LintArgs, matches: &ArgMatches) -> Result<ExitCode,
     Ok(exit_code(&report, args.fail_on.into()))
 }
 
-pub(crate) fn lint_inputs(args: &LintArgs) -> Vec<Input> {
+fn lint_inputs(args: &LintArgs) -> Vec<Input> {
     args.paths
         .iter()
         .map(|p| {
@@ -244,7 +244,7 @@ pub(crate) fn lint_inputs(args: &LintArgs) -> Vec<Input> {
         .collect()
 }
 
-pub(crate) fn lint_options(args: &LintArgs, config: &Config) -> Result<Options, Failure> {
+fn lint_options(args: &LintArgs, config: &Config) -> Result<Options, Failure> {
     let mut render = config.render_settings();
     if let Some(helm) = &args.helm {
         render.kustomize.helm = Some(helm.clone());
@@ -282,10 +282,7 @@ pub(crate) fn lint_options(args: &LintArgs, config: &Config) -> Result<Options, 
 /// there, linted from the folder that stands where the current one does,
 /// so that findings are shown (and fingerprinted) with the same paths. REV's
 /// own `.scar.yaml` applies to it, as it did then.
-pub(crate) fn lint_revision(
-    rev: &str,
-    args: &LintArgs,
-) -> Result<Vec<scar_lint::Finding>, Failure> {
+fn lint_revision(rev: &str, args: &LintArgs) -> Result<Vec<scar_lint::Finding>, Failure> {
     let cwd = std::env::current_dir()
         .map_err(|e| Failure::Usage(format!("cannot read the current folder: {e}")))?;
     let tree = revision::check_out(rev, &cwd).map_err(Failure::Usage)?;
@@ -323,10 +320,7 @@ pub(crate) fn lint_revision(
 }
 
 /// `--helm-values` and `--helm-set` as one values set; `None` when neither is given.
-pub(crate) fn command_line_values(
-    files: &[PathBuf],
-    sets: &[String],
-) -> Result<Option<ValueSet>, Failure> {
+fn command_line_values(files: &[PathBuf], sets: &[String]) -> Result<Option<ValueSet>, Failure> {
     if files.is_empty() && sets.is_empty() {
         return Ok(None);
     }
@@ -360,7 +354,7 @@ pub(crate) fn command_line_values(
     Ok(Some(values))
 }
 
-pub(crate) fn exit_code(report: &Report, threshold: Severity) -> ExitCode {
+fn exit_code(report: &Report, threshold: Severity) -> ExitCode {
     if report.findings.iter().any(|f| f.severity >= threshold) {
         ExitCode::from(EXIT_FINDINGS)
     } else {
@@ -370,7 +364,7 @@ pub(crate) fn exit_code(report: &Report, threshold: Severity) -> ExitCode {
 
 /// Each `--output` belongs to the `--format` written before it; a format
 /// without one goes to standard output, which only one format may use.
-pub(crate) fn pair_outputs(
+fn pair_outputs(
     args: &LintArgs,
     matches: &ArgMatches,
 ) -> Result<Vec<(Format, Option<PathBuf>)>, Failure> {
@@ -449,7 +443,7 @@ pub(crate) fn load_registry(source: &RuleSource) -> Result<(Registry, Config), F
     Ok((config.apply(registry), config))
 }
 
-pub(crate) fn policy_failure(err: LoadError) -> Failure {
+fn policy_failure(err: LoadError) -> Failure {
     match err {
         LoadError::Folder(folder, err) => Failure::Usage(format!(
             "cannot read the policies folder {}: {err}",

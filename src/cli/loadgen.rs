@@ -203,20 +203,16 @@ pub(crate) struct ReplayFilters {
     pub(crate) keep_leases: bool,
 }
 
-pub(crate) const EXIT_CANNOT_START: u8 = 1;
-
-pub(crate) const EXIT_SLO_BREACHED: u8 = 3;
-
-pub(crate) const EXIT_CLEANUP_FAILED: u8 = 4;
-
-pub(crate) const EXIT_INTERRUPTED: u8 = 130;
-
+const EXIT_CANNOT_START: u8 = 1;
+const EXIT_SLO_BREACHED: u8 = 3;
+const EXIT_CLEANUP_FAILED: u8 = 4;
+const EXIT_INTERRUPTED: u8 = 130;
 /// 128 + SIGTERM, as a shell reports a process SIGTERM ended.
-pub(crate) const EXIT_TERMINATED: u8 = 143;
+const EXIT_TERMINATED: u8 = 143;
 
 /// The next SIGINT or SIGTERM, by name; `None` when signals cannot be
 /// watched.
-pub(crate) async fn next_signal() -> Option<&'static str> {
+async fn next_signal() -> Option<&'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -20,7 +20,7 @@ pub(crate) enum Failure {
 }
 
 /// A config error with the offending line shown, as miette renders it.
-pub(crate) fn config_report(err: &ConfigError) -> miette::Report {
+fn config_report(err: &ConfigError) -> miette::Report {
     let text = std::fs::read_to_string(&err.path).unwrap_or_default();
     let offset = byte_offset(&text, err.span.line, err.span.column);
     let length = if err.span.end_line == err.span.line {

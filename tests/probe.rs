@@ -8,6 +8,7 @@ use std::process::Output;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::browser::check_in_browser;
 use common::service::Service;
 use common::{scar, stderr, stdout};
 use serde_json::Value;
@@ -43,6 +44,7 @@ fn failures_are_told_as_error_windows_on_the_timeline_and_exit_3() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("probe.json");
+    let page = dir.path().join("probe.html");
     let url = format!("http://127.0.0.1:{}/health", service.port);
     let output = probe(&[
         &url,
@@ -52,6 +54,8 @@ fn failures_are_told_as_error_windows_on_the_timeline_and_exit_3() {
         "2s",
         "--out",
         out.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let text = stdout(&output);
@@ -83,6 +87,30 @@ fn failures_are_told_as_error_windows_on_the_timeline_and_exit_3() {
     assert_eq!(per_second, failed);
     assert_eq!(series[0]["second"].as_u64(), Some(0));
     assert_eq!(probe["slo"]["passed"], Value::Bool(false));
+
+    // The page tells the same: the breach, the window with its times and
+    // codes, and charts that draw in a real browser.
+    let dom = check_in_browser(&page, "probe", 2);
+    assert!(dom.contains("SLO breached"), "{dom}");
+    assert!(
+        dom.contains(&format!("<td>{start:.3}</td><td>{end:.3}</td>")),
+        "{dom}"
+    );
+    assert!(dom.contains(&format!("503 ×{failed}")), "{dom}");
+    // `scar loadgen report` makes the same page from the JSON.
+    let again = dir.path().join("again.html");
+    let report = scar(&[
+        "loadgen",
+        "report",
+        out.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    assert_eq!(
+        std::fs::read_to_string(&again).unwrap(),
+        std::fs::read_to_string(&page).unwrap()
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod common;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use common::browser::check_in_browser;
 use common::{scar, stderr, stdout};
 use scar_loadgen::fake_apiserver::{Behaviour, FakeApiServer};
 use serde_json::{json, Value};
@@ -603,9 +604,23 @@ fn objects_that_existed_before_the_window_are_created_first_so_writes_reach_the_
     let _alone = ON_SCHEDULE.lock().unwrap_or_else(|e| e.into_inner());
     let (_rt, dir, fake) = start();
     let (path, from) = write_sync_log(dir.path());
-    let (output, report) = replay(&fake, &path, &dir.path().join("r.json"), &["--from", &from]);
+    let page = dir.path().join("r.html");
+    let (output, report) = replay(
+        &fake,
+        &path,
+        &dir.path().join("r.json"),
+        &["--from", &from, "--html", page.to_str().unwrap()],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
+
+    // The page sets production's codes beside the replay's, and draws.
+    let dom = check_in_browser(&page, "replay", 1);
+    assert!(dom.contains("<td>patch deployments</td>"), "{dom}");
+    assert!(
+        dom.contains("6 objects created first, 1 left missing"),
+        "{dom}"
+    );
 
     // 11 writes of the window; the 8 lease writes are left out.
     assert_eq!(

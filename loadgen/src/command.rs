@@ -86,17 +86,8 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
     print!("{}", report::summary(&result, &scenario, &breaches));
     if args.out.is_some() || args.html.is_some() {
         let json = report::json(&result, &scenario, &breaches);
-        if let Some(path) = &args.out {
-            let text = serde_json::to_string_pretty(&json).expect("a JSON value serialises") + "\n";
-            if let Err(e) = std::fs::write(path, text) {
-                return Exit::Usage(format!("cannot write {}: {e}", path.display()));
-            }
-        }
-        if let Some(path) = &args.html {
-            let page = crate::html::single(&json).expect("the run's own report is version 1");
-            if let Err(e) = std::fs::write(path, page) {
-                return Exit::Usage(format!("cannot write {}: {e}", path.display()));
-            }
+        if let Err(exit) = write_report(&json, args.out.as_deref(), args.html.as_deref()) {
+            return exit;
         }
     }
     if let Some(dir) = &args.hdr_out {
@@ -116,6 +107,31 @@ pub async fn run(args: RunArgs, stop: Arc<AtomicBool>) -> Exit {
     } else {
         Exit::Breached
     }
+}
+
+/// Writes a command's JSON report to `out` and its page to `html`.
+fn write_report(
+    json: &serde_json::Value,
+    out: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<(), Exit> {
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text)
+            .map_err(|e| Exit::Usage(format!("cannot write {}: {e}", path.display())))
+    };
+    if let Some(path) = out {
+        write(
+            path,
+            serde_json::to_string_pretty(json).expect("a JSON value serialises") + "\n",
+        )?;
+    }
+    if let Some(path) = html {
+        write(
+            path,
+            crate::html::page_of(json).expect("a command's own report is version 1"),
+        )?;
+    }
+    Ok(())
 }
 
 /// `scar loadgen report RUN.json [AFTER.json] -o PAGE.html`: one run's page,
@@ -140,7 +156,7 @@ pub fn report(reports: &[PathBuf], output: &Path) -> Exit {
         }
     }
     let page = match read.as_slice() {
-        [one] => crate::html::single(one),
+        [one] => crate::html::page_of(one),
         [a, b] => crate::html::comparison(a, b),
         _ => return Exit::Usage("give one report, or two to compare".to_string()),
     };
@@ -257,6 +273,7 @@ pub struct ProbeArgs {
     pub max_errors: Option<u64>,
     pub max_error_ratio: Option<f64>,
     pub out: Option<PathBuf>,
+    pub html: Option<PathBuf>,
 }
 
 impl ProbeArgs {
@@ -344,12 +361,11 @@ pub async fn probe(args: ProbeArgs, stop: Arc<AtomicBool>) -> Exit {
     let breaches = probe::report::evaluate(&result, &spec.slo);
     print!("{}", probe::report::summary(&result, &|_| None));
     print!("{}", report::verdict(&breaches));
-    if let Some(path) = &args.out {
+    if args.out.is_some() || args.html.is_some() {
         let json =
             serde_json::json!({"version": 1, "probe": probe::report::json(&result, &breaches)});
-        let text = serde_json::to_string_pretty(&json).expect("a JSON value serialises") + "\n";
-        if let Err(e) = std::fs::write(path, text) {
-            return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+        if let Err(exit) = write_report(&json, args.out.as_deref(), args.html.as_deref()) {
+            return exit;
         }
     }
     if breaches.is_empty() {
@@ -383,6 +399,7 @@ pub struct ReplayArgs {
     pub connections: Option<usize>,
     pub run_id: Option<String>,
     pub out: Option<PathBuf>,
+    pub html: Option<PathBuf>,
 }
 
 impl ReplayArgs {
@@ -482,12 +499,10 @@ pub async fn replay(args: ReplayArgs, stop: Arc<AtomicBool>) -> Exit {
         Err(message) => return Exit::CannotStart(message),
     };
     print!("{}", replay::report::summary(&result));
-    if let Some(path) = &args.out {
-        let text = serde_json::to_string_pretty(&replay::report::json(&result))
-            .expect("a JSON value serialises")
-            + "\n";
-        if let Err(e) = std::fs::write(path, text) {
-            return Exit::Usage(format!("cannot write {}: {e}", path.display()));
+    if args.out.is_some() || args.html.is_some() {
+        let json = replay::report::json(&result);
+        if let Err(exit) = write_report(&json, args.out.as_deref(), args.html.as_deref()) {
+            return exit;
         }
     }
     if let Err(e) = &result.cleanup {

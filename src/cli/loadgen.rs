@@ -76,6 +76,9 @@ pub(crate) enum LoadgenCommand {
         /// Write the report, per-second series and error windows, as JSON.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the report as one self-contained HTML page.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Send the writes of an API server audit log (audit.k8s.io/v1 JSON
     /// lines, plain or gzip) again, on their recorded schedule, into
@@ -108,9 +111,13 @@ pub(crate) enum LoadgenCommand {
         /// Write the recorded-beside-replayed report as JSON.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the report as one self-contained HTML page.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
-    /// Turn a run's --out JSON into one self-contained HTML page with
-    /// charts; give two to compare a run before and after a change.
+    /// Turn a run's, probe's or replay's --out JSON into one self-contained
+    /// HTML page with charts; give two runs to compare before and after a
+    /// change.
     Report {
         /// The report, or the one before and the one after.
         #[arg(required = true, num_args = 1..=2, value_name = "REPORT.json")]
@@ -301,6 +308,7 @@ pub(crate) fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> 
                 max_errors,
                 max_error_ratio,
                 out,
+                html,
             } => {
                 let args = ProbeArgs {
                     url,
@@ -315,6 +323,7 @@ pub(crate) fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> 
                     max_errors,
                     max_error_ratio,
                     out,
+                    html,
                 };
                 command::probe(args, stop.clone()).await
             }
@@ -329,6 +338,7 @@ pub(crate) fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> 
                 connections,
                 run_id,
                 out,
+                html,
             } => {
                 let args = ReplayArgs {
                     log,
@@ -350,6 +360,7 @@ pub(crate) fn run_loadgen(command: LoadgenCommand) -> Result<ExitCode, Failure> 
                     connections,
                     run_id,
                     out,
+                    html,
                 };
                 command::replay(args, stop.clone()).await
             }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses its own share of these helpers
 
+pub mod browser;
 pub mod service;
 
 use std::io::Write;

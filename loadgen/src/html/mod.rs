@@ -1,5 +1,6 @@
 //! `scar loadgen report`: one self-contained HTML page from a run's
-//! `--out` JSON (or two, compared), with inline SVG charts: the SLO verdict
+//! `--out` JSON (or two, compared; a probe's or a replay's pages are
+//! `probe.rs` and `replay.rs`), with inline SVG charts: the SLO verdict
 //! first, then per-second throughput and outcomes, latency over time, the
 //! HdrHistogram percentile spectrum, the Retry-After distribution, and the
 //! probe's errors, each on the run's time axis with phases and probe error
@@ -7,6 +8,8 @@
 //! inline script only check that every chart drew.
 
 mod compare;
+mod probe;
+mod replay;
 mod svg;
 
 use std::fmt::Write as _;
@@ -14,6 +17,19 @@ use std::fmt::Write as _;
 use serde_json::Value as Json;
 
 use svg::{escape, Band, Chart, Series, Style, XScale, PALETTE};
+
+/// The page of one report, whichever command wrote it: `run`, `probe` or
+/// `replay` with `--out`.
+pub fn page_of(report: &Json) -> Result<String, String> {
+    match report["version"].as_u64() {
+        Some(1) if report["phases"].is_array() => single(report),
+        Some(1) if report["probe"].is_object() => Ok(probe::probe_page(report)),
+        Some(1) if report["replay"].is_object() => Ok(replay::replay_page(report)),
+        _ => Err(
+            "not a `scar loadgen run`, `probe` or `replay` --out report (version 1)".to_string(),
+        ),
+    }
+}
 
 /// The page of one report.
 pub fn single(report: &Json) -> Result<String, String> {
@@ -233,11 +249,16 @@ fn verdict(report: &Json) -> String {
         "<div class=\"verdict passed\">SLO passed: every phase stayed within its limits.</div>"
             .to_string()
     } else {
-        format!(
-            "<div class=\"verdict breached\">SLO breached<ul>{}</ul></div>",
-            breaches.join("")
-        )
+        breached(&breaches)
     }
+}
+
+/// The verdict of a breached run, each breach an `<li>`.
+fn breached(breaches: &[String]) -> String {
+    format!(
+        "<div class=\"verdict breached\">SLO breached<ul>{}</ul></div>",
+        breaches.join("")
+    )
 }
 
 fn phase_table(report: &Json) -> String {
@@ -253,15 +274,13 @@ fn phase_table(report: &Json) -> String {
         };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td>{}<td>{}</td><td>{}</td></tr>",
             escape(text(&phase["name"])),
             escape(text(&phase["verb"])),
             phase["requests"],
             phase["completed"],
             number(&phase["achieved_rate"]),
-            ms(&latency["p50"]),
-            ms(&latency["p99"]),
-            ms(&latency["max"]),
+            latency_cells(latency),
             throttled(sum("throttled"), &phase["retried_outcomes"]["429"]),
             sum("errors")
         );
@@ -277,6 +296,36 @@ fn throttled(final_429s: u64, retried: &Json) -> String {
         Some(retried) => format!("{final_429s} (+{retried} retried)"),
         None => final_429s.to_string(),
     }
+}
+
+/// p50, p99 and max as table cells, in milliseconds.
+fn latency_cells(latency: &Json) -> String {
+    format!(
+        "<td>{}</td><td>{}</td><td>{}</td>",
+        ms(&latency["p50"]),
+        ms(&latency["p99"]),
+        ms(&latency["max"])
+    )
+}
+
+/// A line through a report's percentiles (`{"p50": …, "p99": …}`) for a
+/// percentile chart; `None` for no requests.
+fn percentile_series(
+    latency: &Json,
+    name: &str,
+    colour: &'static str,
+    dashed: bool,
+) -> Option<Series> {
+    let points: Vec<(f64, f64)> = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9)]
+        .into_iter()
+        .filter_map(|(key, percentile)| Some((percentile, latency[key].as_f64()?)))
+        .collect();
+    (!points.is_empty()).then(|| Series {
+        name: name.to_string(),
+        colour,
+        style: Style::Line { dashed },
+        points,
+    })
 }
 
 fn ms(value: &Json) -> String {
@@ -504,6 +553,10 @@ mod tests {
             "{html}"
         );
         assert!(single(&serde_json::json!({"findings": []})).is_err());
+        let lint_report = page_of(&serde_json::json!({"version": 1, "findings": []}));
+        assert!(lint_report
+            .unwrap_err()
+            .contains("run`, `probe` or `replay`"));
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn single(report: &Json) -> Result<String, String> {
     section(
         &mut body,
         "latency",
-        "Latency over time (corrected: from the scheduled send; raw: dashed)",
+        "Latency over time, per phase: p99 solid, p50 dashed (corrected: from the scheduled send)",
         latency_chart(report, &bands),
     );
     section(
@@ -405,29 +405,49 @@ fn outcomes_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
             });
         }
     }
-    chart.bands = bands.to_vec();
+    on_the_timeline(&mut chart, report, bands);
     Some(chart)
 }
 
+/// One line per phase and percentile, in the phase's colour: phases that
+/// run at once stay apart.
 fn latency_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
     let mut chart = Chart::new("seconds from the run's start", "ms", XScale::Linear);
-    for (tag, dashed) in [("corrected", false), ("raw", true)] {
-        for (i, quantile) in ["p50", "p99", "max"].iter().enumerate() {
-            let mut points: Vec<(f64, f64)> = phases(report)
-                .flat_map(|p| p["latency_series"].as_array().into_iter().flatten())
-                .filter_map(|s| Some((s["second"].as_f64()? + 0.5, s[tag][quantile].as_f64()?)))
+    for (i, phase) in phases(report).enumerate() {
+        for (quantile, dashed) in [("p99", false), ("p50", true)] {
+            let mut points: Vec<(f64, f64)> = phase["latency_series"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| {
+                    Some((
+                        s["second"].as_f64()? + 0.5,
+                        s["corrected"][quantile].as_f64()?,
+                    ))
+                })
                 .collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             chart.series.push(Series {
-                name: format!("{quantile} {tag}"),
-                colour: PALETTE[i],
+                name: format!("{} {quantile}", text(&phase["name"])),
+                colour: PALETTE[i % PALETTE.len()],
                 style: Style::Line { dashed },
                 points,
             });
         }
     }
-    chart.bands = bands.to_vec();
+    on_the_timeline(&mut chart, report, bands);
     Some(chart)
+}
+
+/// The run's time axis, shared by every chart over time on its page:
+/// from its start to its end, in one-second bins drawn as steps.
+fn on_the_timeline(chart: &mut Chart, report: &Json, bands: &[Band]) {
+    chart.bands = bands.to_vec();
+    chart.bin = Some(1.0);
+    let end = report["duration_seconds"]
+        .as_f64()
+        .or_else(|| report["probe"]["ended_seconds"].as_f64());
+    chart.x_domain = end.filter(|end| *end > 0.0).map(|end| (0.0, end));
 }
 
 /// One line per phase (and per run, compared), corrected solid and raw
@@ -528,7 +548,7 @@ fn probe_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
             });
         }
     }
-    chart.bands = bands.to_vec();
+    on_the_timeline(&mut chart, report, bands);
     Some(chart)
 }
 

@@ -56,6 +56,13 @@ pub struct Chart {
     pub x_scale: XScale,
     pub series: Vec<Series>,
     pub bands: Vec<Band>,
+    /// The x axis's range when several charts of a page share one time
+    /// axis; otherwise it spans the data.
+    pub x_domain: Option<(f64, f64)>,
+    /// Each point of a line or area stands for a bin this wide, centred on
+    /// it: drawn as a step (flat across its bin), never interpolated
+    /// between bins.
+    pub bin: Option<f64>,
 }
 
 impl Chart {
@@ -66,7 +73,43 @@ impl Chart {
             x_scale,
             series: Vec::new(),
             bands: Vec::new(),
+            x_domain: None,
+            bin: None,
         }
+    }
+
+    /// The (x, y) corners a series is drawn through: its points, or with
+    /// bins, each point flat across its bin. An empty bin between two is
+    /// zero for an area; for a line, a break (a NaN corner).
+    fn outline(&self, points: &[(f64, f64)], gaps_are_zero: bool) -> Vec<(f64, f64)> {
+        let Some(bin) = self.bin else {
+            return points.to_vec();
+        };
+        let half = bin / 2.0;
+        let mut corners: Vec<(f64, f64)> = Vec::with_capacity(points.len() * 2);
+        for &(x, y) in points {
+            // A bin with nothing in it is nothing, not the slope between
+            // its neighbours.
+            if let Some(&(end, _)) = corners.last() {
+                if x - half > end + 1e-9 {
+                    if gaps_are_zero {
+                        corners.push((end, 0.0));
+                        corners.push((x - half, 0.0));
+                    } else {
+                        corners.push((f64::NAN, f64::NAN));
+                    }
+                }
+            }
+            corners.push((x - half, y));
+            corners.push((x + half, y));
+        }
+        // The last bin of a run that ended within a second stops at its end.
+        if let Some((from, to)) = self.x_domain {
+            for corner in corners.iter_mut().filter(|c| !c.0.is_nan()) {
+                corner.0 = corner.0.clamp(from, to);
+            }
+        }
+        corners
     }
 
     fn x_of(&self, x: f64) -> f64 {
@@ -86,7 +129,14 @@ impl Chart {
                 .iter()
                 .flat_map(|b| [self.x_of(b.from), self.x_of(b.to)]),
         );
-        let (mut x_min, mut x_max) = bounds(xs);
+        let (mut x_min, mut x_max) = match self.x_domain {
+            Some((from, to)) => (self.x_of(from), self.x_of(to)),
+            None => {
+                let (low, high) = bounds(xs);
+                let half = self.bin.unwrap_or(0.0) / 2.0;
+                (low - half, high + half)
+            }
+        };
         let bars = self.series.iter().any(|s| matches!(s.style, Style::Bars));
         if bars {
             x_min -= 0.5;
@@ -194,6 +244,7 @@ impl Chart {
             let points = &points.1;
             match series.style {
                 Style::Area => {
+                    let points = &self.outline(points, true);
                     let mut d = format!("M{:.1},{:.1}", sx(points[0].0), sy(0.0));
                     for &(x, y) in points {
                         let _ = write!(d, " L{:.1},{:.1}", sx(x), sy(y));
@@ -212,16 +263,19 @@ impl Chart {
                     );
                 }
                 Style::Line { dashed } => {
+                    let points = &self.outline(points, false);
                     let mut d = String::new();
-                    for (i, &(x, y)) in points.iter().enumerate() {
-                        let _ = write!(
-                            d,
-                            "{}{:.1},{:.1}",
-                            if i == 0 { "M" } else { " L" },
-                            sx(x),
-                            sy(y)
-                        );
+                    let mut pen_up = true;
+                    for &(x, y) in points {
+                        if x.is_nan() {
+                            pen_up = true;
+                            continue;
+                        }
+                        let command = if pen_up { " M" } else { " L" };
+                        let _ = write!(d, "{command}{:.1},{:.1}", sx(x), sy(y));
+                        pen_up = false;
                     }
+                    let mut d = d.trim_start().to_string();
                     // One point (a phase shorter than a second) is a short dash.
                     if let [(x, y)] = points.as_slice() {
                         d = format!("M{:.1},{:.1} h-4 h8", sx(*x), sy(*y));
@@ -414,6 +468,48 @@ mod tests {
         for label in [">0%<", ">90%<", ">99%<", ">99.9%<"] {
             assert!(svg.contains(label), "{label}: {svg}");
         }
+    }
+
+    #[test]
+    fn binned_series_are_steps_that_break_at_empty_bins_and_stop_at_the_run_end() {
+        let mut chart = Chart::new("seconds", "ms", XScale::Linear);
+        chart.bin = Some(1.0);
+        chart.x_domain = Some((0.0, 3.5));
+        let points = vec![(0.5, 10.0), (1.5, 20.0), (3.5, 5.0)];
+        assert_eq!(
+            chart.outline(&points, true),
+            vec![
+                (0.0, 10.0),
+                (1.0, 10.0),
+                (1.0, 20.0),
+                (2.0, 20.0),
+                (2.0, 0.0),
+                (3.0, 0.0),
+                (3.0, 5.0),
+                (3.5, 5.0)
+            ],
+            "flat across each bin, zero across the empty one, cut at the run's end"
+        );
+        let line = chart.outline(&points, false);
+        assert!(
+            line[4].0.is_nan(),
+            "a line breaks at the empty bin: {line:?}"
+        );
+        chart.series.push(Series {
+            name: "p99".into(),
+            colour: PALETTE[0],
+            style: Style::Line { dashed: false },
+            points,
+        });
+        let svg = chart.render().unwrap();
+        let path = svg
+            .split(r#"d=""#)
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(path.matches('M').count(), 2, "two runs of bins: {path}");
     }
 
     #[test]

@@ -990,6 +990,9 @@ fn the_html_report_and_the_comparison_render_every_chart_in_a_real_browser() {
         "restart",
         "probe errors",
         "Retry-After",
+        "<th>took s</th>",
+        "<li>Setup: 1 request (201 ×1)</li>",
+        "<li>Cleanup: done in 2 requests (200 ×2)</li>",
     ] {
         assert!(dom.contains(expected), "{expected} missing from the page");
     }

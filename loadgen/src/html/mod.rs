@@ -37,6 +37,7 @@ pub fn single(report: &Json) -> Result<String, String> {
     let mut body = header(report);
     body.push_str(&verdict(report));
     body.push_str(&phase_table(report));
+    body.push_str(&setup_and_cleanup(report));
     let bands = time_bands(report);
     section(
         &mut body,
@@ -262,7 +263,7 @@ fn breached(breaches: &[String]) -> String {
 }
 
 fn phase_table(report: &Json) -> String {
-    let mut out = String::from("<table><tr><th>phase</th><th>verb</th><th>requests</th><th>completed</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>429</th><th>errors</th></tr>");
+    let mut out = String::from("<table><tr><th>phase</th><th>verb</th><th>requests</th><th>completed</th><th>req/s</th><th>took s</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>429</th><th>errors</th></tr>");
     for phase in phases(report) {
         let latency = &phase["latency_ms"]["corrected"];
         let series = phase["series"].as_array().cloned().unwrap_or_default();
@@ -274,12 +275,13 @@ fn phase_table(report: &Json) -> String {
         };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td>{}<td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td>{}<td>{}</td><td>{}</td></tr>",
             escape(text(&phase["name"])),
             escape(text(&phase["verb"])),
             phase["requests"],
             phase["completed"],
             number(&phase["achieved_rate"]),
+            took(phase),
             latency_cells(latency),
             throttled(sum("throttled"), &phase["retried_outcomes"]["429"]),
             sum("errors")
@@ -287,6 +289,70 @@ fn phase_table(report: &Json) -> String {
     }
     out.push_str("</table>");
     out
+}
+
+/// How long a phase ran (a rollout: until every Deployment was rolled
+/// out), from its first send to its end.
+fn took(phase: &Json) -> String {
+    match (
+        phase["started_seconds"].as_f64(),
+        phase["finished_seconds"].as_f64(),
+    ) {
+        (Some(from), Some(to)) => format!("{:.1}", to - from),
+        _ => "–".to_string(),
+    }
+}
+
+/// What the run sent besides its phases: creating its namespace and
+/// deleting it at the end.
+fn setup_and_cleanup(report: &Json) -> String {
+    let setup = &report["setup"];
+    format!(
+        "<ul><li>Setup: {} ({})</li>{}</ul>",
+        requests(&setup["requests"]),
+        code_counts(&setup["outcomes"]),
+        cleanup_line(&report["cleanup"])
+    )
+}
+
+/// `<li>Cleanup: done in 4 requests (200 ×3, 429 ×1)</li>`, and why it failed.
+fn cleanup_line(cleanup: &Json) -> String {
+    format!(
+        "<li>Cleanup: {} in {} ({}){}</li>",
+        if cleanup["ok"] == Json::Bool(true) {
+            "done"
+        } else {
+            "failed"
+        },
+        requests(&cleanup["requests"]),
+        code_counts(&cleanup["outcomes"]),
+        cleanup["error"]
+            .as_str()
+            .map_or(String::new(), |e| format!(": {}", escape(e)))
+    )
+}
+
+/// `1 request`, `4 requests`.
+fn requests(count: &Json) -> String {
+    match count.as_u64().unwrap_or(0) {
+        1 => "1 request".to_string(),
+        n => format!("{n} requests"),
+    }
+}
+
+/// `200 ×9, 429 ×3` from `{"200": 9, "429": 3}`; `–` for none.
+fn code_counts(codes: &Json) -> String {
+    let listed: Vec<String> = codes
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(code, n)| format!("{} ×{n}", escape(code)))
+        .collect();
+    if listed.is_empty() {
+        "–".to_string()
+    } else {
+        listed.join(", ")
+    }
 }
 
 /// The 429s of a phase, and those the client retried (`--client-go`),
@@ -348,7 +414,8 @@ fn time_bands(report: &Json) -> Vec<Band> {
                 from: phase["started_seconds"].as_f64()?,
                 to: phase["finished_seconds"].as_f64()?,
                 label: format!("phase {}", text(&phase["name"])),
-                colour: ["#9ecae1", "#c7e9c0"][i % 2],
+                // The phase's colour, as its latency and spectrum lines have.
+                colour: PALETTE[i % PALETTE.len()],
             })
         })
         .collect();
@@ -592,6 +659,34 @@ mod tests {
             "{}",
             phase_table(&report)
         );
+    }
+
+    #[test]
+    fn every_chart_over_time_shares_the_runs_axis_in_one_second_steps() {
+        let second = |s: u64| serde_json::json!({"second": s, "completed": 3, "throttled": 0, "errors": 0, "server_errors": 0});
+        let report = serde_json::json!({
+            "duration_seconds": 4.2,
+            "phases": [{
+                "name": "create", "started_seconds": 0.3, "finished_seconds": 2.1,
+                "series": [second(0), second(1), second(2)],
+                "latency_series": [{"second": 1, "corrected": {"p50": 2.0, "p99": 9.0}}],
+            }],
+            "probe": {"series": [{"second": 3, "2xx": 50}], "error_windows": []},
+        });
+        let bands = time_bands(&report);
+        for chart in [
+            outcomes_chart(&report, &bands),
+            latency_chart(&report, &bands),
+            probe_chart(&report, &bands),
+        ] {
+            let chart = chart.unwrap();
+            assert_eq!(chart.x_domain, Some((0.0, 4.2)));
+            assert_eq!(chart.bin, Some(1.0));
+            assert!(chart.render().is_some());
+        }
+        let latency = latency_chart(&report, &bands).unwrap();
+        let names: Vec<&str> = latency.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["create p99", "create p50"]);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use serde_json::Value as Json;
 
 use super::svg::escape;
 use super::{
-    latency_cells, number, page, percentile_series, section, text, Chart, XScale, PALETTE,
+    cleanup_line, code_counts, latency_cells, number, page, percentile_series, requests, section,
+    text, Chart, XScale, PALETTE,
 };
 
 pub(super) fn replay_page(report: &Json) -> String {
@@ -69,21 +70,6 @@ fn group_name(group: &Json) -> String {
     )
 }
 
-/// `200 ×9, 429 ×3`.
-fn codes(codes: &Json) -> String {
-    let listed: Vec<String> = codes
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(code, n)| format!("{} ×{n}", escape(code)))
-        .collect();
-    if listed.is_empty() {
-        "–".to_string()
-    } else {
-        listed.join(", ")
-    }
-}
-
 fn requests_table(replay: &Json) -> String {
     let mut out = String::from(
         "<table><tr><th>request</th><th>count</th><th>production</th><th>replayed</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th></tr>",
@@ -94,8 +80,8 @@ fn requests_table(replay: &Json) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             escape(&group_name(group)),
             group["count"],
-            codes(&group["recorded"]["codes"]),
-            codes(&group["replayed"]["codes"]),
+            code_counts(&group["recorded"]["codes"]),
+            code_counts(&group["replayed"]["codes"]),
             latency_cells(&group["replayed"]["latency_ms"]["corrected"]),
         );
     }
@@ -112,26 +98,13 @@ fn around_the_window(replay: &Json) -> String {
     let mut out = String::from("<ul>");
     let _ = write!(
         out,
-        "<li>Setup: {} requests ({}), {} objects created first, {} left missing</li>",
-        setup["requests"]["requests"],
-        codes(&setup["requests"]["outcomes"]),
+        "<li>Setup: {} ({}), {} objects created first, {} left missing</li>",
+        requests(&setup["requests"]["requests"]),
+        code_counts(&setup["requests"]["outcomes"]),
         setup["objects_created"],
         setup["objects_missing"],
     );
-    let _ = write!(
-        out,
-        "<li>Cleanup: {} in {} requests ({}){}</li>",
-        if cleanup["ok"] == Json::Bool(true) {
-            "done"
-        } else {
-            "failed"
-        },
-        cleanup["requests"],
-        codes(&cleanup["outcomes"]),
-        cleanup["error"]
-            .as_str()
-            .map_or(String::new(), |e| format!(": {}", escape(e))),
-    );
+    out.push_str(&cleanup_line(cleanup));
     let _ = write!(
         out,
         "<li>Left out: {} filtered out, {} lease writes, {} cluster-scoped, {} malformed lines</li></ul>",

@@ -121,14 +121,33 @@ impl Chart {
 
     /// The chart's SVG; `None` when it has nothing to draw.
     pub fn render(&self) -> Option<String> {
-        let stacked = self.stacked_points();
+        let mut stacked = self.stacked_points();
+        // Latency past two seconds reads better in seconds.
+        let mut y_label = self.y_label.as_str();
+        let highest = stacked
+            .iter()
+            .flat_map(|(_, points)| points.iter())
+            .fold(0.0, |top: f64, &(_, y)| top.max(y));
+        if y_label == "ms" && highest > 2_000.0 {
+            y_label = "s";
+            for (_, points) in &mut stacked {
+                points.iter_mut().for_each(|point| point.1 /= 1_000.0);
+            }
+        }
         let all = || stacked.iter().flat_map(|(_, points)| points.iter());
         all().next()?;
-        let xs = all().map(|&(x, _)| self.x_of(x)).chain(
-            self.bands
-                .iter()
-                .flat_map(|b| [self.x_of(b.from), self.x_of(b.to)]),
-        );
+        // A spectrum ends at the last percentile its requests resolve, not
+        // at the 100 % of its maximum, which it draws at the edge.
+        let below_100 = all().any(|(x, _)| *x < 100.0);
+        let resolved = |x: f64| self.x_scale == XScale::Linear || x < 100.0 || !below_100;
+        let xs = all()
+            .filter(|(x, _)| resolved(*x))
+            .map(|&(x, _)| self.x_of(x))
+            .chain(
+                self.bands
+                    .iter()
+                    .flat_map(|b| [self.x_of(b.from), self.x_of(b.to)]),
+            );
         let (mut x_min, mut x_max) = match self.x_domain {
             Some((from, to)) => (self.x_of(from), self.x_of(to)),
             None => {
@@ -149,7 +168,7 @@ impl Chart {
         let y_max = nice_ceiling(all().map(|&(_, y)| y).fold(0.0, f64::max) * 1.05);
         let plot_w = WIDTH - LEFT - RIGHT;
         let plot_h = HEIGHT - TOP - BOTTOM;
-        let sx = |x: f64| LEFT + (self.x_of(x) - x_min) / (x_max - x_min) * plot_w;
+        let sx = |x: f64| LEFT + (self.x_of(x).min(x_max) - x_min) / (x_max - x_min) * plot_w;
         let sx_scaled = |scaled: f64| LEFT + (scaled - x_min) / (x_max - x_min) * plot_w;
         let sy = |y: f64| TOP + plot_h - y / y_max * plot_h;
 
@@ -230,7 +249,7 @@ impl Chart {
             escape(&self.x_label),
             TOP + plot_h / 2.0,
             TOP + plot_h / 2.0,
-            escape(&self.y_label)
+            escape(y_label)
         );
         // Data: areas from the top of the stack down, so each stays visible.
         let bar_series = self
@@ -510,6 +529,22 @@ mod tests {
             .next()
             .unwrap();
         assert_eq!(path.matches('M').count(), 2, "two runs of bins: {path}");
+    }
+
+    #[test]
+    fn long_latencies_read_in_seconds_and_a_spectrum_ends_at_its_last_resolved_percentile() {
+        let mut chart = Chart::new("percentile", "ms", XScale::Percentile);
+        chart.series.push(Series {
+            name: "p".into(),
+            colour: PALETTE[0],
+            style: Style::Line { dashed: false },
+            points: vec![(0.0, 100.0), (99.0, 2_500.0), (100.0, 4_000.0)],
+        });
+        let svg = chart.render().unwrap();
+        assert!(svg.contains(">s</text>"), "{svg}");
+        assert!(svg.contains(">4</text>"), "ticks in seconds: {svg}");
+        assert!(svg.contains(">99%<"), "{svg}");
+        assert!(!svg.contains(">99.9%<"), "no axis past 99 %: {svg}");
     }
 
     #[test]

@@ -1081,7 +1081,7 @@ fn the_report_command_names_what_it_cannot_read() {
     ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("not a `scar loadgen run --out` report"),
+        stderr(&output).contains("not a `scar loadgen run`, `probe` or `replay` --out report"),
         "{}",
         stderr(&output)
     );

@@ -282,7 +282,7 @@ impl Template {
     fn block_end(&self, line: u32) -> u32 {
         match self.stamped.iter().find(|&&n| n > line) {
             Some(&next) => next,
-            None => self.text.lines().count() as u32 + 1,
+            None => self.lines.len(&self.text) + 1,
         }
     }
 }
@@ -700,7 +700,13 @@ impl HelmMap {
     /// not read like (a container written by `include "app.container"`):
     /// looked for in the helpers the template includes between `line` and
     /// the next stamp, then in the helpers those include.
-    fn helper_behind(&self, template: &Template, line: u32, rendered: &str) -> Option<Related> {
+    fn helper_behind(
+        &self,
+        template: &Template,
+        line: u32,
+        rendered: &str,
+        span: Span,
+    ) -> Option<Related> {
         if reads_like(template.lines.line(&template.text, line), rendered) {
             return None;
         }
@@ -709,10 +715,8 @@ impl HelmMap {
             line..template.block_end(line),
             |helper, file, n, text| {
                 let name = helper.filter(|_| reads_like(text, rendered))?;
-                let indent = text.len() - text.trim_start().len();
-                let span = Span::on_line(n, 1 + indent as u32, text.trim().chars().count() as u32);
                 Some(Related {
-                    at: SourceRef::on_line(file.display.clone(), span, text),
+                    at: self.template_place(file, n, rendered, span),
                     message: format!("helper `{name}` writes it here"),
                 })
             },
@@ -941,7 +945,7 @@ impl SourceMap for HelmMap {
         let chart = &self.tree.charts[template.chart];
         let mut seen = Vec::new();
         let mut settings = Vec::new();
-        let whole = 1..template.text.lines().count() as u32 + 1;
+        let whole = 1..template.lines.len(&template.text) + 1;
         self.through_helpers(template, whole, |_, file, n, text| {
             for key in values_references(text) {
                 if !key.last().is_some_and(|k| wanted(k)) || seen.contains(&key) {
@@ -988,17 +992,16 @@ impl SourceMap for HelmMap {
                 related: Vec::new(),
             };
         };
-        let Some(line) = origin.template_line else {
-            let line = line_like(template, rendered_line);
-            return Traced {
-                at: self.template_place(template, line, rendered_line, span),
-                related: self.values_behind(template, line),
-            };
+        // Without stamps, the line found is the one that reads like the
+        // rendered line: no helper wrote it.
+        let (line, helper) = match origin.template_line {
+            Some(line) => (
+                line,
+                self.helper_behind(template, line, rendered_line, span),
+            ),
+            None => (line_like(template, rendered_line), None),
         };
-        let mut related: Vec<Related> = self
-            .helper_behind(template, line, rendered_line)
-            .into_iter()
-            .collect();
+        let mut related: Vec<Related> = helper.into_iter().collect();
         related.extend(self.values_behind(template, line));
         Traced {
             at: self.template_place(template, line, rendered_line, span),

@@ -149,8 +149,8 @@ impl Registry {
 
     /// Adds a rule read from a file, with its settings, in id order.
     pub(crate) fn add(&mut self, rule: Box<dyn Rule>, policy: Policy) {
-        self.entries.push(RuleEntry::new(rule, policy));
-        self.entries.sort_by(|a, b| a.id().cmp(b.id()));
+        let at = self.entries.partition_point(|e| e.id() < rule.id());
+        self.entries.insert(at, RuleEntry::new(rule, policy));
     }
 
     /// Every rule, enabled or not.

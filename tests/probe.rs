@@ -82,10 +82,26 @@ fn failures_are_told_as_error_windows_on_the_timeline_and_exit_3() {
         "{start}..{end}"
     );
     assert!(windows[0]["start_unix"].as_f64().unwrap() > 1.7e9);
+    // Tenth-of-a-second bins (a run under a minute): the 503s fill the
+    // bins of the window, by when they were scheduled.
+    assert_eq!(probe["bin_seconds"].as_f64(), Some(0.1));
     let series = probe["series"].as_array().unwrap();
-    let per_second: u64 = series.iter().map(|s| s["503"].as_u64().unwrap()).sum();
-    assert_eq!(per_second, failed);
-    assert_eq!(series[0]["second"].as_u64(), Some(0));
+    let per_bin: u64 = series.iter().map(|s| s["503"].as_u64().unwrap()).sum();
+    assert_eq!(per_bin, failed);
+    assert_eq!(series[0]["bin"].as_u64(), Some(0));
+    let failing: Vec<f64> = series
+        .iter()
+        .filter(|s| s["503"].as_u64() > Some(0))
+        .map(|s| s["bin"].as_f64().unwrap() / 10.0)
+        .collect();
+    let (first, last) = (failing[0], failing[failing.len() - 1]);
+    assert!(
+        (first - start).abs() <= 0.15 && last <= end && last >= end - 0.3,
+        "503s in bins {first}..{last}, window {start}..{end}"
+    );
+    let latency = probe["latency_series"].as_array().unwrap();
+    let timed: u64 = latency.iter().map(|s| s["count"].as_u64().unwrap()).sum();
+    assert_eq!(timed, probe["requests"].as_u64().unwrap(), "{latency:?}");
     assert_eq!(probe["slo"]["passed"], Value::Bool(false));
 
     // The page tells the same: the breach, the window with its times and

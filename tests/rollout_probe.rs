@@ -13,6 +13,8 @@
 //! No test harness: the same binary, started with `SCAR_TEST_BACKEND`, is
 //! the backend process.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,19 @@ fn main() {
     assert!(summary.contains("during rollout of demo"), "{summary}");
     assert!(summary.contains("× 502"), "{summary}");
     println!("exits at once on SIGTERM:\n{summary}");
+
+    // The rollout's page, kept as a screenshot: the 502 window shaded on
+    // tenth-of-a-second bins, and listed with its times and codes.
+    let report =
+        serde_json::json!({"version": 1, "probe": probe::report::json(&abrupt.probe, &breaches)});
+    let pages = tempfile::tempdir().unwrap();
+    let page = pages.path().join("rollout.html");
+    std::fs::write(&page, scar_loadgen::html::page_of(&report).unwrap()).unwrap();
+    let dom = common::browser::check_in_browser(&page, "rollout-502", 3);
+    assert!(
+        dom.contains("Error windows") && dom.contains("502 ×"),
+        "the page lists the 502 window: {dom}"
+    );
 
     for http2 in [false, true] {
         let graceful = rollout(&nginx, PROPAGATION * 2, http2);

@@ -2,6 +2,7 @@
 //! measures what users feel: 429s, errors, and latency as HDR histograms.
 
 pub mod api;
+pub mod bins;
 pub mod command;
 #[cfg(feature = "fake-apiserver")]
 pub mod demo;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::bins::{Bins, Merge};
 use crate::intervals::Intervals;
 use crate::latency::{latency_histogram, micros};
 use serde::Serialize;
@@ -98,10 +99,9 @@ impl Outcomes {
     }
 }
 
-/// Counters of one second of the run.
+/// Counters of one time bin of the run.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct Second {
-    pub second: u64,
+pub struct BinCounts {
     pub sent: u64,
     pub completed: u64,
     pub throttled: u64,
@@ -109,6 +109,16 @@ pub struct Second {
     pub errors: u64,
     /// The 5xx among them.
     pub server_errors: u64,
+}
+
+impl Merge for BinCounts {
+    fn merge(&mut self, other: &Self) {
+        self.sent += other.sent;
+        self.completed += other.completed;
+        self.throttled += other.throttled;
+        self.errors += other.errors;
+        self.server_errors += other.server_errors;
+    }
 }
 
 /// Everything one phase measured.
@@ -138,7 +148,7 @@ pub struct PhaseStats {
     pub sent: u64,
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
-    pub series: Vec<Second>,
+    pub series: Bins<BinCounts>,
     /// What a rollout phase's Deployments did.
     pub rollouts: Vec<RolloutRecord>,
     /// Why the phase sent fewer requests than asked, when it did.
@@ -184,7 +194,7 @@ impl PhaseStats {
             sent: 0,
             started: None,
             finished: None,
-            series: Vec::new(),
+            series: Bins::default(),
             rollouts: Vec::new(),
             note: None,
             dropped: 0,
@@ -198,16 +208,15 @@ impl PhaseStats {
         self.late.saturating_record(micros(
             sample.sent.saturating_duration_since(sample.scheduled),
         ));
-        self.second(run_start, sample.sent).sent += 1;
+        self.series
+            .at(sample.sent.saturating_duration_since(run_start))
+            .sent += 1;
         let corrected = micros(sample.done.saturating_duration_since(sample.scheduled)).max(1);
         let raw = micros(sample.done.saturating_duration_since(sample.sent)).max(1);
         self.corrected.saturating_record(corrected);
         self.raw.saturating_record(raw);
-        self.intervals.record(
-            sample.done.saturating_duration_since(run_start).as_secs(),
-            corrected,
-            raw,
-        );
+        let done = sample.done.saturating_duration_since(run_start);
+        self.intervals.record(done, corrected, raw);
         self.throttle_wait
             .saturating_record(micros(sample.throttled_for));
         self.outcomes.count(sample.outcome);
@@ -226,37 +235,23 @@ impl PhaseStats {
         if let Some(schema) = &sample.flow_schema {
             *self.flow_schemas.entry(schema.clone()).or_default() += 1;
         }
-        let second = self.second(run_start, sample.done);
-        second.completed += 1;
+        let bin = self.series.at(done);
+        bin.completed += 1;
         match sample.outcome {
             Outcome::Status(200..=299) => {}
-            Outcome::Status(429) => second.throttled += 1,
+            Outcome::Status(429) => bin.throttled += 1,
             Outcome::Status(500..=599) => {
-                second.errors += 1;
-                second.server_errors += 1;
+                bin.errors += 1;
+                bin.server_errors += 1;
             }
-            _ => second.errors += 1,
+            _ => bin.errors += 1,
         }
     }
 
-    fn second(&mut self, run_start: Instant, at: Instant) -> &mut Second {
-        let second = at.saturating_duration_since(run_start).as_secs();
-        // Samples arrive nearly in order: the slot is at or near the end.
-        let position = self.series.iter().rposition(|s| s.second <= second);
-        match position {
-            Some(i) if self.series[i].second == second => &mut self.series[i],
-            _ => {
-                let at = position.map_or(0, |i| i + 1);
-                self.series.insert(
-                    at,
-                    Second {
-                        second,
-                        ..Second::default()
-                    },
-                );
-                &mut self.series[at]
-            }
-        }
+    /// Bins the phase's series as wide as the run's (see `bins`).
+    pub fn widen(&mut self, width: Duration) {
+        self.series.widen(width);
+        self.intervals.widen(width);
     }
 
     pub fn completed(&self) -> u64 {
@@ -314,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_outcomes_retry_after_priority_levels_and_seconds() {
+    fn counts_outcomes_retry_after_priority_levels_and_bins() {
         let start = Instant::now();
         let mut stats = PhaseStats::new("p", Verb::Create);
         for outcome in [
@@ -332,15 +327,14 @@ mod tests {
         assert_eq!(stats.completed(), 5);
         assert_eq!(stats.retry_after, BTreeMap::from([(1, 1)]));
         assert_eq!(stats.priority_levels["uid-workload-low"], 5);
-        assert_eq!(stats.series.len(), 2);
+        // Tenth-of-a-second bins: everything sent in the first, four done
+        // in it, the 409 done in the 26th.
         assert_eq!(
-            (
-                stats.series[0].completed,
-                stats.series[0].throttled,
-                stats.series[0].errors
-            ),
-            (4, 1, 2)
+            serde_json::to_value(&stats.series).unwrap(),
+            serde_json::json!([
+                {"bin": 0, "sent": 5, "completed": 4, "throttled": 1, "errors": 2, "server_errors": 1},
+                {"bin": 25, "sent": 0, "completed": 1, "throttled": 0, "errors": 1, "server_errors": 0},
+            ])
         );
-        assert_eq!(stats.series[1].second, 2);
     }
 }

@@ -16,30 +16,6 @@ use crate::runner::{cleanup_json, setup_json, RunResult};
 use crate::scenario::{Load, Scenario, Work};
 use crate::slo::Breach;
 
-/// Each second's percentiles, corrected and raw, from the interval
-/// histograms: what latency-over-time plots draw.
-fn latency_series(phase: &PhaseStats) -> Json {
-    let brief = |h: &Histogram<u64>| {
-        json!({
-            "p50": ms(h.value_at_quantile(0.50)),
-            "p99": ms(h.value_at_quantile(0.99)),
-            "max": ms(h.max()),
-        })
-    };
-    phase
-        .intervals
-        .seconds()
-        .map(|i| {
-            json!({
-                "second": i.second,
-                "count": i.corrected.len(),
-                "corrected": brief(&i.corrected),
-                "raw": brief(&i.raw),
-            })
-        })
-        .collect()
-}
-
 /// The percentile distribution HdrHistogram's tools print and plot:
 /// `[percentile, ms]` at quantiles closing in on 100 % by halves, five
 /// steps each.
@@ -119,8 +95,9 @@ pub fn json(result: &RunResult, scenario: &Scenario, breaches: &[Breach]) -> Jso
                 "retry_after_seconds": p.retry_after.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "priority_levels": p.priority_levels.iter().map(|(k, v)| (name(k), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "flow_schemas": p.flow_schemas.iter().map(|(k, v)| (name(k), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "bin_seconds": p.series.width().as_secs_f64(),
                 "series": p.series,
-                "latency_series": latency_series(p),
+                "latency_series": p.intervals.json(),
                 "latency_spectrum": {"corrected": spectrum(&p.corrected), "raw": spectrum(&p.raw)},
             })
         })
@@ -336,10 +313,11 @@ fn phase_at(result: &RunResult, scenario: &Scenario, offset: Duration) -> Option
     })
 }
 
-/// Writes one interval log per phase, `<phase>.hlog`: a histogram per
-/// second, tagged `corrected` and `raw`, as HdrHistogram's tools read them.
-/// Times are seconds from the run's start (the log's base time); the first
-/// and last seconds are cut to the phase.
+/// Writes one interval log per phase, `<phase>.hlog`: a histogram per time
+/// bin (a tenth of a second in runs under a minute, else a second), tagged
+/// `corrected` and `raw`, as HdrHistogram's tools read them. Times are
+/// seconds from the run's start (the log's base time); the first and last
+/// bins are cut to the phase.
 pub fn write_hdr_logs(dir: &Path, result: &RunResult) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let start = result.started_at;
@@ -351,27 +329,27 @@ pub fn write_hdr_logs(dir: &Path, result: &RunResult) -> std::io::Result<Vec<Pat
         let since_start = |at: Instant| at.saturating_duration_since(result.run_start);
         let started = since_start(started);
         let finished = phase.finished.map(since_start);
+        let width = phase.intervals.width();
         let path = dir.join(format!("{}.hlog", file_name(&phase.name)));
         let mut buffer = Vec::new();
         let mut serializer = V2DeflateSerializer::new();
         {
             let mut writer = IntervalLogWriterBuilder::new()
                 .add_comment(&format!(
-                    "scar loadgen run {}, phase {} ({}), latency in microseconds, one interval a second",
+                    "scar loadgen run {}, phase {} ({}), latency in microseconds, one interval every {} s",
                     result.run_id,
                     phase.name,
-                    phase.verb.as_str()
+                    phase.verb.as_str(),
+                    width.as_secs_f64()
                 ))
                 .with_start_time(start)
                 .with_base_time(start)
                 .begin_log_with(&mut buffer, &mut serializer)?;
-            for interval in phase.intervals.seconds() {
-                // The run's second, cut to the phase at either end.
-                let second = Duration::from_secs(interval.second);
-                let begin = second.max(started);
-                let end = finished.map_or(second + Duration::from_secs(1), |f| {
-                    f.clamp(begin, second + Duration::from_secs(1))
-                });
+            for interval in phase.intervals.bins() {
+                // The run's bin, cut to the phase at either end.
+                let bin_start = width * interval.bin as u32;
+                let begin = bin_start.max(started);
+                let end = finished.map_or(bin_start + width, |f| f.clamp(begin, bin_start + width));
                 let length = end - begin;
                 for (tag, histogram) in [("corrected", &interval.corrected), ("raw", &interval.raw)]
                 {

@@ -180,7 +180,7 @@ pub async fn run(
         pause(&shared, probe.after).await;
     }
     let _ = probe_stop.send(true);
-    let probe = match probe {
+    let mut probe = match probe {
         Some(task) => task.await.ok(),
         None => None,
     };
@@ -190,7 +190,14 @@ pub async fn run(
         eprintln!();
     }
     let wall = shared.run.run_start.elapsed();
-    let phases = lock(&shared.run.stats).clone();
+    let mut phases = lock(&shared.run.stats).clone();
+    let width = crate::bins::width_for(wall);
+    for phase in &mut phases {
+        phase.widen(width);
+    }
+    if let Some(probe) = &mut probe {
+        probe.record.widen(width);
+    }
     let names = resolve_apf_names(api, &phases).await;
     let mut cleanup_log = RequestLog::default();
     let cleanup = delete_namespace(api, &namespace, &options.run_id, true, &mut cleanup_log).await;

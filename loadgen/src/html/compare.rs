@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use serde_json::Value as Json;
 
 use super::svg::{escape, Chart, Series, Style, XScale, PALETTE};
-use super::{number, phases, text};
+use super::{bin_seconds, bins, number, phases, text};
 
 /// Which way is worse.
 #[derive(Clone, Copy)]
@@ -110,8 +110,26 @@ const FIGURES: [Figure; 6] = [
     },
 ];
 
+/// The phase's counts second by second, its bins (tenths of a second in
+/// runs under a minute) summed: `{"second", "completed", "throttled",
+/// "errors"}`.
 fn all_seconds(phase: &Json) -> Vec<Json> {
-    phase["series"].as_array().cloned().unwrap_or_default()
+    let width = bin_seconds(phase);
+    let mut seconds: std::collections::BTreeMap<u64, [u64; 3]> = Default::default();
+    for (bin, counts) in bins(phase, "series") {
+        // The bin's centre: its start can land a hair below a whole second.
+        let second = ((bin as f64 + 0.5) * width).floor() as u64;
+        let sums = seconds.entry(second).or_default();
+        for (sum, key) in sums.iter_mut().zip(["completed", "throttled", "errors"]) {
+            *sum += counts[key].as_u64().unwrap_or(0);
+        }
+    }
+    seconds
+        .into_iter()
+        .map(|(second, [completed, throttled, errors])| {
+            serde_json::json!({"second": second, "completed": completed, "throttled": throttled, "errors": errors})
+        })
+        .collect()
 }
 
 /// The phase's whole seconds: its first and last are cut short by its
@@ -446,11 +464,11 @@ fn overlay(
 
 pub fn latency_chart(a: &Json, b: &Json) -> Option<Chart> {
     overlay(a, b, "p99 ms", |phase| {
-        phase["latency_series"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| Some((s["second"].as_f64()? + 0.5, s["corrected"]["p99"].as_f64()?)))
+        let width = bin_seconds(phase);
+        bins(phase, "latency_series")
+            .filter_map(|(bin, s)| {
+                Some(((bin as f64 + 0.5) * width, s["corrected"]["p99"].as_f64()?))
+            })
             .collect()
     })
 }
@@ -506,9 +524,9 @@ mod tests {
 
     #[test]
     fn throughput_inside_either_runs_spread_is_noise_and_outside_it_a_change() {
-        let steady = |rates: &[f64]| {
+        let steady = |rates: &[u64]| {
             let mut p = phase(50.0, &[50.0; 5]);
-            p["achieved_rate"] = json!(rates[2]);
+            p["achieved_rate"] = json!(rates[2] as f64);
             p["series"] = json!(rates
                 .iter()
                 .enumerate()
@@ -516,11 +534,29 @@ mod tests {
                 .collect::<Vec<_>>());
             run(p, json!([]))
         };
-        let a = steady(&[100.0, 95.0, 100.0, 105.0, 100.0]);
-        let close = steady(&[100.0, 98.0, 102.0, 99.0, 100.0]);
+        let a = steady(&[100, 95, 100, 105, 100]);
+        let close = steady(&[100, 98, 102, 99, 100]);
         assert_eq!(verdict(0, &a, &close).1, "within noise");
-        let slower = steady(&[60.0, 58.0, 60.0, 62.0, 60.0]);
+        let slower = steady(&[60, 58, 60, 62, 60]);
         assert_eq!(verdict(0, &a, &slower), ("worse", "worse".to_string()));
+    }
+
+    #[test]
+    fn tenths_of_a_second_are_judged_as_whole_seconds() {
+        let phase = json!({
+            "bin_seconds": 0.1,
+            "series": (0..30).map(|bin| json!({"bin": bin, "completed": 10 + bin / 10, "throttled": 0, "errors": 0})).collect::<Vec<_>>(),
+        });
+        let seconds: Vec<(u64, u64)> = all_seconds(&phase)
+            .iter()
+            .map(|s| {
+                (
+                    s["second"].as_u64().unwrap(),
+                    s["completed"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(seconds, [(0, 100), (1, 110), (2, 120)]);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub fn single(report: &Json) -> Result<String, String> {
     section(
         &mut body,
         "latency",
-        "Latency over time, per phase: p99 solid, p50 dashed (corrected: from the scheduled send)",
+        "Latency over time, per phase and the probe's: p99 solid, p50 dashed (corrected: from the scheduled send)",
         latency_chart(report, &bands),
     );
     section(
@@ -69,6 +69,9 @@ pub fn single(report: &Json) -> Result<String, String> {
         "Service probe: responses per second, error windows shaded",
         probe_chart(report, &bands),
     );
+    if report["probe"].is_object() {
+        body.push_str(&probe::what_users_saw(&report["probe"]));
+    }
     Ok(page(
         &format!("scar loadgen: {}", text(&report["scenario"])),
         &body,
@@ -439,14 +442,36 @@ fn time_bands(report: &Json) -> Vec<Band> {
     bands
 }
 
-/// Seconds of the run, each outcome summed over the phases.
+/// A series' bins as (number, entry), and how many seconds each spans:
+/// `bin` × `bin_seconds` in reports that bin finer than a second, whole
+/// `second`s in reports written before bins.
+fn bins<'a>(holder: &'a Json, key: &str) -> impl Iterator<Item = (u64, &'a Json)> {
+    holder[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| Some((entry["bin"].as_u64().or(entry["second"].as_u64())?, entry)))
+}
+
+fn bin_seconds(holder: &Json) -> f64 {
+    holder["bin_seconds"]
+        .as_f64()
+        .filter(|width| *width > 0.0)
+        .unwrap_or(1.0)
+}
+
+/// The width every series of a run shares (the run binned them alike).
+fn run_bin_seconds(report: &Json) -> f64 {
+    bin_seconds(phases(report).next().unwrap_or(&report["probe"]))
+}
+
+/// The run's bins, each outcome summed over the phases, as a rate.
 fn outcomes_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
-    let mut by_second: std::collections::BTreeMap<u64, [f64; 4]> = Default::default();
-    for second in phases(report).flat_map(|p| p["series"].as_array().into_iter().flatten()) {
-        let get = |key: &str| second[key].as_f64().unwrap_or(0.0);
-        let slot = by_second
-            .entry(second["second"].as_u64().unwrap_or(0))
-            .or_default();
+    let width = run_bin_seconds(report);
+    let mut by_bin: std::collections::BTreeMap<u64, [f64; 4]> = Default::default();
+    for (bin, counts) in phases(report).flat_map(|p| bins(p, "series")) {
+        let get = |key: &str| counts[key].as_f64().unwrap_or(0.0);
+        let slot = by_bin.entry(bin).or_default();
         let (errors, server) = (get("errors"), get("server_errors"));
         slot[0] += get("completed") - get("throttled") - errors;
         slot[1] += get("throttled");
@@ -459,9 +484,9 @@ fn outcomes_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
         XScale::Linear,
     );
     for (i, name) in ["2xx", "429", "5xx", "other errors"].iter().enumerate() {
-        let points: Vec<(f64, f64)> = by_second
+        let points: Vec<(f64, f64)> = by_bin
             .iter()
-            .map(|(s, v)| (*s as f64 + 0.5, v[i]))
+            .map(|(bin, v)| ((*bin as f64 + 0.5) * width, v[i] / width))
             .collect();
         if points.iter().any(|p| p.1 > 0.0) || i == 0 {
             chart.series.push(Series {
@@ -476,41 +501,52 @@ fn outcomes_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
     Some(chart)
 }
 
-/// One line per phase and percentile, in the phase's colour: phases that
-/// run at once stay apart.
+/// One line per phase and percentile, in the phase's colour, so phases
+/// that run at once stay apart; the probe's in black.
 fn latency_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
     let mut chart = Chart::new("seconds from the run's start", "ms", XScale::Linear);
-    for (i, phase) in phases(report).enumerate() {
+    let mut lines: Vec<(String, &Json, &'static str)> = phases(report)
+        .enumerate()
+        .map(|(i, phase)| {
+            (
+                text(&phase["name"]).to_string(),
+                phase,
+                PALETTE[i % PALETTE.len()],
+            )
+        })
+        .collect();
+    if report["probe"]["latency_series"].is_array() {
+        lines.push(("probe".to_string(), &report["probe"], "#222222"));
+    }
+    for (name, holder, colour) in lines {
+        let width = bin_seconds(holder);
         for (quantile, dashed) in [("p99", false), ("p50", true)] {
-            let mut points: Vec<(f64, f64)> = phase["latency_series"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| {
+            let mut points: Vec<(f64, f64)> = bins(holder, "latency_series")
+                .filter_map(|(bin, s)| {
                     Some((
-                        s["second"].as_f64()? + 0.5,
+                        (bin as f64 + 0.5) * width,
                         s["corrected"][quantile].as_f64()?,
                     ))
                 })
                 .collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             chart.series.push(Series {
-                name: format!("{} {quantile}", text(&phase["name"])),
-                colour: PALETTE[i % PALETTE.len()],
+                name: format!("{name} {quantile}"),
+                colour,
                 style: Style::Line { dashed },
                 points,
             });
         }
     }
     on_the_timeline(&mut chart, report, bands);
-    Some(chart)
+    (!chart.series.is_empty()).then_some(chart)
 }
 
 /// The run's time axis, shared by every chart over time on its page:
-/// from its start to its end, in one-second bins drawn as steps.
+/// from its start to its end, in the run's bins drawn as steps.
 fn on_the_timeline(chart: &mut Chart, report: &Json, bands: &[Band]) {
     chart.bands = bands.to_vec();
-    chart.bin = Some(1.0);
+    chart.bin = Some(run_bin_seconds(report));
     let end = report["duration_seconds"]
         .as_f64()
         .or_else(|| report["probe"]["ended_seconds"].as_f64());
@@ -576,7 +612,8 @@ fn retry_after_chart(report: &Json) -> Option<Chart> {
 
 fn probe_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
     let probe = &report["probe"];
-    let series = probe["series"].as_array()?;
+    probe["series"].as_array()?;
+    let width = bin_seconds(probe);
     let mut chart = Chart::new(
         "seconds from the run's start",
         "responses / second",
@@ -599,11 +636,13 @@ fn probe_chart(report: &Json, bands: &[Band]) -> Option<Chart> {
         ),
     ];
     for (i, (name, keys, colour)) in groups.iter().enumerate() {
-        let points: Vec<(f64, f64)> = series
-            .iter()
-            .map(|s| {
-                let y = keys.iter().map(|k| s[*k].as_f64().unwrap_or(0.0)).sum();
-                (s["second"].as_f64().unwrap_or(0.0) + 0.5, y)
+        let points: Vec<(f64, f64)> = bins(probe, "series")
+            .map(|(bin, counts)| {
+                let y: f64 = keys
+                    .iter()
+                    .map(|k| counts[*k].as_f64().unwrap_or(0.0))
+                    .sum();
+                ((bin as f64 + 0.5) * width, y / width)
             })
             .collect();
         if points.iter().any(|p| p.1 > 0.0) || i == 0 {
@@ -662,7 +701,7 @@ mod tests {
     }
 
     #[test]
-    fn every_chart_over_time_shares_the_runs_axis_in_one_second_steps() {
+    fn reports_written_before_bins_draw_in_one_second_steps() {
         let second = |s: u64| serde_json::json!({"second": s, "completed": 3, "throttled": 0, "errors": 0, "server_errors": 0});
         let report = serde_json::json!({
             "duration_seconds": 4.2,
@@ -687,6 +726,53 @@ mod tests {
         let latency = latency_chart(&report, &bands).unwrap();
         let names: Vec<&str> = latency.series.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["create p99", "create p50"]);
+    }
+
+    #[test]
+    fn a_short_run_draws_tenths_of_a_second_as_rates_with_the_probes_latency() {
+        let bin = |b: u64| serde_json::json!({"bin": b, "completed": 3, "throttled": 1, "errors": 0, "server_errors": 0});
+        let report = serde_json::json!({
+            "duration_seconds": 2.0,
+            "phases": [{
+                "name": "burst", "started_seconds": 0.0, "finished_seconds": 0.45,
+                "bin_seconds": 0.1,
+                "series": [bin(0), bin(1), bin(4)],
+                "latency_series": [{"bin": 2, "corrected": {"p50": 2.0, "p99": 9.0}}],
+            }],
+            "probe": {
+                "bin_seconds": 0.1,
+                "series": [{"bin": 7, "2xx": 5, "502": 2}],
+                "latency_series": [{"bin": 7, "corrected": {"p50": 1.0, "p99": 3.0}}],
+                "error_windows": [],
+            },
+        });
+        let bands = time_bands(&report);
+        let outcomes = outcomes_chart(&report, &bands).unwrap();
+        assert_eq!(outcomes.bin, Some(0.1));
+        let throttled = outcomes.series.iter().find(|s| s.name == "429").unwrap();
+        let at = |x: f64, y: f64| (x, y);
+        for ((x, y), (want_x, want_y)) in
+            throttled
+                .points
+                .iter()
+                .zip([at(0.05, 10.0), at(0.15, 10.0), at(0.45, 10.0)])
+        {
+            assert!(
+                (x - want_x).abs() < 1e-9 && (y - want_y).abs() < 1e-9,
+                "{:?}",
+                throttled.points
+            );
+        }
+        let probe = probe_chart(&report, &bands).unwrap();
+        let bad_gateway = probe.series.iter().find(|s| s.name == "502").unwrap();
+        assert!(
+            (bad_gateway.points[0].0 - 0.75).abs() < 1e-9
+                && (bad_gateway.points[0].1 - 20.0).abs() < 1e-9
+        );
+        let latency = latency_chart(&report, &bands).unwrap();
+        let names: Vec<&str> = latency.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["burst p99", "burst p50", "probe p99", "probe p50"]);
+        assert!((latency.series[2].points[0].0 - 0.75).abs() < 1e-9);
     }
 
     #[test]

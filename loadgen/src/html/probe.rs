@@ -7,8 +7,8 @@ use serde_json::Value as Json;
 
 use super::svg::escape;
 use super::{
-    breached, latency_cells, number, page, percentile_series, probe_chart, section, text,
-    time_bands, Chart, XScale, PALETTE,
+    breached, latency_cells, latency_chart, number, page, percentile_series, probe_chart, section,
+    text, time_bands, Chart, XScale, PALETTE,
 };
 
 /// Outcome counts as the JSON report names them, in the order shown.
@@ -36,13 +36,19 @@ pub(super) fn probe_page(report: &Json) -> String {
         number(&probe["ended_seconds"]) - number(&probe["started_seconds"]),
     );
     body.push_str(&verdict(probe));
-    body.push_str(&outcome_table(probe));
-    body.push_str(&windows_table(probe));
+    body.push_str(&what_users_saw(probe));
+    let bands = time_bands(report);
     section(
         &mut body,
         "probe",
         "Responses per second, error windows shaded",
-        probe_chart(report, &time_bands(report)),
+        probe_chart(report, &bands),
+    );
+    section(
+        &mut body,
+        "latency",
+        "Latency over time, by completion: p99 solid, p50 dashed (corrected: from the scheduled send)",
+        latency_chart(report, &bands),
     );
     let mut spectrum = Chart::new("percentile", "ms", XScale::Percentile);
     for (tag, dashed) in [("corrected", false), ("raw", true)] {
@@ -78,6 +84,12 @@ fn verdict(probe: &Json) -> String {
     } else {
         breached(&breaches)
     }
+}
+
+/// The probe's counts and its error windows, on its own page and under a
+/// run's probe chart.
+pub(super) fn what_users_saw(probe: &Json) -> String {
+    outcome_table(probe) + &windows_table(probe)
 }
 
 fn outcome_table(probe: &Json) -> String {

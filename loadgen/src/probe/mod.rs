@@ -135,6 +135,7 @@ pub async fn run(
     let ended = run_start.elapsed();
     let mut record = std::mem::take(&mut *crate::shared::lock(&record));
     record.finish();
+    record.widen(crate::bins::width_for(ended));
     if let (Some(length), false) = (spec.duration, *stop.borrow()) {
         // Sends k = 0, 1, … are due at k intervals: those before the end.
         let due = length.as_nanos().div_ceil(interval.as_nanos().max(1));

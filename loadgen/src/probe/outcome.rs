@@ -8,6 +8,8 @@ use std::io::ErrorKind;
 
 use serde::Serialize;
 
+use crate::bins::Merge;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Outcome {
     Status(u16),
@@ -85,6 +87,20 @@ pub struct Counts {
     pub connection_reset: u64,
     pub timeout: u64,
     pub other_error: u64,
+}
+
+impl Merge for Counts {
+    fn merge(&mut self, other: &Self) {
+        self.success += other.success;
+        self.bad_gateway += other.bad_gateway;
+        self.unavailable += other.unavailable;
+        self.gateway_timeout += other.gateway_timeout;
+        self.other_status += other.other_status;
+        self.connection_refused += other.connection_refused;
+        self.connection_reset += other.connection_reset;
+        self.timeout += other.timeout;
+        self.other_error += other.other_error;
+    }
 }
 
 impl Counts {

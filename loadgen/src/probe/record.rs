@@ -11,6 +11,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::outcome::{Counts, Outcome};
+use crate::bins::Bins;
+use crate::intervals::Intervals;
 use crate::latency::latency_histogram;
 
 /// One request, once it completed. Times are offsets from the start of the
@@ -42,18 +44,13 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// One second of the run, by the time its requests were scheduled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Second {
-    pub second: u64,
-    #[serde(flatten)]
-    pub outcomes: Counts,
-}
-
 #[derive(Debug, Clone)]
 pub struct Record {
     pub outcomes: Counts,
-    pub seconds: Vec<Second>,
+    /// Outcomes per time bin, by when their requests were scheduled.
+    pub series: Bins<Counts>,
+    /// Latency per time bin, by when requests completed.
+    pub intervals: Intervals,
     pub windows: Vec<ErrorWindow>,
     /// Latency from the scheduled send time: what a user sending at this
     /// rate waited, late sends included (coordinated omission corrected).
@@ -80,7 +77,8 @@ impl Default for Record {
     fn default() -> Self {
         Record {
             outcomes: Counts::default(),
-            seconds: Vec::new(),
+            series: Bins::default(),
+            intervals: Intervals::default(),
             windows: Vec::new(),
             corrected: latency_histogram(),
             raw: latency_histogram(),
@@ -99,19 +97,13 @@ impl Record {
     pub fn record(&mut self, request: Completed) {
         let outcome = request.outcome;
         self.outcomes.count(outcome);
-        let second = request.scheduled.as_secs();
-        while self.seconds.len() as u64 <= second {
-            self.seconds.push(Second {
-                second: self.seconds.len() as u64,
-                outcomes: Counts::default(),
-            });
-        }
-        self.seconds[second as usize].outcomes.count(outcome);
+        self.series.at(request.scheduled).count(outcome);
         let micros = |d: Duration| crate::latency::micros(d).max(1);
-        self.corrected
-            .saturating_record(micros(request.done.saturating_sub(request.scheduled)));
+        let corrected = micros(request.done.saturating_sub(request.scheduled));
+        self.corrected.saturating_record(corrected);
         let raw = micros(request.done.saturating_sub(request.sent));
         self.raw.saturating_record(raw);
+        self.intervals.record(request.done, corrected, raw);
         if outcome == Outcome::Status(504) {
             self.gateway_timeouts.saturating_record(raw);
         }
@@ -146,6 +138,12 @@ impl Record {
             self.in_send_order(request);
         }
         self.windows.extend(self.open.take());
+    }
+
+    /// Bins the series as wide as the run's (see `bins`).
+    pub fn widen(&mut self, width: Duration) {
+        self.series.widen(width);
+        self.intervals.widen(width);
     }
 
     /// The 504s' common latency when they cluster at multiples of one
@@ -211,9 +209,31 @@ mod tests {
         assert_eq!((first.count, first.outcomes.bad_gateway), (3, 2));
         assert_eq!(first.outcomes.connection_refused, 1);
         assert_eq!(record.windows[1].outcomes.unavailable, 1);
-        assert_eq!(record.seconds.len(), 3);
-        assert_eq!(record.seconds[0].outcomes.errors(), 3);
-        assert_eq!(record.seconds[1].outcomes.success, 1);
+        // Tenth-of-a-second bins by schedule: 0, 1, 2, 3, 10, 15, 20.
+        let bins: Vec<(u64, u64, u64)> = record
+            .series
+            .iter()
+            .map(|(bin, counts)| (bin, counts.success, counts.errors()))
+            .collect();
+        assert_eq!(
+            bins,
+            vec![
+                (0, 1, 0),
+                (1, 0, 1),
+                (2, 0, 1),
+                (3, 0, 1),
+                (10, 1, 0),
+                (15, 0, 1),
+                (20, 1, 0)
+            ]
+        );
+        // Latency by completion: request 0 (500 ms) ends in the sixth bin.
+        let slowest: Vec<(u64, u64)> = record
+            .intervals
+            .bins()
+            .map(|i| (i.bin, i.corrected.max() / 1_000))
+            .collect();
+        assert!(slowest.contains(&(5, 500)), "{slowest:?}");
     }
 
     #[test]

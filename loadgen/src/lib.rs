@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod measure;
 pub mod pacer;
 pub mod probe;
+pub mod probe_spec;
 pub mod replay;
 pub mod report;
 pub mod rollout;

@@ -26,7 +26,7 @@ use std::time::Duration;
 use scar_yaml::{parse_documents, Node, Span, Value};
 
 use crate::manifest::Template;
-use crate::probe::spec::{self as probe, ProbeSlo, ProbeSpec};
+use crate::probe_spec::{self as probe, ProbeSlo, ProbeSpec};
 
 #[derive(Debug, Clone)]
 pub struct Scenario {

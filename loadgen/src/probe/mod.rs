@@ -11,9 +11,10 @@
 pub mod outcome;
 pub mod record;
 pub mod report;
-pub mod spec;
 
-pub use spec::{ProbeSlo, ProbeSpec, DEFAULT_CONNECTIONS, DEFAULT_RATE, DEFAULT_TIMEOUT};
+pub use crate::probe_spec::{
+    ProbeSlo, ProbeSpec, DEFAULT_CONNECTIONS, DEFAULT_RATE, DEFAULT_TIMEOUT,
+};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

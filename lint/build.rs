@@ -1,4 +1,4 @@
-//! Registers every rule in `src/rules/` and embeds every policy in
+//! Registers every rule in `src/check/rules/` and embeds every policy in
 //! `../policies/`, so adding a rule touches its rule file, its policy file
 //! and its fixtures, and no list.
 
@@ -9,7 +9,7 @@ use std::{env, fs};
 fn main() {
     let manifest =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let rules_dir = manifest.join("src/rules");
+    let rules_dir = manifest.join("src/check/rules");
     let policies_dir = manifest.join("../policies");
     println!("cargo:rerun-if-changed={}", rules_dir.display());
     println!("cargo:rerun-if-changed={}", policies_dir.display());

@@ -92,7 +92,7 @@ fn sarif_validates_and_carries_rules_regions_and_fingerprints() {
     assert!(oom["helpUri"]
         .as_str()
         .unwrap()
-        .ends_with("/lint/src/rules/oom_kill_disabled.rs"));
+        .ends_with("/lint/src/check/rules/oom_kill_disabled.rs"));
     assert!(!oom["fullDescription"]["text"].as_str().unwrap().is_empty());
 
     let result = run["results"]

@@ -10,29 +10,31 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::compose;
+use crate::check::finding::{Finding, Severity};
+use crate::check::rules::{Emitter, Pending, Registry, RuleEntry};
+use crate::check::suppress::{self, Suppression};
+use crate::check::team_policy::ObjectScope;
 use crate::config::Exclusions;
-use crate::container_cli::ContainerRun;
-use crate::discover::Skipped;
-use crate::discover::{self, Candidate, FileKind, Hint, Input, MissingPath};
-use crate::finding::{Finding, Severity};
-use crate::folder_excludes::FolderExcludes;
-use crate::index::{Index, Lookup};
-use crate::k8s;
-use crate::parse::shell::{self, Origin};
-use crate::parse::systemd::{Unit, EXEC_KEYS};
-use crate::parse::yaml::{self, Node};
-use crate::place::{FilePlace, Place, RenderedPlace, RenderedUnit};
-use crate::rendered::{self, RenderSettings, UnitReport};
-use crate::rules::{Emitter, Pending, Registry, RuleEntry};
-use crate::source::{Excerpt, SourceFile, Span};
-use crate::suppress::{self, Suppression};
-use crate::units::{Layout, Paths, RunFolders, UnitInfo, UnitKind};
-use crate::user_policy::ObjectScope;
+use crate::input::discover::Skipped;
+use crate::input::discover::{self, Candidate, FileKind, Hint, Input, MissingPath};
+use crate::input::folder_excludes::FolderExcludes;
+use crate::input::units::render::run::{self, RenderSettings};
+use crate::input::units::{Layout, Paths, RunFolders};
+use crate::model::compose;
+use crate::model::container_cli::ContainerRun;
+use crate::model::index::{Index, Lookup};
+use crate::model::k8s;
+use crate::model::parse::shell::{self, Origin};
+use crate::model::parse::systemd::{Unit, EXEC_KEYS};
+use crate::model::parse::yaml::{self, Node};
+use crate::model::place::{FilePlace, Place, RenderedPlace, RenderedUnit};
+use crate::model::source::{Excerpt, SourceFile, Span};
+use crate::model::unit::{UnitInfo, UnitKind};
+use crate::report::Report;
 
-pub const PARSE_ERROR: &str = "parse-error";
-pub const RENDER_FAILED: &str = "render-failed";
-pub const NOT_CHECKED: &str = "not-checked";
+pub(crate) const PARSE_ERROR: &str = "parse-error";
+pub(crate) const RENDER_FAILED: &str = "render-failed";
+pub(crate) const NOT_CHECKED: &str = "not-checked";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -69,39 +71,6 @@ impl Default for Options {
             max_file_size: 50 * MB,
             threads: 0,
         }
-    }
-}
-
-#[derive(Debug, Default)]
-pub struct Report {
-    /// Sorted by path, line, column and rule.
-    pub findings: Vec<Finding>,
-    /// Files that were read and checked, on their own or through a render.
-    pub files: usize,
-    /// Kubernetes objects and compose services checked.
-    pub resources: usize,
-    pub skipped: Vec<Skipped>,
-    /// Folders the folder excludes left out (`examples/`), and files named
-    /// in them when the excludes hold for named paths too.
-    pub excluded: Vec<Arc<str>>,
-    /// Findings dropped by `scar:ignore` comments and `scar.dev/ignore`
-    /// annotations.
-    pub suppressed: usize,
-    /// Findings dropped because the baseline records them.
-    pub baselined: usize,
-    /// Findings dropped because the revision `--new-from-rev` names had them.
-    pub preexisting: usize,
-    /// The charts and kustomizations rendered, or that failed to.
-    pub units: Vec<UnitReport>,
-}
-
-impl Report {
-    /// How many findings have this severity.
-    pub fn count(&self, severity: crate::finding::Severity) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
     }
 }
 
@@ -162,7 +131,7 @@ pub fn lint(
         .collect();
     let mut settings = options.render.clone();
     settings.helm.namespace = options.namespace.clone();
-    let units = rendered::render(&layout, &reported_files, &settings, &paths, &mut folders);
+    let units = run::render(&layout, &reported_files, &settings, &paths, &mut folders);
 
     let raw: Vec<(&Candidate, u32)> = candidates
         .iter()
@@ -258,8 +227,8 @@ pub fn lint(
     findings.dedup_by(|a, b| {
         a.rule == b.rule && a.path == b.path && a.span == b.span && a.message == b.message
     });
-    let findings = crate::finding::one_per_cause(findings);
-    let findings = crate::finding::one_per_template_line(findings);
+    let findings = crate::check::finding::one_per_cause(findings);
+    let findings = crate::check::finding::one_per_template_line(findings);
     report.findings = findings;
     report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
@@ -663,11 +632,11 @@ fn name_units(units: &[Arc<UnitInfo>]) -> Vec<String> {
 
 /// The `render-failed` findings of the units that could not be rendered:
 /// one per cause, naming every unit it stopped.
-fn render_failed(registry: &Registry, failed: Vec<rendered::FailedUnit>) -> Vec<Finding> {
+fn render_failed(registry: &Registry, failed: Vec<run::FailedUnit>) -> Vec<Finding> {
     let Some(entry) = registry.get(RENDER_FAILED).filter(|e| e.enabled) else {
         return Vec::new();
     };
-    let mut causes: Vec<(rendered::FailedUnit, Vec<Arc<UnitInfo>>)> = Vec::new();
+    let mut causes: Vec<(run::FailedUnit, Vec<Arc<UnitInfo>>)> = Vec::new();
     for unit in failed {
         let same_cause = causes.iter_mut().find(|(first, _)| {
             let (a, b) = (&first.failure, &unit.failure);

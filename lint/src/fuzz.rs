@@ -11,21 +11,21 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::compose;
+use crate::check::rules::Registry;
+use crate::check::suppress;
+use crate::check::team_policy::LoadError;
 use crate::config::Config;
-use crate::container_cli::ContainerRun;
-use crate::discover::Input;
 use crate::engine::{self, Options};
-use crate::k8s;
-use crate::parse::shell::{self, Origin, Word};
-use crate::parse::systemd::{self, Unit};
-use crate::parse::yaml::{self, Node, Value};
-use crate::quantity;
+use crate::input::discover::Input;
+use crate::model::compose;
+use crate::model::container_cli::ContainerRun;
+use crate::model::k8s;
+use crate::model::parse::shell::{self, Origin, Word};
+use crate::model::parse::systemd::{self, Unit};
+use crate::model::parse::yaml::{self, Node, Value};
+use crate::model::quantity;
+use crate::model::source::{LineIndex, Span};
 use crate::report::{self, location::RepoPaths};
-use crate::rules::Registry;
-use crate::source::{LineIndex, Span};
-use crate::suppress;
-use crate::user_policy::LoadError;
 
 /// The names `lint_one_file` gives its input, chosen by the first byte, so
 /// that one target reaches every kind of file and the sniffing of unknown

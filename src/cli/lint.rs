@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgMatches, ValueEnum};
-use scar_lint::baseline::{self, Baseline};
+use scar_lint::check::baseline::{self, Baseline};
+use scar_lint::check::team_policy::LoadError;
 use scar_lint::config::{self, Config};
-use scar_lint::render::helm::{Dependencies, SetValue, ValueSet};
+use scar_lint::input::revision;
+use scar_lint::input::units::render::helm::{Dependencies, SetValue, ValueSet};
 use scar_lint::report::location::RepoPaths;
 use scar_lint::report::{github, human, json, sarif};
-use scar_lint::user_policy::LoadError;
-use scar_lint::{revision, Input, Options, Registry, Report, Severity};
+use scar_lint::{Input, Options, Registry, Report, Severity};
 
 use super::{use_color, Failure};
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use miette::{LabeledSpan, NamedSource};
 use scar_lint::config::ConfigError;
-use scar_lint::source::byte_offset;
+use scar_lint::model::source::byte_offset;
 
 pub(crate) const EXIT_USAGE: u8 = 2;
 

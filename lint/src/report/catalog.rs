@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::rules::{Registry, RuleEntry};
+use crate::check::rules::{Registry, RuleEntry};
 
 /// One line per rule: id, effective severity (`off` when disabled),
 /// summary; then its parameters with their effective values.

@@ -1,8 +1,8 @@
 //! GitHub Actions workflow commands, so findings show inline on a pull
 //! request without code scanning: `::error file=…,line=…::message`.
 
-use crate::engine::Report;
-use crate::finding::Severity;
+use crate::check::finding::Severity;
+use crate::report::Report;
 
 use super::location::RepoPaths;
 
@@ -55,14 +55,14 @@ pub fn write(
 }
 
 /// Message text: `%`, CR and LF are encoded, as the runner decodes them.
-pub fn escape_data(text: &str) -> String {
+pub(crate) fn escape_data(text: &str) -> String {
     text.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
 /// Property values also encode `:` and `,`, which delimit properties.
-pub fn escape_property(text: &str) -> String {
+pub(crate) fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::engine::Report;
-use crate::finding::{Finding, Severity};
+use crate::check::finding::{Finding, Severity};
+use crate::report::Report;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Style {

@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
-use crate::engine::Report;
-use crate::finding::{Finding, Severity};
-use crate::k8s::ResourceRef;
-use crate::source::{Related, Span};
-use crate::units::UnitKind;
+use crate::check::finding::{Finding, Severity};
+use crate::model::k8s::ResourceRef;
+use crate::model::source::{Related, Span};
+use crate::model::unit::UnitKind;
+use crate::report::Report;
 
 #[derive(Serialize)]
 struct Document<'a> {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::discover::normalize;
+use crate::input::discover::normalize;
 
 /// Rewrites paths that are relative to the current directory so that they
 /// are relative to the root of the repository that holds each file: the
@@ -38,7 +38,7 @@ impl RepoPaths {
 
     /// `None` for a path outside every root, or standard input.
     pub fn relative(&self, display: &str) -> Option<String> {
-        if display == crate::discover::STDIN_NAME {
+        if display == crate::input::discover::STDIN_NAME {
             return None;
         }
         let absolute = normalize(&self.cwd.join(display));

@@ -4,9 +4,9 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::engine::Report;
-use crate::finding::{Finding, Severity};
-use crate::rules::{Registry, RuleEntry};
+use crate::check::finding::{Finding, Severity};
+use crate::check::rules::{Registry, RuleEntry};
+use crate::report::Report;
 
 use super::location::RepoPaths;
 
@@ -151,7 +151,7 @@ fn rule(entry: &RuleEntry) -> Value {
         "shortDescription": {"text": entry.policy.summary},
         "fullDescription": {"text": section(doc, "## What it finds")},
         "help": {"text": doc, "markdown": doc},
-        "helpUri": format!("{REPOSITORY}/blob/main/lint/src/rules/{}.rs", entry.id().replace('-', "_")),
+        "helpUri": format!("{REPOSITORY}/blob/main/lint/src/check/rules/{}.rs", entry.id().replace('-', "_")),
         "defaultConfiguration": {"level": level(entry.policy.severity), "enabled": entry.enabled},
     })
 }

@@ -617,6 +617,12 @@ fn objects_that_existed_before_the_window_are_created_first_so_writes_reach_the_
     // The page sets production's codes beside the replay's, and draws.
     let dom = check_in_browser(&page, "replay", 1);
     assert!(dom.contains("<td>patch deployments</td>"), "{dom}");
+    let started = report["replay"]["started_at_unix"].as_f64().unwrap();
+    assert!(started > 1.7e9, "when the replay started, in Unix seconds");
+    assert!(
+        dom.contains(" UTC · 1x speed"),
+        "the header says when it started: {dom}"
+    );
     assert!(
         dom.contains("6 objects created first, 1 left missing"),
         "{dom}"

@@ -20,7 +20,6 @@ pub struct Template {
     /// The file as written, placeholders and all.
     pub(crate) text: String,
     pub api_version: String,
-    pub kind: String,
     /// The plural resource name in API paths (`deployments`).
     pub resource: String,
 }
@@ -84,7 +83,6 @@ impl Template {
         Ok(Template {
             text,
             api_version,
-            kind,
             resource,
         })
     }

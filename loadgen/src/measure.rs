@@ -17,7 +17,6 @@ use crate::scenario::Verb;
 /// One request, as the collector receives it once it completed.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    pub phase: usize,
     /// When the schedule said it should be sent.
     pub scheduled: Instant,
     /// When it was actually sent (its first attempt, under `--client-go`).
@@ -277,7 +276,6 @@ mod tests {
         outcome: Outcome,
     ) -> Sample {
         Sample {
-            phase: 0,
             scheduled,
             sent: scheduled + Duration::from_millis(sent_after_ms),
             done: scheduled + Duration::from_millis(done_after_ms),

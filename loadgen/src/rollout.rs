@@ -109,7 +109,6 @@ async fn send(
         .send(method, path, body, patch, REQUEST_TIMEOUT)
         .await;
     let sample = Sample {
-        phase: index,
         scheduled: sent,
         sent,
         done: Instant::now(),

@@ -618,7 +618,6 @@ impl Shared {
                 .push(name.clone());
         }
         let sample = Sample {
-            phase: phase_index,
             scheduled,
             sent: first_send.unwrap_or(scheduled),
             done: Instant::now(),

@@ -30,7 +30,6 @@ use crate::probe_spec::{self as probe, ProbeSlo, ProbeSpec};
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    pub path: PathBuf,
     pub name: String,
     /// May hold `{{ run_id }}`.
     pub namespace: String,
@@ -383,7 +382,6 @@ impl Parser<'_> {
         };
         let probe = root.get("probe").map(|node| self.probe(node)).transpose()?;
         Ok(Scenario {
-            path: self.path.to_path_buf(),
             name,
             namespace,
             vars: self.vars,

@@ -9,15 +9,16 @@ use serde_json::Value as Json;
 use super::svg::escape;
 use super::{
     cleanup_line, code_counts, latency_cells, number, page, percentile_series, requests, section,
-    text, Chart, XScale, PALETTE,
+    text, utc, Chart, XScale, PALETTE,
 };
 
 pub(super) fn replay_page(report: &Json) -> String {
     let replay = &report["replay"];
     let mut body = format!(
-        "<h1>scar loadgen replay</h1><p class=\"meta\">run {} on {} · {}x speed · {:.1} s recorded, replayed in {:.1} s</p>",
+        "<h1>scar loadgen replay</h1><p class=\"meta\">run {} on {} · started {} · {}x speed · {:.1} s recorded, replayed in {:.1} s</p>",
         escape(text(&replay["run_id"])),
         escape(text(&replay["server"])),
+        utc(number(&replay["started_at_unix"])),
         number(&replay["speed"]),
         number(&replay["recorded_span_seconds"]),
         number(&replay["duration_seconds"]),

@@ -283,6 +283,7 @@ pub fn json(result: &ReplayResult) -> Json {
         "replay": {
             "server": result.server,
             "run_id": result.run_id,
+            "started_at_unix": result.started_at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
             "speed": result.speed,
             "recorded_span_seconds": result.recorded_span.as_secs_f64(),
             "duration_seconds": result.wall.as_secs_f64(),

@@ -1,6 +1,8 @@
 //! `.scar.yaml`: which rules run, at what severity, with which parameters;
 //! which paths are left out; the default namespace; how Helm charts and
-//! kustomizations are rendered.
+//! kustomizations are rendered. It knows the settings of every stage and
+//! hands them over (rule ids and policy folders to the registry, `Options`
+//! and `RenderSettings` to the engine); no stage reads it back.
 //!
 //! ```yaml
 //! namespace: prod

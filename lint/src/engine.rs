@@ -2,7 +2,7 @@
 //! kustomizations among them, read and check every plain file and rendered
 //! object in parallel, build the resource index from their summaries, then
 //! settle the findings that needed it. The engine runs the stages in
-
+//! order; of its own it has only the run's `Options`.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read;

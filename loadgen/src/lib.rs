@@ -10,6 +10,7 @@ pub mod demo;
 pub mod fake_apiserver;
 pub mod html;
 pub(crate) mod intervals;
+pub(crate) mod lane;
 pub(crate) mod latency;
 pub(crate) mod manifest;
 pub(crate) mod measure;

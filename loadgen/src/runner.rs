@@ -18,6 +18,7 @@ use serde_json::{json, Value as Json};
 use tokio::task::JoinSet;
 
 use crate::api::{describe_reply, Api, Outcome, Patch};
+use crate::lane::Lane;
 use crate::manifest::{object_name, substitute, substitute_json, RUN_ID_LABEL};
 use crate::measure::{PhaseStats, Sample};
 use crate::probe::ProbeResult;
@@ -570,10 +571,11 @@ impl Shared {
     /// Sends one call (with client-go's limiter and retries when asked) and counts it.
     async fn execute(
         &self,
+        lane: &mut Lane,
         phase_index: usize,
         template: &str,
         timeout: Duration,
-        call: Call,
+        call: &Call,
         scheduled: Instant,
     ) {
         let mut throttled_for = Duration::ZERO;
@@ -585,9 +587,7 @@ impl Shared {
                 throttled_for += limiter.acquire().await;
             }
             first_send.get_or_insert_with(Instant::now);
-            let reply = self
-                .run
-                .api
+            let reply = lane
                 .send(
                     call.method.clone(),
                     &call.path,
@@ -722,6 +722,8 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
             let Work::Requests(requests) = &phase.work else {
                 unreachable!("run_requests runs request phases")
             };
+            let mut lane = Lane::new(&worker.run.api);
+            let mut same_every_time: Option<Call> = None;
             loop {
                 let next = counter.fetch_add(1, Ordering::Relaxed);
                 let scheduled = match interval {
@@ -735,25 +737,44 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
                 if finished {
                     break;
                 }
-                let call = match worker.call(phase, requests, next, &objects) {
-                    Ok(call) => call,
-                    Err(e) => {
-                        if !halted.swap(true, Ordering::Relaxed) {
-                            eprintln!("scar loadgen: phase `{}` stopped: {e}", phase.name);
-                            lock(&worker.run.stats)[index].note =
-                                Some(format!("stopped early: {e}"));
+                let mut fresh = None;
+                let call = match &same_every_time {
+                    Some(call) => call,
+                    None => match worker.call(phase, requests, next, &objects) {
+                        Ok(call) => fresh.insert(call),
+                        Err(e) => {
+                            if !halted.swap(true, Ordering::Relaxed) {
+                                eprintln!("scar loadgen: phase `{}` stopped: {e}", phase.name);
+                                lock(&worker.run.stats)[index].note =
+                                    Some(format!("stopped early: {e}"));
+                            }
+                            break;
                         }
-                        break;
-                    }
+                    },
                 };
-                let mut stopped = worker.run.stopped.clone();
-                tokio::select! {
-                    () = crate::pacer::wait_until(scheduled) => {}
-                    _ = stopped.wait_for(|stopped| *stopped) => break,
+                // A send already due (the closed model, or an open one
+                // running behind) goes at once, without a wait to set up.
+                if scheduled > Instant::now() {
+                    let mut stopped = worker.run.stopped.clone();
+                    tokio::select! {
+                        () = crate::pacer::wait_until(scheduled) => {}
+                        _ = stopped.wait_for(|stopped| *stopped) => break,
+                    }
                 }
                 worker
-                    .execute(index, &requests.template, requests.timeout, call, scheduled)
+                    .execute(
+                        &mut lane,
+                        index,
+                        &requests.template,
+                        requests.timeout,
+                        call,
+                        scheduled,
+                    )
                     .await;
+                // A list is the same request every time: built once.
+                if phase.verb == Verb::List && same_every_time.is_none() {
+                    same_every_time = fresh;
+                }
             }
         });
     }

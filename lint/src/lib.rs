@@ -11,7 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod fuzz;
 pub mod input;
-pub mod model;
+pub(crate) mod model;
 pub mod report;
 
 pub use check::finding::{Finding, Severity};

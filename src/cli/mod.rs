@@ -9,7 +9,6 @@ use std::process::ExitCode;
 
 use miette::{LabeledSpan, NamedSource};
 use scar_lint::config::ConfigError;
-use scar_lint::model::source::byte_offset;
 
 pub(crate) const EXIT_USAGE: u8 = 2;
 
@@ -22,15 +21,8 @@ pub(crate) enum Failure {
 /// A config error with the offending line shown, as miette renders it.
 fn config_report(err: &ConfigError) -> miette::Report {
     let text = std::fs::read_to_string(&err.path).unwrap_or_default();
-    let offset = byte_offset(&text, err.span.line, err.span.column);
-    let length = if err.span.end_line == err.span.line {
-        err.span.end_column.saturating_sub(err.span.column).max(1) as usize
-    } else {
-        1
-    };
-    let length = length.min(text.len().saturating_sub(offset));
     miette::miette!(
-        labels = vec![LabeledSpan::at(offset..offset + length, "here")],
+        labels = vec![LabeledSpan::at(err.byte_range(&text), "here")],
         "{err}"
     )
     .with_source_code(NamedSource::new(err.path.display().to_string(), text))

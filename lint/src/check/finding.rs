@@ -278,7 +278,7 @@ impl Finding {
 impl Finding {
     /// The text the finding points at, with runs of white space folded.
     pub fn offending_text(&self) -> String {
-        let quoted = self.excerpt.from_column(self.span.column);
+        let quoted = self.excerpt.chars_from(self.span.column);
         let text: String = if self.span.end_line == self.span.line {
             let len = self.span.end_column.saturating_sub(self.span.column) as usize;
             quoted.take(len).collect()

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::model::parse::yaml::{parse_documents, Node, Value};
-use crate::model::source::Span;
+use crate::model::source::{byte_offset, Span};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
@@ -28,6 +28,21 @@ impl std::fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// Where in `text` (the file's text) the mistake is, as a byte range a
+    /// diagnostic can underline: the span on its line, at least one
+    /// character, never past the end.
+    pub fn byte_range(&self, text: &str) -> std::ops::Range<usize> {
+        let offset = byte_offset(text, self.span.line, self.span.column);
+        let length = if self.span.end_line == self.span.line {
+            self.span.end_column.saturating_sub(self.span.column).max(1) as usize
+        } else {
+            1
+        };
+        offset..offset + length.min(text.len().saturating_sub(offset))
+    }
+}
 
 pub(crate) type Failure = (Span, String);
 
@@ -94,5 +109,31 @@ impl Problems {
         } else {
             Err(self.into_errors(path))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mistake_underlines_its_span_on_its_line_and_never_past_the_end() {
+        let text = "rules:\n  oom-kill-disabled: {severity: loud}\n";
+        let error = |line, column, end_line, end_column| ConfigError {
+            path: PathBuf::from(".scar.yaml"),
+            span: Span {
+                line,
+                column,
+                end_line,
+                end_column,
+            },
+            message: String::new(),
+        };
+        let range = error(2, 33, 2, 37).byte_range(text);
+        assert_eq!(&text[range], "loud");
+        // A span over several lines underlines its first character.
+        assert_eq!(error(1, 1, 2, 5).byte_range(text), 0..1);
+        // At the very end, nothing is left to underline.
+        assert_eq!(error(3, 1, 3, 9).byte_range(text), text.len()..text.len());
     }
 }

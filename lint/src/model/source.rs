@@ -129,7 +129,7 @@ impl Excerpt {
     }
 
     /// The quoted characters from `column` on (1-based, in the line).
-    pub fn from_column(&self, column: u32) -> impl Iterator<Item = char> + '_ {
+    pub fn chars_from(&self, column: u32) -> impl Iterator<Item = char> + '_ {
         let skip = column.saturating_sub(self.first_column) as usize;
         self.text.chars().skip(skip)
     }
@@ -223,13 +223,13 @@ mod tests {
             Excerpt::around(&line, column),
         ] {
             assert_eq!(excerpt.text.chars().count(), EXCERPT_CHARS);
-            let quoted: String = excerpt.from_column(column).take(6).collect();
+            let quoted: String = excerpt.chars_from(column).take(6).collect();
             assert_eq!(quoted, "needle");
         }
         let accented = format!("é{line}");
         let excerpt = SourceFile::new("f".into(), accented).excerpt(Span::point(1, column + 1));
         assert_eq!(
-            excerpt.from_column(column + 1).take(6).collect::<String>(),
+            excerpt.chars_from(column + 1).take(6).collect::<String>(),
             "needle"
         );
         assert_eq!(excerpt.text.chars().count(), EXCERPT_CHARS);
@@ -241,7 +241,7 @@ mod tests {
         let line = "x".repeat(1_000);
         let last = SourceFile::new("f".into(), line.clone()).excerpt(Span::point(1, 1_000));
         assert_eq!(last.first_column, 801);
-        assert_eq!(last.from_column(1_000).collect::<String>(), "x");
+        assert_eq!(last.chars_from(1_000).collect::<String>(), "x");
         assert_eq!(Excerpt::around(&line, 1).first_column, 1);
     }
 }

@@ -31,8 +31,9 @@ type Stamp = BoxService<Request<Body>, Response<Request<Body>>, BoxError>;
 
 pub struct Lane {
     direct: Arc<Direct>,
-    /// Credentials that may refresh (an exec plugin's token) go through
-    /// kube's layers on every request; `None` when the fixed headers do.
+    /// Credentials in headers (a token, which an exec plugin may refresh)
+    /// go through kube's layers on every request; `None` when the fixed
+    /// headers learned once (`Direct::fixed_headers`) are all there is.
     stamp: Option<Stamp>,
     connection: Option<SendRequest<Body>>,
     /// One timer for the lane's requests, set again for each: cheaper than

@@ -560,7 +560,7 @@ print(json.dumps(out))
 "#;
 
 #[test]
-fn hdr_logs_hold_one_interval_a_second_that_an_independent_reader_adds_up_to_the_report() {
+fn hdr_logs_hold_one_interval_a_bin_that_an_independent_reader_adds_up_to_the_report() {
     let (_rt, dir, fake) = start(Behaviour::default());
     let scenario = write_scenario(
         dir.path(),
@@ -617,24 +617,18 @@ fn hdr_logs_hold_one_interval_a_second_that_an_independent_reader_adds_up_to_the
                 intervals.len() >= 2,
                 "a phase over a second has several intervals: {intervals:?}"
             );
-            // The run's tenths of a second (a run under a minute), the
-            // first and last cut to the phase.
+            // The run's tenths of a second (a run under a minute) in which
+            // requests completed, the first cut to the phase when the phase
+            // started inside it, the last to its end.
             let mut previous_end = started;
-            for (i, interval) in intervals.iter().enumerate() {
+            for interval in intervals {
                 let (begin, length) =
                     (interval[0].as_f64().unwrap(), interval[1].as_f64().unwrap());
-                if i == 0 {
-                    assert!(
-                        (begin - started).abs() < 0.002,
-                        "starts with the phase: {intervals:?}"
-                    );
-                } else {
-                    let tenths = begin * 10.0;
-                    assert!(
-                        (tenths - tenths.round()).abs() < 0.02,
-                        "on the run's tenths of a second: {intervals:?}"
-                    );
-                }
+                let tenths = begin * 10.0;
+                assert!(
+                    (begin - started).abs() < 0.002 || (tenths - tenths.round()).abs() < 0.02,
+                    "at the phase's start or on the run's tenths of a second: {intervals:?}"
+                );
                 assert!(length > 0.0 && length <= 0.1 + 1e-6, "{intervals:?}");
                 assert!(
                     begin >= previous_end - 0.002,
@@ -642,9 +636,11 @@ fn hdr_logs_hold_one_interval_a_second_that_an_independent_reader_adds_up_to_the
                 );
                 previous_end = begin + length;
             }
+            // The phase ends a moment after its last completion, in the
+            // same tenth of a second or the next.
             assert!(
-                (previous_end - finished).abs() < 0.002,
-                "ends with the phase: {intervals:?}"
+                previous_end <= finished + 0.002 && finished - previous_end < 0.1,
+                "ends with the phase at {finished}: {intervals:?}"
             );
         }
     }

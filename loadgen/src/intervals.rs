@@ -90,31 +90,36 @@ impl Intervals {
         if width <= self.width {
             return;
         }
-        let mut merged: Vec<Interval> = Vec::new();
+        // One wide bin is live at a time, and compressed as soon as it is
+        // whole: widening a long phase at the minute does not hold all its
+        // bins uncompressed at once.
+        let mut closed = Vec::new();
+        let mut current: Option<Interval> = None;
         for interval in self.bins() {
             let bin = bins::regroup(interval.bin, self.width, width);
-            match merged.last_mut() {
-                Some(last) if last.bin == bin => {
-                    add(&mut last.corrected, &interval.corrected);
-                    add(&mut last.raw, &interval.raw);
+            match &mut current {
+                Some(wide) if wide.bin == bin => {
+                    add(&mut wide.corrected, &interval.corrected);
+                    add(&mut wide.raw, &interval.raw);
                 }
-                _ => merged.push(Interval { bin, ..interval }),
+                _ => {
+                    if let Some(whole) = current.replace(Interval { bin, ..interval }) {
+                        closed.push(Closed {
+                            bin: whole.bin,
+                            corrected: compress(&whole.corrected),
+                            raw: compress(&whole.raw),
+                        });
+                    }
+                }
             }
         }
         self.width = width;
-        self.open = merged.pop().map(|last| Open {
+        self.closed = closed;
+        self.open = current.map(|last| Open {
             bin: last.bin,
             corrected: last.corrected,
             raw: last.raw,
         });
-        self.closed = merged
-            .iter()
-            .map(|i| Closed {
-                bin: i.bin,
-                corrected: compress(&i.corrected),
-                raw: compress(&i.raw),
-            })
-            .collect();
     }
 
     /// Each bin's percentiles, corrected and raw: what latency-over-time

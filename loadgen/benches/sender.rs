@@ -1,10 +1,12 @@
-//! `cargo bench -p scar-loadgen --bench sender -- [throughput|bare|lateness|cpu|memory] [SECONDS]`
+//! `cargo bench -p scar-loadgen --bench sender -- [throughput|bare|lateness|cpu|memory] [SECONDS] [ROUNDS]`
 //!
 //! Against a trivial HTTP/1.1 endpoint on 127.0.0.1 (every request answered
 //! 200 `{}` at once), in one process:
-//! - throughput: the closed-model sender with 50 connections, then
-//!   `oha -c 50` (if `OHA` or `oha` is on the PATH, also closed) for the
-//!   same time, side by side; prints the ratio.
+//! - throughput: the sender with 50 connections at a rate they cannot reach
+//!   (each sends as soon as its last answer came), then `oha -c 50` (if
+//!   `OHA` or `oha` is on the PATH, closed as well) for the
+//!   same time, alternating for ROUNDS rounds (5 by default); prints each
+//!   round's ratio and their median.
 //! - bare: 50 tasks each looping on a hyper HTTP/1.1 connection of its own
 //!   with no accounting, then oha: the most a client can get here, what
 //!   the sender's own bookkeeping is measured against.
@@ -95,34 +97,44 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU seconds used by this process's threads whose name `counts`.
+/// CPU seconds used by this process's live threads whose name `counts`.
 fn cpu_seconds(counts: impl Fn(&str) -> bool) -> f64 {
-    // Linux counts in USER_HZ, 100 a second on every architecture it runs.
-    let ticks = 100.0;
-    let mut total = 0.0;
-    for task in std::fs::read_dir("/proc/self/task")
+    std::fs::read_dir("/proc/self/task")
         .into_iter()
         .flatten()
         .flatten()
-    {
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        if !counts(&stat[open + 1..close]) {
-            continue;
-        }
-        // After the name: state, then fields 4 onwards; utime and stime are 14 and 15.
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let field = |n: usize| {
-            fields
-                .get(n - 3)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        total += (field(14) + field(15)) / ticks;
-    }
-    total
+        .filter_map(|task| used(&std::fs::read_to_string(task.path().join("stat")).ok()?))
+        .filter(|(name, _)| counts(name))
+        .map(|(_, seconds)| seconds)
+        .sum()
+}
+
+/// CPU seconds used by this process, threads that ended included (the
+/// sender's threads end with their phase).
+fn process_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| used(&stat))
+        .map_or(0.0, |(_, seconds)| seconds)
+}
+
+/// The name and the CPU seconds (user and system) of a `/proc` stat line.
+fn used(stat: &str) -> Option<(String, f64)> {
+    // Linux counts in USER_HZ, 100 a second on every architecture it runs.
+    let ticks = 100.0;
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    // After the name: state, then fields 4 onwards; utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Some((
+        stat[open + 1..close].to_string(),
+        (field(14) + field(15)) / ticks,
+    ))
 }
 
 fn write_setup(
@@ -243,6 +255,9 @@ fn main() {
             "memory" => 600,
             _ => 10,
         });
+    // Side by side with oha: rounds alternate the two, so that a spell of
+    // the machine's other load falls on both.
+    let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
     // The endpoint gets a runtime of its own, so that its work does not
     // queue behind the sender's tasks (it still shares the two cores).
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -257,29 +272,36 @@ fn main() {
         .build()
         .expect("a runtime");
     match mode.as_str() {
-        "throughput" => {
+        "throughput" | "bare" => {
             let connections = 50;
             let phase = format!("{{verb: list, template: cm, rate: 100000, connections: {connections}, duration: {seconds}s}}");
-            let (ours, _, ok, _) = runtime.block_on(run_sender(address, &phase));
-            println!("scar loadgen, closed model, {connections} connections: {ours:.0} requests/s ({ok} answered 2xx)");
-            match oha(address, connections, seconds) {
-                Some(theirs) => println!(
-                    "oha -c {connections}: {theirs:.0} requests/s\nratio scar/oha: {:.2} (target: at least 1.0)",
-                    ours / theirs
-                ),
-                None => println!("oha not found: install it with `cargo install oha` (or set OHA=path)"),
+            let mut ratios = Vec::new();
+            for round in 1..=rounds {
+                let ours = if mode == "bare" {
+                    runtime.block_on(bare_client(address, connections, seconds))
+                } else {
+                    runtime.block_on(run_sender(address, &phase)).0
+                };
+                let Some(theirs) = oha(address, connections, seconds) else {
+                    println!("{mode}: {ours:.0} requests/s; oha not found: install it with `cargo install oha` (or set OHA=path)");
+                    return;
+                };
+                println!("round {round}: {mode} {ours:.0} requests/s, oha -c {connections} {theirs:.0} requests/s: {:.2}", ours / theirs);
+                ratios.push(ours / theirs);
             }
-        }
-        "bare" => {
-            let connections = 50;
-            let ours = runtime.block_on(bare_client(address, connections, seconds));
-            println!("bare hyper HTTP/1.1, {connections} connections: {ours:.0} requests/s");
-            if let Some(theirs) = oha(address, connections, seconds) {
-                println!(
-                    "oha -c {connections}: {theirs:.0} requests/s\nratio bare/oha: {:.2}",
-                    ours / theirs
-                );
-            }
+            ratios.sort_by(f64::total_cmp);
+            let who = if mode == "bare" {
+                "bare hyper HTTP/1.1 (counting nothing)"
+            } else {
+                "scar loadgen"
+            };
+            println!(
+                "ratio {who}/oha, {connections} connections, median of {rounds} rounds: {:.2} (from {:.2} to {:.2}){}",
+                ratios[ratios.len() / 2],
+                ratios[0],
+                ratios[ratios.len() - 1],
+                if mode == "bare" { "" } else { "; target: at least 1.0" }
+            );
         }
         "lateness" => {
             let phase = format!(
@@ -292,12 +314,13 @@ fn main() {
             let phase = format!(
                 "{{verb: list, template: cm, rate: 1000, connections: 100, duration: {seconds}s}}"
             );
-            let sender = |name: &str| name != SERVER_THREAD;
+            let server = |name: &str| name == SERVER_THREAD;
             let pacer = |name: &str| name == "scar-pacer";
-            let before = (cpu_seconds(sender), cpu_seconds(pacer));
+            let sender = || process_cpu_seconds() - cpu_seconds(server);
+            let before = (sender(), cpu_seconds(pacer));
             let (rate, late_p99, _, wall) = runtime.block_on(run_sender(address, &phase));
             let seconds = wall.as_secs_f64();
-            let cores = (cpu_seconds(sender) - before.0) / seconds;
+            let cores = (sender() - before.0) / seconds;
             let pacing = (cpu_seconds(pacer) - before.1) / seconds;
             println!("open model at 1,000 requests/s: achieved {rate:.0}/s using {cores:.3} cores, {pacing:.3} of them pacing (target: under 0.3), p99 send lateness {:.3} ms", late_p99 as f64 / 1000.0);
         }

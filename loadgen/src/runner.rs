@@ -708,82 +708,24 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
         ),
         Load::Closed { concurrency } => (concurrency, None, 1),
     };
-    let counter = Arc::new(AtomicU64::new(0));
-    // Set when a request cannot be built: the phase ends, the run goes on.
-    let halted = Arc::new(AtomicBool::new(false));
-    let mut tasks = JoinSet::new();
-    for _ in 0..workers {
-        let worker = shared.clone();
-        let counter = counter.clone();
-        let halted = halted.clone();
-        let objects = objects.clone();
-        tasks.spawn(async move {
-            let phase = &worker.scenario.phases[index];
-            let Work::Requests(requests) = &phase.work else {
-                unreachable!("run_requests runs request phases")
-            };
-            let mut lane = Lane::new(&worker.run.api);
-            let mut same_every_time: Option<Call> = None;
-            loop {
-                let next = counter.fetch_add(1, Ordering::Relaxed);
-                let scheduled = match interval {
-                    Some(interval) => phase_start + interval.mul_f64((next / burst) as f64),
-                    None => Instant::now(),
-                };
-                let finished = total.is_some_and(|t| next >= t)
-                    || deadline.is_some_and(|d| scheduled >= d || Instant::now() >= d)
-                    || worker.stop.load(Ordering::Relaxed)
-                    || halted.load(Ordering::Relaxed);
-                if finished {
-                    break;
-                }
-                let mut fresh = None;
-                let call = match &same_every_time {
-                    Some(call) => call,
-                    None => match worker.call(phase, requests, next, &objects) {
-                        Ok(call) => fresh.insert(call),
-                        Err(e) => {
-                            if !halted.swap(true, Ordering::Relaxed) {
-                                eprintln!("scar loadgen: phase `{}` stopped: {e}", phase.name);
-                                lock(&worker.run.stats)[index].note =
-                                    Some(format!("stopped early: {e}"));
-                            }
-                            break;
-                        }
-                    },
-                };
-                // A send already due (the closed model, or an open one
-                // running behind) goes at once, without a wait to set up.
-                if scheduled > Instant::now() {
-                    let mut stopped = worker.run.stopped.clone();
-                    tokio::select! {
-                        () = crate::pacer::wait_until(scheduled) => {}
-                        _ = stopped.wait_for(|stopped| *stopped) => break,
-                    }
-                }
-                worker
-                    .execute(
-                        &mut lane,
-                        index,
-                        &requests.template,
-                        requests.timeout,
-                        call,
-                        scheduled,
-                    )
-                    .await;
-                // A list is the same request every time: built once.
-                if phase.verb == Verb::List && same_every_time.is_none() {
-                    same_every_time = fresh;
-                }
-            }
-        });
-    }
-    while tasks.join_next().await.is_some() {}
+    let turns = Arc::new(Turns {
+        phase: index,
+        objects,
+        counter: AtomicU64::new(0),
+        halted: AtomicBool::new(false),
+        phase_start,
+        interval,
+        burst,
+        total,
+        deadline,
+    });
+    on_sender_threads(workers, || send_in_turn(shared.clone(), turns.clone())).await;
     let mut stats = lock(&shared.run.stats);
     let phase = &mut stats[index];
     phase.finished = Some(Instant::now());
     if let (Stop::Duration(length), Some(interval)) = (&requests.stop, interval) {
-        let interrupted = shared.stop.load(Ordering::Relaxed) || halted.load(Ordering::Relaxed);
+        let interrupted =
+            shared.stop.load(Ordering::Relaxed) || turns.halted.load(Ordering::Relaxed);
         if !interval.is_zero() && !interrupted {
             // Sends k = 0, 1, … are due at k intervals: those before the end.
             let slots = length.as_nanos().div_ceil(interval.as_nanos());
@@ -793,6 +735,143 @@ async fn run_requests(shared: &Arc<Shared>, index: usize, phase: &Phase, request
             phase.dropped = due.saturating_sub(phase.sent);
         }
     }
+}
+
+/// What a request phase's workers share: whose turn is next and when it is due.
+struct Turns {
+    phase: usize,
+    objects: Arc<Vec<String>>,
+    /// The next request's number.
+    counter: AtomicU64,
+    /// Set when a request cannot be built: the phase ends, the run goes on.
+    halted: AtomicBool,
+    phase_start: Instant,
+    /// Between bursts, in the open model.
+    interval: Option<Duration>,
+    burst: u64,
+    total: Option<u64>,
+    deadline: Option<Instant>,
+}
+
+/// One worker: takes request numbers in turn and sends each on its own
+/// connection when it is due, until the phase's end.
+async fn send_in_turn(worker: Arc<Shared>, turns: Arc<Turns>) {
+    let index = turns.phase;
+    let phase = &worker.scenario.phases[index];
+    let Work::Requests(requests) = &phase.work else {
+        unreachable!("run_requests runs request phases")
+    };
+    let mut lane = Lane::new(&worker.run.api);
+    let mut same_every_time: Option<Call> = None;
+    loop {
+        let next = turns.counter.fetch_add(1, Ordering::Relaxed);
+        let scheduled = match turns.interval {
+            Some(interval) => turns.phase_start + interval.mul_f64((next / turns.burst) as f64),
+            None => Instant::now(),
+        };
+        let finished = turns.total.is_some_and(|t| next >= t)
+            || turns
+                .deadline
+                .is_some_and(|d| scheduled >= d || Instant::now() >= d)
+            || worker.stop.load(Ordering::Relaxed)
+            || turns.halted.load(Ordering::Relaxed);
+        if finished {
+            break;
+        }
+        let mut fresh = None;
+        let call = match &same_every_time {
+            Some(call) => call,
+            None => match worker.call(phase, requests, next, &turns.objects) {
+                Ok(call) => fresh.insert(call),
+                Err(e) => {
+                    if !turns.halted.swap(true, Ordering::Relaxed) {
+                        eprintln!("scar loadgen: phase `{}` stopped: {e}", phase.name);
+                        lock(&worker.run.stats)[index].note = Some(format!("stopped early: {e}"));
+                    }
+                    break;
+                }
+            },
+        };
+        // A send already due (the closed model, or an open one running
+        // behind) goes at once, without a wait to set up.
+        if scheduled > Instant::now() {
+            let mut stopped = worker.run.stopped.clone();
+            tokio::select! {
+                () = crate::pacer::wait_until(scheduled) => {}
+                _ = stopped.wait_for(|stopped| *stopped) => break,
+            }
+        }
+        worker
+            .execute(
+                &mut lane,
+                index,
+                &requests.template,
+                requests.timeout,
+                call,
+                scheduled,
+            )
+            .await;
+        // A list is the same request every time: built once.
+        if phase.verb == Verb::List && same_every_time.is_none() {
+            same_every_time = fresh;
+        }
+    }
+}
+
+/// Runs `workers` workers made by `worker`, spread over one thread per
+/// core, each thread with a runtime of its own, and returns when all are
+/// done. Workers on one thread never hand a request or a wake-up to
+/// another; a thread that cannot be started leaves its share to the
+/// caller's runtime.
+async fn on_sender_threads<F>(workers: u32, worker: impl Fn() -> F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = (workers as usize).clamp(1, cores);
+    let mut running = Vec::new();
+    let mut left_over = JoinSet::new();
+    for thread in 0..threads {
+        let share = (workers as usize + threads - 1 - thread) / threads;
+        let futures: Vec<F> = (0..share).map(|_| worker()).collect();
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let started = std::thread::Builder::new()
+            .name("scar-sender".to_string())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return Err(futures);
+                };
+                runtime.block_on(async {
+                    let mut share_of = JoinSet::new();
+                    for future in futures {
+                        share_of.spawn(future);
+                    }
+                    while share_of.join_next().await.is_some() {}
+                });
+                drop(done);
+                Ok(())
+            });
+        match started {
+            Ok(thread) => running.push((thread, finished)),
+            Err(_) => {
+                for _ in 0..share {
+                    left_over.spawn(worker());
+                }
+            }
+        }
+    }
+    for (thread, finished) in running {
+        let _ = finished.await;
+        if let Ok(Err(futures)) = thread.join() {
+            for future in futures {
+                left_over.spawn(future);
+            }
+        }
+    }
+    while left_over.join_next().await.is_some() {}
 }
 
 /// client-go's token bucket: `burst` requests at once, then `qps` a second.
@@ -885,6 +964,29 @@ async fn resolve_apf_names(api: &Api, phases: &[PhaseStats]) -> BTreeMap<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn every_worker_runs_once_on_the_sender_threads() {
+        for workers in [1, 3, 50] {
+            let threads = Arc::new(Mutex::new(Vec::new()));
+            on_sender_threads(workers, || {
+                let threads = threads.clone();
+                async move {
+                    let name = std::thread::current().name().map(str::to_string);
+                    // A worker that waits, so that the thread's others run meanwhile.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    lock(&threads).push(name);
+                }
+            })
+            .await;
+            let threads = lock(&threads).clone();
+            assert_eq!(threads.len(), workers as usize);
+            assert!(
+                threads.iter().all(|t| t.as_deref() == Some("scar-sender")),
+                "{threads:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_namespace_is_a_runs_only_by_its_own_label_and_a_name_scar_gives() {

@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 pub struct Finished {
@@ -47,13 +48,17 @@ pub fn run(command: &mut Command, timeout: Duration) -> Result<Finished, RunErro
         .spawn()
         .map_err(RunError::CannotStart)?;
     // Both pipes drain on their own threads so that a chatty tool never
-    // blocks on a full pipe while we wait for it.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+    // blocks on a full pipe while we wait for it. The end of stdout is the
+    // sign that the tool is exiting: until then we wait on that, not by
+    // polling, so that a render's end is seen at once.
+    let (output_ended, ended) = std::sync::mpsc::channel::<()>();
+    let drain = |pipe: Option<Box<dyn Read + Send>>, ended: Option<Sender<()>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
             if let Some(mut pipe) = pipe {
                 let _ = pipe.read_to_end(&mut bytes);
             }
+            drop(ended);
             String::from_utf8_lossy(&bytes).into_owned()
         })
     };
@@ -62,13 +67,19 @@ pub fn run(command: &mut Command, timeout: Duration) -> Result<Finished, RunErro
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        Some(output_ended),
     );
     let stderr = drain(
         child
             .stderr
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        None,
     );
+    let _ = ended.recv_timeout(timeout.saturating_sub(started.elapsed()));
+    // Then the exit itself, a moment later: polled, from a tenth of a
+    // millisecond up to 2 ms for a tool that closed its output and runs on.
+    let mut pause = Duration::from_micros(100);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -77,7 +88,10 @@ pub fn run(command: &mut Command, timeout: Duration) -> Result<Finished, RunErro
                 let _ = child.wait();
                 break None;
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(2));
+            }
             Err(_) => break None,
         }
     };

@@ -301,6 +301,46 @@ fn without_helm_every_chart_is_a_render_failed_finding_and_the_rest_is_still_che
 }
 
 #[test]
+fn a_kustomization_that_fails_has_its_files_checked_as_written_beside_the_plain_files() {
+    require_renderers();
+    let dir = tempfile::tempdir().unwrap();
+    let monitoring = repo().join("testdata/render/projects/b/monitoring");
+    for (folder, kustomization) in [
+        (
+            "broken",
+            Some("resources:\n  - apiservice.yaml\n  - prometheus-adapter.yaml\n  - absent.yaml\n"),
+        ),
+        ("plain", None),
+    ] {
+        copy_dir(&monitoring, &dir.path().join(folder));
+        if let Some(text) = kustomization {
+            write(&dir.path().join(folder), "kustomization.yaml", text);
+        }
+    }
+    let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "."]));
+    let found = located(&doc);
+    assert!(
+        found.contains(&(
+            "render-failed".to_string(),
+            "broken/kustomization.yaml".to_string(),
+            4,
+            5
+        )),
+        "{found:?}"
+    );
+    for folder in ["broken", "plain"] {
+        assert!(
+            found
+                .iter()
+                .any(|(rule, path, line, _)| rule == "apiservice-single-replica"
+                    && *path == format!("{folder}/apiservice.yaml")
+                    && *line == 4),
+            "{folder}: {found:?}"
+        );
+    }
+}
+
+#[test]
 fn overlays_stopped_by_one_remote_base_make_one_finding_naming_both() {
     let dir = "testdata/rules/render-failed/shared-remote";
     let doc = json(&scar(&["lint", "--format", "json", dir]));

@@ -75,6 +75,17 @@ impl Default for Options {
     }
 }
 
+/// Lints `files` (each with its project) in parallel. Each file's results
+/// join its thread's accumulator as soon as the file is done, so that no
+/// file's allocations outlive it.
+fn lint_files(files: &[(&Candidate, u32)], options: &Options, registry: &Registry) -> Gathered {
+    files
+        .par_iter()
+        .map(|(candidate, root)| lint_file(candidate, *root, options, registry))
+        .fold(Gathered::default, Gathered::add)
+        .reduce(Gathered::default, Gathered::merge)
+}
+
 /// Lints `inputs` with the rules of `registry`.
 pub fn lint(
     inputs: &[Input],
@@ -132,21 +143,35 @@ pub fn lint(
         .collect();
     let mut settings = options.render.clone();
     settings.helm.namespace = options.namespace.clone();
-    let units = run::render(&layout, &reported_files, &settings, &paths, &mut folders);
-
-    let raw: Vec<(&Candidate, u32)> = candidates
+    // A unit's files wait for its render; the other files are linted while
+    // the renders run, on the cores that helm and kustomize, processes the
+    // render threads wait on, leave idle.
+    let of_units: HashSet<&Path> = layout
+        .charts
+        .iter()
+        .flat_map(|chart| &chart.files)
+        .chain(layout.kustomizations.iter().flat_map(|root| &root.files))
+        .map(PathBuf::as_path)
+        .collect();
+    let plain: Vec<(&Candidate, u32)> = candidates
         .iter()
         .zip(&absolute)
-        .filter(|(_, p)| p.as_ref().is_none_or(|p| !units.claimed.contains(p)))
+        .filter(|(_, p)| p.as_deref().is_none_or(|p| !of_units.contains(p)))
         .map(|(c, p)| (c, folders.of(p.as_deref())))
         .collect();
-    // Each file's results join its thread's accumulator as soon as the
-    // file is done, so that no file's allocations outlive it.
-    let from_files = raw
-        .par_iter()
-        .map(|(candidate, root)| lint_file(candidate, *root, options, registry))
-        .fold(Gathered::default, Gathered::add)
-        .reduce(Gathered::default, Gathered::merge);
+    let (units, from_plain) = rayon::join(
+        || run::render(&layout, &reported_files, &settings, &paths, &mut folders),
+        || lint_files(&plain, options, registry),
+    );
+    // The files of a kustomization that did not render are linted as they are.
+    let unrendered: Vec<(&Candidate, u32)> = candidates
+        .iter()
+        .zip(&absolute)
+        .filter_map(|(c, p)| Some((c, p.as_deref()?)))
+        .filter(|(_, p)| of_units.contains(p) && !units.claimed.contains(*p))
+        .map(|(c, p)| (c, folders.of(Some(p))))
+        .collect();
+    let from_files = from_plain.merge(lint_files(&unrendered, options, registry));
     // A rendered unit's files are counted by the files named, below.
     let from_units = units
         .rendered

@@ -834,7 +834,9 @@ where
     for thread in 0..threads {
         let share = (workers as usize + threads - 1 - thread) / threads;
         let futures: Vec<F> = (0..share).map(|_| worker()).collect();
-        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        // Answered when the thread's workers are done, with those it could
+        // not run (all of them, when it got no runtime).
+        let (done, finished) = tokio::sync::oneshot::channel::<Vec<F>>();
         let started = std::thread::Builder::new()
             .name("scar-sender".to_string())
             .spawn(move || {
@@ -842,7 +844,8 @@ where
                     .enable_all()
                     .build()
                 else {
-                    return Err(futures);
+                    let _ = done.send(futures);
+                    return;
                 };
                 runtime.block_on(async {
                     let mut share_of = JoinSet::new();
@@ -851,11 +854,10 @@ where
                     }
                     while share_of.join_next().await.is_some() {}
                 });
-                drop(done);
-                Ok(())
+                let _ = done.send(Vec::new());
             });
         match started {
-            Ok(thread) => running.push((thread, finished)),
+            Ok(_) => running.push(finished),
             Err(_) => {
                 for _ in 0..share {
                     left_over.spawn(worker());
@@ -863,12 +865,9 @@ where
             }
         }
     }
-    for (thread, finished) in running {
-        let _ = finished.await;
-        if let Ok(Err(futures)) = thread.join() {
-            for future in futures {
-                left_over.spawn(future);
-            }
+    for finished in running {
+        for unrun in finished.await.unwrap_or_default() {
+            left_over.spawn(unrun);
         }
     }
     while left_over.join_next().await.is_some() {}

@@ -450,8 +450,10 @@ enum Unread {
 /// A file's bytes, at most `limit` of them: reading stops there, so a file
 /// that grows while it is read (or standard input without end) is bounded.
 fn read(candidate: &Candidate, limit: u64) -> Result<Vec<u8>, Unread> {
-    let source: Box<dyn Read> = match &candidate.path {
+    let (source, size): (Box<dyn Read>, u64) = match &candidate.path {
         Some(path) => {
+            // Opening a FIFO blocks until it has a writer: ask the path
+            // what it is before opening it.
             let meta = std::fs::metadata(path).map_err(Unread::Io)?;
             if !meta.is_file() {
                 return Err(Unread::NotAFile);
@@ -459,11 +461,13 @@ fn read(candidate: &Candidate, limit: u64) -> Result<Vec<u8>, Unread> {
             if meta.len() > limit {
                 return Err(Unread::TooLarge);
             }
-            Box::new(std::fs::File::open(path).map_err(Unread::Io)?)
+            let file = std::fs::File::open(path).map_err(Unread::Io)?;
+            (Box::new(file), meta.len())
         }
-        None => Box::new(std::io::stdin().lock()),
+        None => (Box::new(std::io::stdin().lock()), 0),
     };
-    let mut bytes = Vec::new();
+    // Sized from the start: no probing reads, no growing copies.
+    let mut bytes = Vec::with_capacity(size as usize + 1);
     source
         .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -514,7 +518,8 @@ fn lint_yaml(
     // A template is a file its template markers break: one that does not
     // parse, or whose `{{ … }}` values read as YAML flow mappings. Markers
     // inside strings (an alert's `{{ $labels.instance }}`) break nothing.
-    let templated = file.text.contains("{{") || file.text.contains("{%");
+    let templated = memchr::memchr_iter(b'{', file.text.as_bytes())
+        .any(|at| matches!(file.text.as_bytes().get(at + 1), Some(b'{' | b'%')));
     let comment_suppressions = checked.suppressions.len();
     let mut template = false;
     let mut documents = 0;

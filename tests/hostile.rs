@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use common::{findings, repo};
+use common::{findings, repo, rules_paths_and_lines};
 
 /// What a bounded run of scar left: its exit, its output and its peak RSS.
 struct Run {
@@ -32,16 +32,7 @@ impl Run {
 
     /// `(rule, path, line)` of each finding.
     fn findings(&self) -> Vec<(String, String, u64)> {
-        findings(&self.json())
-            .iter()
-            .map(|f| {
-                (
-                    f["rule"].as_str().unwrap().to_string(),
-                    f["path"].as_str().unwrap().to_string(),
-                    f["line"].as_u64().unwrap(),
-                )
-            })
-            .collect()
+        rules_paths_and_lines(&self.json())
     }
 
     fn skipped(&self) -> Vec<(String, String)> {

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    copy_dir, findings, json, repo, require_renderers, scar, scar_in, scar_with_env, stdout,
+    copy_dir, findings, json, related, repo, require_renderers, scar, scar_in, scar_with_env,
+    stdout,
 };
 use serde_json::json;
 
@@ -27,20 +28,6 @@ fn located(doc: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
                 f["path"].as_str().unwrap().to_string(),
                 f["line"].as_u64().unwrap(),
                 f["column"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn related(finding: &serde_json::Value) -> Vec<(String, u64)> {
-    finding["related"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["path"].as_str().unwrap().to_string(),
-                r["line"].as_u64().unwrap(),
             )
         })
         .collect()

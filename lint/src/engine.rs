@@ -19,17 +19,20 @@ use crate::config::Exclusions;
 use crate::input::discover::Skipped;
 use crate::input::discover::{self, Candidate, FileKind, Hint, Input, MissingPath};
 use crate::input::folder_excludes::FolderExcludes;
+use crate::input::units::render::ansible;
 use crate::input::units::render::run::{self, RenderSettings};
+use crate::input::units::role::Variables;
 use crate::input::units::{Layout, Paths, RunFolders};
 use crate::model::compose;
 use crate::model::container_cli::ContainerRun;
-use crate::model::index::{Index, Lookup};
+use crate::model::index::{self as index_model, Index, Lookup};
 use crate::model::k8s;
 use crate::model::parse::shell::{self, Origin};
 use crate::model::parse::systemd::{Unit, EXEC_KEYS};
 use crate::model::parse::yaml::{self, Node};
 use crate::model::place::{FilePlace, Place, RenderedPlace, RenderedUnit};
-use crate::model::source::{Excerpt, SourceFile, Span};
+use crate::model::source::{Excerpt, Related, SourceFile, Span};
+use crate::model::template::{RenderedTemplate, TemplatePlace};
 use crate::model::unit::{UnitInfo, UnitKind};
 use crate::report::Report;
 
@@ -75,13 +78,22 @@ impl Default for Options {
     }
 }
 
+/// A file to lint, its project, and the role it is a template of.
+type PlainFile<'a> = (&'a Candidate, u32, Option<&'a RoleTemplates>);
+
+/// What a role's templates render with.
+struct RoleTemplates {
+    unit: Arc<UnitInfo>,
+    variables: Arc<Variables>,
+}
+
 /// Lints `files` (each with its project) in parallel. Each file's results
 /// join its thread's accumulator as soon as the file is done, so that no
 /// file's allocations outlive it.
-fn lint_files(files: &[(&Candidate, u32)], options: &Options, registry: &Registry) -> Gathered {
+fn lint_files(files: &[PlainFile<'_>], options: &Options, registry: &Registry) -> Gathered {
     files
         .par_iter()
-        .map(|(candidate, root)| lint_file(candidate, *root, options, registry))
+        .map(|(candidate, root, role)| lint_file(candidate, *root, *role, options, registry))
         .fold(Gathered::default, Gathered::add)
         .reduce(Gathered::default, Gathered::merge)
 }
@@ -153,23 +165,48 @@ pub fn lint(
         .chain(layout.kustomizations.iter().flat_map(|root| &root.files))
         .map(PathBuf::as_path)
         .collect();
-    let plain: Vec<(&Candidate, u32)> = candidates
+    let roles: Vec<RoleTemplates> = layout
+        .roles
+        .par_iter()
+        .map(|role| RoleTemplates {
+            unit: Arc::new(UnitInfo {
+                kind: UnitKind::Ansible,
+                path: role.display.clone(),
+                values: None,
+            }),
+            variables: Arc::new(Variables::of_role(
+                &role.dir,
+                &options.render.ansible_inventories,
+                &paths,
+            )),
+        })
+        .collect();
+    let role_of: std::collections::HashMap<&Path, &RoleTemplates> = layout
+        .roles
+        .iter()
+        .zip(&roles)
+        .flat_map(|(role, templates)| role.templates.iter().map(move |t| (t.as_path(), templates)))
+        .collect();
+    let plain: Vec<PlainFile<'_>> = candidates
         .iter()
         .zip(&absolute)
         .filter(|(_, p)| p.as_deref().is_none_or(|p| !of_units.contains(p)))
-        .map(|(c, p)| (c, folders.of(p.as_deref())))
+        .map(|(c, p)| {
+            let role = p.as_deref().and_then(|p| role_of.get(p).copied());
+            (c, folders.of(p.as_deref()), role)
+        })
         .collect();
     let (units, from_plain) = rayon::join(
         || run::render(&layout, &reported_files, &settings, &paths, &mut folders),
         || lint_files(&plain, options, registry),
     );
     // The files of a kustomization that did not render are linted as they are.
-    let unrendered: Vec<(&Candidate, u32)> = candidates
+    let unrendered: Vec<PlainFile<'_>> = candidates
         .iter()
         .zip(&absolute)
         .filter_map(|(c, p)| Some((c, p.as_deref()?)))
         .filter(|(_, p)| of_units.contains(p) && !units.claimed.contains(*p))
-        .map(|(c, p)| (c, folders.of(Some(p))))
+        .map(|(c, p)| (c, folders.of(Some(p)), None))
         .collect();
     let from_files = from_plain.merge(lint_files(&unrendered, options, registry));
     // A rendered unit's files are counted by the files named, below.
@@ -337,7 +374,13 @@ impl Checked {
     }
 }
 
-fn lint_file(candidate: &Candidate, root: u32, options: &Options, registry: &Registry) -> Outcome {
+fn lint_file(
+    candidate: &Candidate,
+    root: u32,
+    role: Option<&RoleTemplates>,
+    options: &Options,
+    registry: &Registry,
+) -> Outcome {
     let skip = |reason: String| Outcome::Skipped {
         skipped: Skipped {
             path: candidate.display.clone(),
@@ -409,6 +452,26 @@ fn lint_file(candidate: &Candidate, root: u32, options: &Options, registry: &Reg
             &['#']
         };
         checked.suppressions = suppress::from_comments(&file.path, &file.text, comment_starts);
+    }
+    // A role's template renders with the role's values; one that cannot be
+    // rendered is linted as written.
+    if let Some(rendered) =
+        role.and_then(|role| Some((role, ansible::render(&file, &role.variables)?)))
+    {
+        let (role, rendered) = rendered;
+        if !lint_template(
+            &file,
+            kind,
+            &rendered,
+            role,
+            root,
+            options,
+            registry,
+            &mut checked,
+        ) {
+            return skip("template".to_string());
+        }
+        return Outcome::Checked(checked);
     }
     match kind {
         FileKind::Yaml => match lint_yaml(
@@ -509,7 +572,7 @@ enum YamlOutcome {
 
 fn lint_yaml(
     file: &SourceFile,
-    place: &FilePlace<'_>,
+    place: &dyn Place,
     sniffed: bool,
     options: &Options,
     registry: &Registry,
@@ -596,6 +659,115 @@ fn check_object(
             emitter(place, entry, Some(&resource), checked).with_object_scope(&object_scope);
         entry.rule.check_object(object, &mut out);
     }
+}
+
+/// Lints each render of a role's template. A finding every render gives is
+/// reported once; one that only some renders give says under which
+/// conditions it holds, and where each is written. False when a render is
+/// still a template (YAML with unknowns in it): it is then not checked.
+#[allow(clippy::too_many_arguments)]
+fn lint_template(
+    template: &SourceFile,
+    kind: FileKind,
+    rendered: &RenderedTemplate,
+    role: &RoleTemplates,
+    root: u32,
+    options: &Options,
+    registry: &Registry,
+    checked: &mut Checked,
+) -> bool {
+    let mut renders: Vec<Vec<Finding>> = Vec::new();
+    for (i, variant) in rendered.variants.iter().enumerate() {
+        let file = SourceFile::new(template.path.clone(), variant.text.clone());
+        let place = TemplatePlace {
+            template,
+            rendered: &file,
+            variant,
+            render: rendered,
+            unit: role.unit.clone(),
+            origin: index_model::Origin {
+                root,
+                unit: None,
+                path: template.path.clone(),
+            },
+        };
+        let mut part = Checked {
+            reported: checked.reported,
+            ..Checked::default()
+        };
+        match kind {
+            FileKind::Yaml => {
+                if let YamlOutcome::Template =
+                    lint_yaml(&file, &place, false, options, registry, &mut part)
+                {
+                    return false;
+                }
+            }
+            FileKind::Unit | FileKind::Script if !checked.reported => {}
+            FileKind::Unit => lint_unit(&file, &place, registry, &mut part),
+            FileKind::Script => {
+                let commands = shell::commands(&file.text, Origin::FILE_START, false);
+                check_container_runs(&place, &commands, registry, &mut part);
+            }
+        }
+        renders.push(std::mem::take(&mut part.findings));
+        // The objects of one render stand for the template's in the index.
+        if i == 0 {
+            checked.resources += part.resources;
+            checked.index.extend(part.index);
+        }
+        checked.pending.extend(part.pending);
+        checked.suppressions.extend(part.suppressions);
+    }
+    let same =
+        |a: &Finding, b: &Finding| a.rule == b.rule && a.span == b.span && a.message == b.message;
+    for (i, findings) in renders.iter().enumerate() {
+        let conditions = &rendered.variants[i].conditions;
+        for finding in findings {
+            let everywhere = renders
+                .iter()
+                .all(|other| other.iter().any(|f| same(f, finding)));
+            if everywhere {
+                if i == 0 {
+                    checked.findings.push(finding.clone());
+                }
+                continue;
+            }
+            let mut finding = finding.clone();
+            let described: Vec<String> = conditions
+                .iter()
+                .map(|c| format!("{} ({}:{})", c.describe(), c.at.path, c.at.span.line))
+                .collect();
+            finding
+                .message
+                .push_str(&format!("; {}", described.join(", ")));
+            for condition in conditions {
+                // A condition in a variable's value is at the line the
+                // finding already relates.
+                let related = finding.related.iter().any(|r| {
+                    r.at.path == condition.at.path && r.at.span.line == condition.at.span.line
+                });
+                if !related {
+                    finding.related.push(Related {
+                        at: condition.at.clone(),
+                        message: format!("rendered {}", condition.describe()),
+                    });
+                }
+            }
+            finding.unit = Some(Arc::new(UnitInfo {
+                values: Some(
+                    conditions
+                        .iter()
+                        .map(|c| c.describe())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                ..(*role.unit).clone()
+            }));
+            checked.findings.push(finding);
+        }
+    }
+    true
 }
 
 /// Checks the objects of a rendered unit, each placed where it was written.
@@ -737,7 +909,7 @@ fn render_failed(registry: &Registry, failed: Vec<run::FailedUnit>) -> Vec<Findi
         .collect()
 }
 
-fn lint_unit(file: &SourceFile, place: &FilePlace<'_>, registry: &Registry, checked: &mut Checked) {
+fn lint_unit(file: &SourceFile, place: &dyn Place, registry: &Registry, checked: &mut Checked) {
     let unit = match Unit::parse(&file.text) {
         Ok(unit) => unit,
         Err(err) => {
@@ -759,7 +931,7 @@ fn lint_unit(file: &SourceFile, place: &FilePlace<'_>, registry: &Registry, chec
 }
 
 fn check_container_runs(
-    place: &FilePlace<'_>,
+    place: &dyn Place,
     commands: &[Vec<shell::Word>],
     registry: &Registry,
     checked: &mut Checked,

@@ -112,6 +112,35 @@ pub fn findings(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
     doc["findings"].as_array().expect("findings")
 }
 
+/// `(rule, path, line)` of every finding in a JSON report.
+pub fn rules_paths_and_lines(doc: &serde_json::Value) -> Vec<(String, String, u64)> {
+    findings(doc)
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `(path, line)` of a finding's related places.
+pub fn related(finding: &serde_json::Value) -> Vec<(String, u64)> {
+    finding["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap().to_string(),
+                r["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// A Deployment of 3 replicas that nothing spreads: one
 /// `no-pod-anti-affinity` finding, at its line 5.
 pub const WORKERS: &str = "apiVersion: apps/v1

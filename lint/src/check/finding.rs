@@ -165,6 +165,8 @@ pub fn one_per_template_line(findings: Vec<Finding>) -> Vec<Finding> {
         let chart = match unit.kind {
             UnitKind::Helm => Some(unit.path.clone()),
             UnitKind::Kustomize => None,
+            // A role's renders are told apart where they are linted.
+            UnitKind::Ansible => return None,
         };
         Some((
             finding.rule.clone(),
@@ -210,7 +212,7 @@ pub fn one_per_template_line(findings: Vec<Finding>) -> Vec<Finding> {
                     .iter()
                     .filter_map(|&i| findings[i].unit.as_ref()?.values.clone())
                     .collect(),
-                UnitKind::Kustomize => std::iter::once(kept)
+                UnitKind::Kustomize | UnitKind::Ansible => std::iter::once(kept)
                     .chain(rest.iter().copied())
                     .filter_map(|i| Some(findings[i].unit.as_ref()?.path.to_string()))
                     .collect(),
@@ -219,7 +221,7 @@ pub fn one_per_template_line(findings: Vec<Finding>) -> Vec<Finding> {
             names.dedup();
             let (words, least) = match unit.kind {
                 UnitKind::Helm => ("the same with values", 1),
-                UnitKind::Kustomize => ("pulled in by kustomizations", 2),
+                UnitKind::Kustomize | UnitKind::Ansible => ("pulled in by kustomizations", 2),
             };
             if names.len() < least {
                 return None;

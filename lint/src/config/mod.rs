@@ -32,6 +32,8 @@
 //!   timeout_seconds: 60
 //!   allow_remote: false            # remote bases reach the network
 //!   enable_helm: false             # helmCharts: runs helm
+//! ansible:
+//!   inventories: [inventory/sample]  # group_vars/all of each, for roles' templates
 //! ```
 //!
 //! Every mistake is an error naming the file and line, and all of them are
@@ -88,6 +90,8 @@ struct RenderConfig {
     kustomize_timeout: Option<Duration>,
     allow_remote: Option<bool>,
     enable_helm: Option<bool>,
+    /// Inventory folders (absolute) whose `all` variables roles render with.
+    ansible_inventories: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -159,9 +163,10 @@ impl Config {
                 }
                 "helm" => read_helm(value, path, &text, &mut config.render, &mut problems),
                 "kustomize" => read_kustomize(value, &mut config.render, &mut problems),
+                "ansible" => read_ansible(value, path, &mut config.render, &mut problems),
                 other => problems.add(
                     key.span,
-                    format!("unknown key `{other}` (expected namespace, exclude, default_excludes, exclude_dirs, rules, policies, helm or kustomize)"),
+                    format!("unknown key `{other}` (expected namespace, exclude, default_excludes, exclude_dirs, rules, policies, helm, kustomize or ansible)"),
                 ),
             }
         }
@@ -193,6 +198,9 @@ impl Config {
         if let Some(dependencies) = render.dependencies {
             settings.helm.dependencies = dependencies;
         }
+        settings
+            .ansible_inventories
+            .clone_from(&render.ansible_inventories);
         settings
     }
 
@@ -482,6 +490,43 @@ fn read_kustomize(node: &Node, render: &mut RenderConfig, problems: &mut Problem
             other => problems.add(
                 key.span,
                 format!("unknown key `{other}` in kustomize (expected timeout_seconds, allow_remote or enable_helm)"),
+            ),
+        }
+    }
+}
+
+fn read_ansible(node: &Node, config: &Path, render: &mut RenderConfig, problems: &mut Problems) {
+    let base = config_folder(config);
+    for (key, value) in problems.keep(expect_map(node, "ansible")).unwrap_or(&[]) {
+        match key.str().unwrap_or("") {
+            "inventories" => {
+                let Value::Seq(items) = &value.value else {
+                    problems.add(
+                        value.span,
+                        "`inventories` must be a list of folders such as [inventory/sample]"
+                            .to_string(),
+                    );
+                    continue;
+                };
+                for item in items {
+                    let Some(folder) = problems.keep(expect_str(item, "an inventory folder"))
+                    else {
+                        continue;
+                    };
+                    let folder = base.join(folder);
+                    if folder.is_dir() {
+                        render.ansible_inventories.push(folder);
+                    } else {
+                        problems.add(
+                            item.span,
+                            format!("inventory folder {} does not exist", folder.display()),
+                        );
+                    }
+                }
+            }
+            other => problems.add(
+                key.span,
+                format!("unknown key `{other}` in ansible (expected inventories)"),
             ),
         }
     }

@@ -15,4 +15,5 @@ pub(crate) mod place;
 pub(crate) mod quantity;
 pub(crate) mod settings_file;
 pub mod source;
+pub(crate) mod template;
 pub(crate) mod unit;

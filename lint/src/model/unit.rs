@@ -16,6 +16,7 @@ use crate::model::source::{LineIndex, Related, SourceRef, Span};
 pub enum UnitKind {
     Helm,
     Kustomize,
+    Ansible,
 }
 
 impl UnitKind {
@@ -23,6 +24,7 @@ impl UnitKind {
         match self {
             UnitKind::Helm => "Helm chart",
             UnitKind::Kustomize => "kustomization",
+            UnitKind::Ansible => "Ansible role",
         }
     }
 }
@@ -34,7 +36,8 @@ pub struct UnitInfo {
     /// The chart's or the kustomization's folder.
     pub path: Arc<str>,
     /// The values set a chart was rendered with (`default`: its own
-    /// `values.yaml`); `None` for kustomizations.
+    /// `values.yaml`), the host conditions a role's template was rendered
+    /// under; `None` for kustomizations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<String>,
 }
@@ -42,8 +45,10 @@ pub struct UnitInfo {
 impl std::fmt::Display for UnitInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.kind.describe(), self.path)?;
-        if let Some(values) = &self.values {
-            write!(f, " (values: {values})")?;
+        match (&self.values, self.kind) {
+            (Some(conditions), UnitKind::Ansible) => write!(f, " ({conditions})")?,
+            (Some(values), _) => write!(f, " (values: {values})")?,
+            (None, _) => {}
         }
         Ok(())
     }

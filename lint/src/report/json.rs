@@ -166,6 +166,7 @@ fn json_finding(f: &Finding) -> JsonFinding<'_> {
                 kind: match unit.kind {
                     UnitKind::Helm => "helm",
                     UnitKind::Kustomize => "kustomize",
+                    UnitKind::Ansible => "ansible",
                 },
                 path: &unit.path,
                 values: unit.values.as_deref(),

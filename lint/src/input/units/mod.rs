@@ -2,7 +2,8 @@
 //!
 //! Discovery finds files; this module sorts them into Helm charts (a folder
 //! with `Chart.yaml`, its subcharts included), root kustomizations (ones no
-//! other kustomization in the run references) and plain files. A rendered
+//! other kustomization in the run references), the templates of Ansible
+//! roles (`role.rs`) and plain files. A rendered
 //! unit's objects reference each other and nothing else, so that the same
 //! names in two charts, or in an overlay per environment, never mix.
 
@@ -10,18 +11,21 @@ pub(crate) mod chart;
 pub(crate) mod kustomization;
 pub(crate) mod paths;
 pub mod render;
+pub(crate) mod role;
 
 pub(crate) use chart::Chart;
 pub(crate) use kustomization::Kustomization;
 pub(crate) use paths::{Paths, RunFolders};
-use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use role::Role;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 /// The charts and root kustomizations that the files of a run belong to.
 #[derive(Debug, Default)]
 pub(crate) struct Layout {
     pub charts: Vec<Chart>,
     pub kustomizations: Vec<Kustomization>,
+    pub roles: Vec<Role>,
 }
 
 impl Layout {
@@ -33,7 +37,25 @@ impl Layout {
         let mut charts: BTreeMap<PathBuf, Chart> = BTreeMap::new();
         let mut kustomization_dirs: Vec<PathBuf> = Vec::new();
         let mut seen_dirs = HashSet::new();
+        let mut roles: BTreeMap<PathBuf, Role> = BTreeMap::new();
+        let mut role_dirs: HashMap<PathBuf, bool> = HashMap::new();
+        let mut is_role = |dir: &Path| {
+            *role_dirs
+                .entry(dir.to_path_buf())
+                .or_insert_with(|| role::is_role(dir))
+        };
         for file in files {
+            if let Some(dir) = role::root_of(file, &mut is_role) {
+                roles
+                    .entry(dir.clone())
+                    .or_insert_with(|| Role {
+                        display: paths.display(&dir),
+                        dir,
+                        templates: Vec::new(),
+                    })
+                    .templates
+                    .push(file.clone());
+            }
             let Some(dir) = file.parent() else { continue };
             if let Some(root) = chart_roots.root_of(dir) {
                 if !charts.contains_key(&root) && chart::belongs(&root, file) {
@@ -47,6 +69,7 @@ impl Layout {
         Layout {
             charts: charts.into_values().collect(),
             kustomizations: kustomization::roots(&kustomization_dirs, paths),
+            roles: roles.into_values().collect(),
         }
     }
 }

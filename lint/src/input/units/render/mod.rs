@@ -2,8 +2,11 @@
 //! `kustomize build` (or `kubectl kustomize`). Each takes a unit, runs the
 //! real tool with a time limit and returns the rendered objects with a map
 //! back to the lines people edit, or why it could not render. The engine
-//! does not know which tool made an object.
+//! does not know which tool made an object. The templates of Ansible roles
+//! render in-process (`ansible`), one file at a time.
 
+pub(crate) mod ansible;
+mod ansible_filters;
 pub(crate) mod dependencies;
 pub mod helm;
 pub(crate) mod kustomize;

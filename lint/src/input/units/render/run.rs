@@ -30,6 +30,8 @@ pub struct RenderSettings {
     /// Values from the command line: every chart of the run renders with
     /// these alone.
     pub command_line: Option<ValueSet>,
+    /// Inventories whose `all` group's variables roles render with.
+    pub ansible_inventories: Vec<PathBuf>,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,6 +56,7 @@ impl Default for RenderSettings {
             value_sets: Vec::new(),
             without_defaults: Vec::new(),
             command_line: None,
+            ansible_inventories: Vec::new(),
         }
     }
 }

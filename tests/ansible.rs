@@ -1,0 +1,192 @@
+//! Ansible roles as kubespray has them: templates rendered with the role's
+//! defaults, its dependencies' and the inventory's, findings at the template
+//! line with the line that sets the value, split by the host facts a value
+//! depends on; templates outside a role linted as written.
+
+mod common;
+
+use std::path::Path;
+
+use common::{findings, json, related, rules_paths_and_lines, scar, scar_in, write};
+
+const BEFORE_OOM_FIX: &str = "testdata/ansible/kubespray-17f9242b";
+
+#[test]
+fn kubespray_before_enable_oom_killing_caps_etcd_at_512m_on_small_hosts_with_the_defaults_line() {
+    let config = format!("{BEFORE_OOM_FIX}/.scar.yaml");
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "--config",
+        &config,
+        BEFORE_OOM_FIX,
+    ]));
+    let template = format!("{BEFORE_OOM_FIX}/roles/etcd/templates/etcd.j2");
+    let defaults = format!("{BEFORE_OOM_FIX}/roles/etcd/defaults/main.yml");
+    assert_eq!(
+        rules_paths_and_lines(&doc),
+        vec![
+            ("etcd-memory-too-low".to_string(), template.clone(), 10),
+            ("oom-kill-disabled".to_string(), template.clone(), 12),
+        ],
+        "{doc:#}"
+    );
+    let condition = format!("on hosts where ansible_memtotal_mb < 4096 ({defaults}:29)");
+    for finding in findings(&doc) {
+        let message = finding["message"].as_str().unwrap();
+        assert!(message.contains(&condition), "{message}");
+        assert!(
+            related(finding).contains(&(defaults.clone(), 29)),
+            "{finding:#}"
+        );
+        assert_eq!(finding["unit"]["kind"], "ansible");
+        assert_eq!(
+            finding["unit"]["values"],
+            "on hosts where ansible_memtotal_mb < 4096"
+        );
+    }
+    let memory = &findings(&doc)[0];
+    assert!(
+        memory["message"].as_str().unwrap().contains("512M"),
+        "{memory:#}"
+    );
+}
+
+#[test]
+fn a_later_kubespray_etcd_role_renders_without_a_finding_or_a_parse_error() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/ansible/kubespray-later",
+    ]));
+    assert_eq!(rules_paths_and_lines(&doc), Vec::new(), "{doc:#}");
+    let skipped = doc["summary"]["skipped"].as_array().unwrap();
+    assert!(skipped.is_empty(), "{skipped:#?}");
+}
+
+/// The same docker run of etcd, in a role whose defaults set its memory
+/// and as a lone template nobody gives values to.
+fn role_and_lone_template(dir: &Path) {
+    let script = "#!/bin/bash\n{# the wrapper #}\n/usr/bin/docker run \\\n  --memory={{ etcd_memory }} \\\n  --oom-kill-disable \\\n  quay.io/coreos/etcd:v3.2.4\n";
+    write(
+        dir,
+        "roles/etcd/tasks/main.yml",
+        "- template: {src: etcd.j2, dest: /usr/local/bin/etcd}\n",
+    );
+    write(
+        dir,
+        "roles/etcd/defaults/main.yml",
+        "---\netcd_memory: 512M\n",
+    );
+    write(dir, "roles/etcd/templates/etcd.j2", script);
+    write(dir, "scripts/etcd.sh.j2", script);
+}
+
+#[test]
+fn a_role_gives_its_template_values_a_lone_template_keeps_them_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    role_and_lone_template(dir.path());
+    let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "."]));
+    assert_eq!(
+        rules_paths_and_lines(&doc),
+        vec![
+            (
+                "etcd-memory-too-low".to_string(),
+                "roles/etcd/templates/etcd.j2".to_string(),
+                4
+            ),
+            (
+                "oom-kill-disabled".to_string(),
+                "roles/etcd/templates/etcd.j2".to_string(),
+                5
+            ),
+            (
+                "oom-kill-disabled".to_string(),
+                "scripts/etcd.sh.j2".to_string(),
+                5
+            ),
+        ],
+        "{doc:#}"
+    );
+    let memory = &findings(&doc)[0];
+    assert_eq!(
+        related(memory),
+        vec![("roles/etcd/defaults/main.yml".to_string(), 2)]
+    );
+    // Every host gets the same text: no condition is named.
+    assert!(memory["unit"]["values"].is_null(), "{memory:#}");
+    assert_eq!(memory["rendered"]["text"], "--memory=512M \\");
+}
+
+#[test]
+fn a_suppression_comment_in_a_role_template_holds_for_its_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    role_and_lone_template(dir.path());
+    write(
+        dir.path(),
+        "roles/etcd/templates/etcd.j2",
+        "#!/bin/bash\n# scar:ignore oom-kill-disabled -- etcd is sized for the cluster\n/usr/bin/docker run --memory={{ etcd_memory }} --oom-kill-disable quay.io/coreos/etcd:v3.2.4\n",
+    );
+    let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "roles"]));
+    assert_eq!(
+        rules_paths_and_lines(&doc),
+        vec![(
+            "etcd-memory-too-low".to_string(),
+            "roles/etcd/templates/etcd.j2".to_string(),
+            3
+        )],
+        "{doc:#}"
+    );
+    assert_eq!(doc["summary"]["suppressed"], 1);
+}
+
+#[test]
+fn a_manifest_template_renders_with_the_role_values_or_stays_a_template_with_unknowns() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = |replicas: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n"
+        )
+    };
+    write(dir.path(), "roles/web/tasks/main.yml", "- debug: {}\n");
+    write(
+        dir.path(),
+        "roles/web/defaults/main.yml",
+        "web_replicas: 3\n",
+    );
+    write(
+        dir.path(),
+        "roles/web/templates/known.yaml.j2",
+        &deployment("{{ web_replicas }}"),
+    );
+    write(
+        dir.path(),
+        "roles/web/templates/unknown.yaml.j2",
+        &deployment("{{ ansible_processor_vcpus }}"),
+    );
+    let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "."]));
+    let rules: Vec<(String, String, u64)> = rules_paths_and_lines(&doc);
+    assert!(
+        rules.contains(&(
+            "no-pod-anti-affinity".to_string(),
+            "roles/web/templates/known.yaml.j2".to_string(),
+            6
+        )),
+        "{doc:#}"
+    );
+    assert!(
+        rules
+            .iter()
+            .all(|(_, path, _)| !path.ends_with("unknown.yaml.j2")),
+        "{doc:#}"
+    );
+    let skipped = doc["summary"]["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(
+            |s| s["path"] == "roles/web/templates/unknown.yaml.j2" && s["reason"] == "template"
+        ),
+        "{skipped:#?}"
+    );
+}

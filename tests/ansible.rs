@@ -190,3 +190,53 @@ fn a_manifest_template_renders_with_the_role_values_or_stays_a_template_with_unk
         "{skipped:#?}"
     );
 }
+
+#[test]
+fn a_group_s_own_variables_render_for_its_hosts_and_name_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    role_and_lone_template(dir.path());
+    write(
+        dir.path(),
+        "roles/etcd/defaults/main.yml",
+        "---\netcd_memory: 2G\n",
+    );
+    write(
+        dir.path(),
+        "inventory/group_vars/etcd.yml",
+        "# small etcd hosts\netcd_memory: 512M\n",
+    );
+    write(
+        dir.path(),
+        ".scar.yaml",
+        "ansible:\n  inventories: [inventory]\n",
+    );
+    let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "roles"]));
+    assert_eq!(
+        rules_paths_and_lines(&doc),
+        vec![
+            (
+                "etcd-memory-too-low".to_string(),
+                "roles/etcd/templates/etcd.j2".to_string(),
+                4
+            ),
+            (
+                "oom-kill-disabled".to_string(),
+                "roles/etcd/templates/etcd.j2".to_string(),
+                5
+            ),
+        ],
+        "{doc:#}"
+    );
+    let memory = &findings(&doc)[0];
+    assert!(
+        memory["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("; on hosts where 'etcd' in group_names (inventory/group_vars/etcd.yml:1)"),
+        "{memory:#}"
+    );
+    assert!(related(memory).contains(&("inventory/group_vars/etcd.yml".to_string(), 2)));
+    // Every host's docker run disables the OOM killer: no condition.
+    let oom = &findings(&doc)[1];
+    assert!(oom["unit"]["values"].is_null(), "{oom:#}");
+}

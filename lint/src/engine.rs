@@ -21,7 +21,7 @@ use crate::input::discover::{self, Candidate, FileKind, Hint, Input, MissingPath
 use crate::input::folder_excludes::FolderExcludes;
 use crate::input::units::render::ansible;
 use crate::input::units::render::run::{self, RenderSettings};
-use crate::input::units::role::Variables;
+use crate::input::units::role::Scope;
 use crate::input::units::{Layout, Paths, RunFolders};
 use crate::model::compose;
 use crate::model::container_cli::ContainerRun;
@@ -84,7 +84,7 @@ type PlainFile<'a> = (&'a Candidate, u32, Option<&'a RoleTemplates>);
 /// What a role's templates render with.
 struct RoleTemplates {
     unit: Arc<UnitInfo>,
-    variables: Arc<Variables>,
+    scopes: Vec<Scope>,
 }
 
 /// Lints `files` (each with its project) in parallel. Each file's results
@@ -174,11 +174,7 @@ pub fn lint(
                 path: role.display.clone(),
                 values: None,
             }),
-            variables: Arc::new(Variables::of_role(
-                &role.dir,
-                &options.render.ansible_inventories,
-                &paths,
-            )),
+            scopes: Scope::all_of_role(&role.dir, &options.render.ansible_inventories, &paths),
         })
         .collect();
     let role_of: std::collections::HashMap<&Path, &RoleTemplates> = layout
@@ -456,7 +452,7 @@ fn lint_file(
     // A role's template renders with the role's values; one that cannot be
     // rendered is linted as written.
     if let Some(rendered) =
-        role.and_then(|role| Some((role, ansible::render(&file, &role.variables)?)))
+        role.and_then(|role| Some((role, ansible::render(&file, &role.scopes)?)))
     {
         let (role, rendered) = rendered;
         if !lint_template(
@@ -661,9 +657,10 @@ fn check_object(
     }
 }
 
-/// Lints each render of a role's template. A finding every render gives is
-/// reported once; one that only some renders give says under which
-/// conditions it holds, and where each is written. False when a render is
+/// Lints each render of a role's template. A finding every render gives at
+/// the same line is reported once (as the first render words it); one
+/// that only some renders give says under which conditions it holds, and
+/// where each is written. False when a render is
 /// still a template (YAML with unknowns in it): it is then not checked.
 #[allow(clippy::too_many_arguments)]
 fn lint_template(
@@ -719,8 +716,9 @@ fn lint_template(
         checked.pending.extend(part.pending);
         checked.suppressions.extend(part.suppressions);
     }
-    let same =
-        |a: &Finding, b: &Finding| a.rule == b.rule && a.span == b.span && a.message == b.message;
+    // The same rule at the same line: one thing to fix, whatever values
+    // each render's message names.
+    let same = |a: &Finding, b: &Finding| a.rule == b.rule && a.span == b.span;
     for (i, findings) in renders.iter().enumerate() {
         let conditions = &rendered.variants[i].conditions;
         for finding in findings {

@@ -16,8 +16,6 @@ use crate::model::unit::{RenderedLine, UnitInfo};
 /// facts (and other values only a run knows) that changes its text.
 pub struct RenderedTemplate {
     pub variants: Vec<Variant>,
-    /// By template line: the variables its expressions read, where each is set.
-    pub settings: HashMap<u32, Vec<Setting>>,
     /// The role's files that set variables: a change to any may change the text.
     pub variable_files: Vec<Arc<str>>,
 }
@@ -28,6 +26,8 @@ pub struct Variant {
     pub lines: Vec<u32>,
     /// What holds for this text; empty when every host gets it.
     pub conditions: Vec<Condition>,
+    /// By template line: the variables its expressions read, where each is set.
+    pub settings: HashMap<u32, Vec<Setting>>,
 }
 
 /// A condition a render assumed, as written, and where it is written.
@@ -39,14 +39,16 @@ pub struct Condition {
 }
 
 impl Condition {
-    /// `on hosts where ansible_memtotal_mb < 4096` for a host fact, `when …` otherwise.
+    /// `on hosts where ansible_memtotal_mb < 4096` for what tells hosts
+    /// apart (a fact, a group, a name), `when …` otherwise.
     pub fn describe(&self) -> String {
         let condition = if self.holds {
             self.text.clone()
         } else {
             format!("not ({})", self.text)
         };
-        if self.text.contains("ansible_") {
+        let of_hosts = ["ansible_", "group_names", "inventory_hostname"];
+        if of_hosts.iter().any(|name| self.text.contains(name)) {
             format!("on hosts where {condition}")
         } else {
             format!("when {condition}")
@@ -105,7 +107,7 @@ impl Place for TemplatePlace<'_> {
             (SourceRef::in_file(self.template, span), Some(shown))
         };
         let related: Vec<Related> = self
-            .render
+            .variant
             .settings
             .get(&template_line)
             .into_iter()

@@ -2,8 +2,11 @@
 //! templates (units, scripts, manifests). A role's templates render with its
 //! variables, gathered here in Ansible's precedence: the defaults of the
 //! roles it depends on (`meta/main.yml`), its own defaults, the `all`
-//! group's variables of each inventory the config names, then its `vars/`.
-//! Names a task registers or sets as a fact are known only to a run.
+//! group's variables of each inventory the config names, a group's or a
+//! host's own (`group_vars/etcd.yml`, `host_vars/node1/`), then its
+//! `vars/`. Each group and host with variables of its own is a scope the
+//! templates render for, besides the hosts only `all` covers. Names a task
+//! registers or sets as a fact are known only to a run.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -11,10 +14,14 @@ use std::sync::Arc;
 
 use crate::input::units::Paths;
 use crate::model::parse::yaml::{self, Node};
-use crate::model::source::SourceRef;
+use crate::model::source::{SourceRef, Span};
+use crate::model::template::Condition;
 
 /// How deep `meta/main.yml` dependencies are followed.
 const DEPENDENCY_DEPTH: usize = 8;
+/// Groups and hosts with variables of their own that templates render for;
+/// past that, hosts are left out, then groups.
+const MAX_SCOPES: usize = 6;
 
 /// A role of the run and the templates of it that discovery found.
 #[derive(Debug)]
@@ -59,9 +66,112 @@ pub(crate) struct Variables {
     pub files: Vec<Arc<str>>,
 }
 
+/// Hosts a role's templates render for, and the variables they get.
+#[derive(Debug)]
+pub(crate) struct Scope {
+    /// `'etcd' in group_names`, where the group's variables are; `None` when
+    /// no group or host has variables of its own.
+    pub condition: Option<Condition>,
+    pub variables: Arc<Variables>,
+}
+
+impl Scope {
+    /// The hosts only `all` covers, then each group and host of the
+    /// inventories with variables of its own.
+    pub fn all_of_role(dir: &Path, inventories: &[PathBuf], paths: &Paths) -> Vec<Scope> {
+        let mut groups = Vec::new();
+        let mut hosts = Vec::new();
+        for inventory in inventories {
+            groups.extend(own_variables(
+                &inventory.join("group_vars"),
+                paths,
+                |name| format!("'{name}' in group_names"),
+            ));
+            hosts.extend(own_variables(&inventory.join("host_vars"), paths, |name| {
+                format!("inventory_hostname == '{name}'")
+            }));
+        }
+        let mut own = groups;
+        if own.len() + hosts.len() <= MAX_SCOPES {
+            own.extend(hosts);
+        } else if own.len() > MAX_SCOPES {
+            own.clear();
+        }
+        let others = own.iter().map(|(c, _)| c.text.clone()).collect::<Vec<_>>();
+        let base = Scope {
+            condition: own.first().map(|(first, _)| Condition {
+                text: others.join(" or "),
+                holds: false,
+                at: first.at.clone(),
+            }),
+            variables: Arc::new(Variables::of_role(dir, inventories, &[], paths)),
+        };
+        std::iter::once(base)
+            .chain(own.into_iter().map(|(condition, files)| Scope {
+                condition: Some(condition),
+                variables: Arc::new(Variables::of_role(dir, inventories, &files, paths)),
+            }))
+            .collect()
+    }
+}
+
+/// The groups (or hosts) of a `group_vars` (or `host_vars`) folder besides
+/// `all`: the condition that picks their hosts, and their files.
+fn own_variables(
+    folder: &Path,
+    paths: &Paths,
+    condition: impl Fn(&str) -> String,
+) -> Vec<(Condition, Vec<PathBuf>)> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    entries.sort();
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let files = if entry.is_dir() {
+                yaml_files(&entry)
+            } else {
+                vec![entry.clone()]
+                    .into_iter()
+                    .filter(|f| is_yaml(f))
+                    .collect()
+            };
+            let name = entry.file_stem()?.to_str()?.to_string();
+            let first = files.first()?;
+            if name == "all" {
+                return None;
+            }
+            let first_line = std::fs::read_to_string(first).unwrap_or_default();
+            let at = SourceRef::on_line(
+                paths.display(first),
+                Span::on_line(1, 1, 0),
+                first_line.lines().next().unwrap_or(""),
+            );
+            Some((
+                Condition {
+                    text: condition(&name),
+                    holds: true,
+                    at,
+                },
+                files,
+            ))
+        })
+        .collect()
+}
+
 impl Variables {
-    /// The variables of the role at `dir`, with those of `inventories`.
-    pub fn of_role(dir: &Path, inventories: &[PathBuf], paths: &Paths) -> Variables {
+    /// The variables of the role at `dir` for hosts that get those of
+    /// `inventories` (their `all` group) and of `own` (files of a group or host).
+    pub fn of_role(
+        dir: &Path,
+        inventories: &[PathBuf],
+        own: &[PathBuf],
+        paths: &Paths,
+    ) -> Variables {
         let mut variables = Variables::default();
         let mut seen = HashSet::new();
         variables.add_dependency_defaults(dir, paths, 0, &mut seen);
@@ -71,6 +181,9 @@ impl Variables {
             variables.add_file(&all.join("all.yml"), paths);
             variables.add_file(&all.join("all.yaml"), paths);
             variables.add_folder_files(&all.join("all"), paths);
+        }
+        for file in own {
+            variables.add_file(file, paths);
         }
         variables.add_folder(&dir.join("vars"), paths);
         for task_file in yaml_files(&dir.join("tasks")) {
@@ -150,13 +263,15 @@ fn yaml_files(folder: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .map(|entry| entry.path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "yml" || e == "yaml" || e == "json")
-        })
+        .filter(|p| is_yaml(p))
         .collect();
     files.sort();
     files
+}
+
+fn is_yaml(file: &Path) -> bool {
+    file.extension()
+        .is_some_and(|e| e == "yml" || e == "yaml" || e == "json")
 }
 
 /// The roles `meta/main.yml` depends on: `- name`, `- role: name` or
@@ -253,8 +368,32 @@ mod tests {
         );
         write(&root, "roles/etcd/vars/main.yml", "by_vars: vars\n");
         let paths = Paths::new(&root);
-        let variables =
-            Variables::of_role(&root.join("roles/etcd"), &[root.join("inventory")], &paths);
+        write(
+            &root,
+            "inventory/group_vars/etcd.yml",
+            "by_inventory: group\nby_vars: group\n",
+        );
+        let scopes =
+            Scope::all_of_role(&root.join("roles/etcd"), &[root.join("inventory")], &paths);
+        let conditions: Vec<String> = scopes
+            .iter()
+            .map(|s| {
+                s.condition
+                    .as_ref()
+                    .map_or(String::new(), Condition::describe)
+            })
+            .collect();
+        assert_eq!(
+            conditions,
+            vec![
+                "on hosts where not ('etcd' in group_names)".to_string(),
+                "on hosts where 'etcd' in group_names".to_string()
+            ]
+        );
+        let group = &scopes[1].variables.values;
+        assert_eq!(group["by_inventory"].value.str(), Some("group"));
+        assert_eq!(group["by_vars"].value.str(), Some("vars"));
+        let variables = &scopes[0].variables;
         let value = |name: &str| {
             let v = &variables.values[name];
             (v.value.str().unwrap().to_string(), v.at.path.to_string())

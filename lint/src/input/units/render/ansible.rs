@@ -17,15 +17,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::{Enumerator, Object, ObjectRepr, Rest, Value, ValueKind};
+use minijinja::value::{Enumerator, Object, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
-use crate::input::units::role::Variables;
+use crate::input::units::role::{Scope, Variables};
 use crate::model::parse::yaml::Node;
 use crate::model::source::{SourceFile, SourceRef, Span};
 use crate::model::template::{Condition, RenderedTemplate, Setting, Variant};
 
 use super::ansible_filters;
+use super::unknown::{as_unknown, unknown, Origin};
 
 /// Conditions on values only a run knows that one template may split on.
 pub const MAX_CONDITIONS: usize = 3;
@@ -81,10 +82,11 @@ const GLOBALS: &[&str] = &[
 /// whether it held.
 type Taken = Vec<(usize, bool)>;
 
-/// Renders `template` (a file of a role) with `variables`; `None` when it
-/// cannot be (a syntax Jinja refuses, a loop over an unknown list, too
-/// many conditions): the template is then linted as written.
-pub fn render(template: &SourceFile, variables: &Arc<Variables>) -> Option<RenderedTemplate> {
+/// Renders `template` (a file of a role) once per scope of hosts, each
+/// with its variables; `None` when it cannot be (a syntax Jinja refuses, a
+/// loop over an unknown list, too many conditions): the template is then
+/// linted as written.
+pub fn render(template: &SourceFile, scopes: &[Scope]) -> Option<RenderedTemplate> {
     let conditions = Mutex::new(Vec::new());
     let scanned = scan(&template.text, true, &mut |text, line| {
         let written = template.line(line);
@@ -96,52 +98,60 @@ pub fn render(template: &SourceFile, variables: &Arc<Variables>) -> Option<Rende
         );
         register(&conditions, text, at)
     });
-    let mut filters = scanned.filters.clone();
-    let mut tests = scanned.tests.clone();
-    for variable in variables.values.values() {
-        strings_of(&variable.value, &mut |text| {
-            let found = scan(text, false, &mut |_, _| 0);
-            filters.extend(found.filters);
-            tests.extend(found.tests);
-        });
-    }
-    let shared = Arc::new(Shared {
-        env: environment(&filters, &tests),
-        variables: variables.clone(),
-        conditions,
-        run: Mutex::new(Run::default()),
-    });
-    let settings = settings(&scanned.names_by_line, variables);
-    let leaves = explore(&shared, &scanned.source)?;
+    let template_lines = template.text.lines().count() as u32;
     // Branches that write the same text are one render, under what they share.
-    let mut variants: Vec<(String, Vec<u32>, Taken)> = Vec::new();
-    for (marked, taken) in leaves {
-        let (text, lines) = unmark(&marked, template.text.lines().count() as u32);
-        match variants.iter_mut().find(|(t, _, _)| *t == text) {
-            Some((_, _, common)) => common.retain(|c| taken.contains(c)),
-            None => variants.push((text, lines, taken)),
+    let mut variants: Vec<Variant> = Vec::new();
+    let mut variable_files: Vec<Arc<str>> = Vec::new();
+    for scope in scopes {
+        let variables = &scope.variables;
+        let mut filters = scanned.filters.clone();
+        let mut tests = scanned.tests.clone();
+        for variable in variables.values.values() {
+            strings_of(&variable.value, &mut |text| {
+                let found = scan(text, false, &mut |_, _| 0);
+                filters.extend(found.filters);
+                tests.extend(found.tests);
+            });
         }
-    }
-    let table = shared.conditions.lock().ok()?.clone();
-    let variants = variants
-        .into_iter()
-        .map(|(text, lines, taken)| Variant {
-            text,
-            lines,
-            conditions: taken
-                .into_iter()
-                .map(|(index, holds)| Condition {
+        let table = std::mem::take(&mut *conditions.lock().ok()?);
+        let shared = Arc::new(Shared {
+            env: environment(&filters, &tests),
+            variables: variables.clone(),
+            conditions: Mutex::new(table),
+            run: Mutex::new(Run::default()),
+        });
+        let leaves = explore(&shared, &scanned.source)?;
+        let table = std::mem::take(&mut *shared.conditions.lock().ok()?);
+        for (marked, taken) in leaves {
+            let (text, lines) = unmark(&marked, template_lines);
+            let taken: Vec<Condition> = scope
+                .condition
+                .iter()
+                .cloned()
+                .chain(taken.into_iter().map(|(index, holds)| Condition {
                     text: table[index].0.clone(),
                     holds,
                     at: table[index].1.clone(),
-                })
-                .collect(),
-        })
-        .collect();
+                }))
+                .collect();
+            match variants.iter_mut().find(|v| v.text == text) {
+                Some(variant) => variant.conditions.retain(|c| taken.contains(c)),
+                None => variants.push(Variant {
+                    text,
+                    lines,
+                    conditions: taken,
+                    settings: settings(&scanned.names_by_line, variables),
+                }),
+            }
+        }
+        *conditions.lock().ok()? = table;
+        variable_files.extend(variables.files.iter().cloned());
+    }
+    variable_files.sort();
+    variable_files.dedup();
     Some(RenderedTemplate {
         variants,
-        settings,
-        variable_files: variables.files.clone(),
+        variable_files,
     })
 }
 
@@ -642,59 +652,6 @@ impl Object for Context {
     }
 }
 
-/// Why a value is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// A fact, a registered result, a lookup: only a run knows it.
-    Run,
-    /// Nobody sets it: a `default` applies, and a test sees it undefined.
-    Unset,
-}
-
-/// A value scar cannot know; prints as the expression that reads it.
-#[derive(Debug)]
-pub(crate) struct Unknown {
-    pub name: String,
-    pub origin: Origin,
-}
-
-pub(crate) fn unknown(name: &str, origin: Origin) -> Value {
-    Value::from_object(Unknown {
-        name: name.to_string(),
-        origin,
-    })
-}
-
-pub(crate) fn as_unknown(value: &Value) -> Option<&Unknown> {
-    value.downcast_object_ref::<Unknown>()
-}
-
-impl Object for Unknown {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let name = match key.kind() {
-            ValueKind::String => format!("{}.{}", self.name, key),
-            _ => format!("{}[{key}]", self.name),
-        };
-        Some(unknown(&name, self.origin))
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::NonEnumerable
-    }
-
-    fn is_true(self: &Arc<Self>) -> bool {
-        false
-    }
-
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{{{{ {} }}}}", self.name)
-    }
-}
-
 /// The environment Ansible renders templates in, with its filters, and
 /// every other filter or test a template names made unknown.
 fn environment(filters: &HashSet<String>, tests: &HashSet<String>) -> Environment<'static> {
@@ -821,12 +778,15 @@ mod tests {
 
     fn render_text(template: &str, vars: &Variables) -> Option<RenderedTemplate> {
         let file = SourceFile::new(Arc::from("roles/r/templates/t.j2"), template.to_string());
-        let vars = Arc::new(Variables {
-            values: vars.values.clone(),
-            runtime: vars.runtime.clone(),
-            files: vars.files.clone(),
-        });
-        render(&file, &vars)
+        let scope = Scope {
+            condition: None,
+            variables: Arc::new(Variables {
+                values: vars.values.clone(),
+                runtime: vars.runtime.clone(),
+                files: vars.files.clone(),
+            }),
+        };
+        render(&file, &[scope])
     }
 
     #[test]
@@ -845,7 +805,7 @@ mod tests {
         );
         assert_eq!(variant.lines, vec![1, 3, 4, 6]);
         assert!(variant.conditions.is_empty());
-        let settings = &rendered.settings[&4];
+        let settings = &variant.settings[&4];
         assert_eq!(settings[0].name, "etcd_memory");
         assert_eq!(settings[0].at.span.line, 1);
     }
@@ -974,18 +934,18 @@ mod tests {
             .unwrap();
         let role = root.join("roles/etcd");
         let paths = crate::input::units::Paths::new(&root);
-        let vars = Arc::new(Variables::of_role(&role, &[], &paths));
+        let scopes = Scope::all_of_role(&role, &[], &paths);
         for name in ["etcd-host.service.j2", "etcd-docker.service.j2"] {
             let text = std::fs::read_to_string(role.join("templates").join(name)).unwrap();
             let file = SourceFile::new(Arc::from(name), text);
-            let rendered = render(&file, &vars).unwrap_or_else(|| panic!("{name} renders"));
+            let rendered = render(&file, &scopes).unwrap_or_else(|| panic!("{name} renders"));
             assert!(
                 rendered.variants.iter().all(|v| !v.text.contains("{%")),
                 "{name}"
             );
         }
         let text = std::fs::read_to_string(role.join("templates/etcd-host.service.j2")).unwrap();
-        let rendered = render(&SourceFile::new(Arc::from("t"), text), &vars).unwrap();
+        let rendered = render(&SourceFile::new(Arc::from("t"), text), &scopes).unwrap();
         let starts: Vec<(&str, String)> = rendered
             .variants
             .iter()
@@ -1003,11 +963,11 @@ mod tests {
             vec![
                 (
                     "ExecStart={{ bin_dir }}/etcd -proxy on",
-                    "when not (inventory_hostname in groups['etcd'])".to_string()
+                    "on hosts where not (inventory_hostname in groups['etcd'])".to_string()
                 ),
                 (
                     "ExecStart={{ bin_dir }}/etcd",
-                    "when inventory_hostname in groups['etcd']".to_string()
+                    "on hosts where inventory_hostname in groups['etcd']".to_string()
                 ),
             ]
         );

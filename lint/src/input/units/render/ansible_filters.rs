@@ -8,7 +8,7 @@ use base64::Engine as _;
 use minijinja::value::{Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 
-use super::ansible::{as_unknown, unknown, Origin};
+use super::unknown::{as_unknown, unknown, Origin};
 
 /// Filters defined here.
 const ANSIBLE: &[&str] = &[

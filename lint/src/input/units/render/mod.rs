@@ -14,6 +14,7 @@ pub(crate) mod process;
 pub(crate) mod run;
 pub(crate) mod stamp;
 mod tree_path;
+mod unknown;
 
 use crate::model::source::SourceRef;
 

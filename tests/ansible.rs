@@ -240,3 +240,35 @@ fn a_group_s_own_variables_render_for_its_hosts_and_name_the_group() {
     let oom = &findings(&doc)[1];
     assert!(oom["unit"]["values"].is_null(), "{oom:#}");
 }
+
+#[test]
+fn a_hook_passing_only_the_changed_defaults_lints_the_role_s_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    role_and_lone_template(dir.path());
+    let doc = json(&scar_in(
+        dir.path(),
+        &["lint", "--format", "json", "roles/etcd/defaults/main.yml"],
+    ));
+    assert_eq!(
+        rules_paths_and_lines(&doc),
+        vec![
+            (
+                "etcd-memory-too-low".to_string(),
+                "roles/etcd/templates/etcd.j2".to_string(),
+                4
+            ),
+            (
+                "oom-kill-disabled".to_string(),
+                "roles/etcd/templates/etcd.j2".to_string(),
+                5
+            ),
+        ],
+        "{doc:#}"
+    );
+    // A change to a task touches no template's values.
+    let doc = json(&scar_in(
+        dir.path(),
+        &["lint", "--format", "json", "roles/etcd/tasks/main.yml"],
+    ));
+    assert_eq!(rules_paths_and_lines(&doc), Vec::new(), "{doc:#}");
+}

@@ -177,13 +177,44 @@ pub fn lint(
             scopes: Scope::all_of_role(&role.dir, &options.render.ansible_inventories, &paths),
         })
         .collect();
+    // A role whose variables a named file sets (a hook passing the changed
+    // defaults) has its templates linted, as a chart renders whole.
+    let named: HashSet<&Path> = candidates
+        .iter()
+        .zip(&absolute)
+        .filter(|(c, _)| c.named)
+        .filter_map(|(_, p)| p.as_deref())
+        .collect();
+    let found: HashSet<&Path> = absolute.iter().flatten().map(PathBuf::as_path).collect();
+    let unnamed_templates: Vec<(Candidate, PathBuf, usize)> = layout
+        .roles
+        .iter()
+        .enumerate()
+        .filter(|(_, role)| {
+            role.variable_files
+                .iter()
+                .any(|f| named.contains(f.as_path()))
+        })
+        .flat_map(|(index, role)| role.all_templates().into_iter().map(move |t| (index, t)))
+        .filter(|(_, template)| !found.contains(template.as_path()))
+        .map(|(index, template)| {
+            let candidate = Candidate {
+                path: Some(template.clone()),
+                display: paths.display(&template),
+                hint: discover::hint_from_name(&template),
+                report: true,
+                named: false,
+            };
+            (candidate, template, index)
+        })
+        .collect();
     let role_of: std::collections::HashMap<&Path, &RoleTemplates> = layout
         .roles
         .iter()
         .zip(&roles)
         .flat_map(|(role, templates)| role.templates.iter().map(move |t| (t.as_path(), templates)))
         .collect();
-    let plain: Vec<PlainFile<'_>> = candidates
+    let mut plain: Vec<PlainFile<'_>> = candidates
         .iter()
         .zip(&absolute)
         .filter(|(_, p)| p.as_deref().is_none_or(|p| !of_units.contains(p)))
@@ -192,6 +223,9 @@ pub fn lint(
             (c, folders.of(p.as_deref()), role)
         })
         .collect();
+    for (candidate, path, index) in &unnamed_templates {
+        plain.push((candidate, folders.of(Some(path)), Some(&roles[*index])));
+    }
     let (units, from_plain) = rayon::join(
         || run::render(&layout, &reported_files, &settings, &paths, &mut folders),
         || lint_files(&plain, options, registry),

@@ -45,16 +45,17 @@ impl Layout {
                 .or_insert_with(|| role::is_role(dir))
         };
         for file in files {
-            if let Some(dir) = role::root_of(file, &mut is_role) {
-                roles
-                    .entry(dir.clone())
-                    .or_insert_with(|| Role {
-                        display: paths.display(&dir),
-                        dir,
-                        templates: Vec::new(),
-                    })
-                    .templates
-                    .push(file.clone());
+            if let Some((dir, part)) = role::root_of(file, &mut is_role) {
+                let role = roles.entry(dir.clone()).or_insert_with(|| Role {
+                    display: paths.display(&dir),
+                    dir,
+                    templates: Vec::new(),
+                    variable_files: Vec::new(),
+                });
+                match part {
+                    role::Part::Template => role.templates.push(file.clone()),
+                    role::Part::Variables => role.variable_files.push(file.clone()),
+                }
             }
             let Some(dir) = file.parent() else { continue };
             if let Some(root) = chart_roots.root_of(dir) {

@@ -23,21 +23,67 @@ const DEPENDENCY_DEPTH: usize = 8;
 /// past that, hosts are left out, then groups.
 const MAX_SCOPES: usize = 6;
 
-/// A role of the run and the templates of it that discovery found.
+/// A role of the run: the templates of it that discovery found, and the
+/// files of the run that set its variables.
 #[derive(Debug)]
 pub(crate) struct Role {
     pub dir: PathBuf,
     pub display: Arc<str>,
     pub templates: Vec<PathBuf>,
+    pub variable_files: Vec<PathBuf>,
 }
 
-/// The role folder a file lies in, when it is under the role's `templates/`.
-pub(crate) fn root_of(file: &Path, is_role: &mut impl FnMut(&Path) -> bool) -> Option<PathBuf> {
+impl Role {
+    /// Every file under the role's `templates/`, found or not.
+    pub fn all_templates(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut folders = vec![(self.dir.join("templates"), 0)];
+        while let Some((folder, depth)) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() && depth < TEMPLATE_DEPTH {
+                    folders.push((entry.path(), depth + 1));
+                } else if kind.is_file() {
+                    found.push(entry.path());
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+/// How deep folders under `templates/` are read.
+const TEMPLATE_DEPTH: usize = 8;
+
+/// What a file of a role is to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Template,
+    /// `defaults/`, `vars/`, `meta/`: what its templates render with.
+    Variables,
+}
+
+/// The role folder a file lies in, when it is one of the role's templates
+/// or sets its variables.
+pub(crate) fn root_of(
+    file: &Path,
+    is_role: &mut impl FnMut(&Path) -> bool,
+) -> Option<(PathBuf, Part)> {
     let mut dir = file.parent()?;
     loop {
         let parent = dir.parent()?;
-        if dir.file_name().is_some_and(|n| n == "templates") && is_role(parent) {
-            return Some(parent.to_path_buf());
+        let part = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("templates") => Some(Part::Template),
+            Some("defaults" | "vars" | "meta") => Some(Part::Variables),
+            _ => None,
+        };
+        if let Some(part) = part {
+            if is_role(parent) {
+                return Some((parent.to_path_buf(), part));
+            }
         }
         dir = parent;
     }
@@ -422,10 +468,15 @@ mod tests {
         write(&root, "roles/etcd/tasks/main.yml", "- debug: {}\n");
         write(&root, "roles/etcd/templates/sub/etcd.j2", "#!/bin/sh\n");
         write(&root, "templates/lone.service.j2", "[Service]\n");
+        write(&root, "roles/etcd/defaults/main.yml", "a: 1\n");
         let mut check = |d: &Path| is_role(d);
         assert_eq!(
             root_of(&root.join("roles/etcd/templates/sub/etcd.j2"), &mut check),
-            Some(root.join("roles/etcd"))
+            Some((root.join("roles/etcd"), Part::Template))
+        );
+        assert_eq!(
+            root_of(&root.join("roles/etcd/defaults/main.yml"), &mut check),
+            Some((root.join("roles/etcd"), Part::Variables))
         );
         assert_eq!(
             root_of(&root.join("templates/lone.service.j2"), &mut check),

@@ -51,7 +51,6 @@ const MAGIC: &[&str] = &[
     "role_path",
     "playbook_dir",
     "inventory_dir",
-    "environment",
 ];
 
 /// Functions and globals of the environment, which the context must not hide.
@@ -70,12 +69,8 @@ const GLOBALS: &[&str] = &[
     "kwargs",
     "self",
     "super",
-    "true",
-    "false",
-    "none",
-    "True",
-    "False",
-    "None",
+    "cycler",
+    "joiner",
 ];
 
 /// The conditions a render took: each one's index in the table, and
@@ -251,10 +246,15 @@ fn unmark(rendered: &str, template_lines: u32) -> (String, Vec<u32>) {
             None => *line = next,
         }
     }
-    let lines = lines
-        .into_iter()
-        .map(|l| l.unwrap_or(template_lines.max(1)))
-        .collect();
+    // Lines after the last mark: the last line the template wrote.
+    let mut last = template_lines.max(1);
+    for line in lines.iter_mut().rev() {
+        match line {
+            Some(n) => last = *n,
+            None => *line = Some(last),
+        }
+    }
+    let lines = lines.into_iter().flatten().collect();
     (text, lines)
 }
 
@@ -556,10 +556,10 @@ impl Shared {
     fn value_of(self: &Arc<Self>, node: &Node, at: &SourceRef) -> Value {
         use crate::model::parse::yaml::Value as Yaml;
         match &node.value {
-            Yaml::Scalar(scalar) if scalar.plain => plain_scalar(&scalar.text),
             Yaml::Scalar(scalar) if scalar.text.contains("{{") || scalar.text.contains("{%") => {
                 self.template_string(&scalar.text, at)
             }
+            Yaml::Scalar(scalar) if scalar.plain => plain_scalar(&scalar.text),
             Yaml::Scalar(scalar) => Value::from(scalar.text.clone()),
             Yaml::Seq(items) => items.iter().map(|item| self.value_of(item, at)).collect(),
             Yaml::Map(entries) => Value::from(

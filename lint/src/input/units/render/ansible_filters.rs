@@ -136,7 +136,14 @@ fn invalid(message: String) -> Error {
     Error::new(ErrorKind::InvalidOperation, message)
 }
 
+/// Whether a value is set, as a run without the variables nobody sets sees it.
+fn is_set(value: &Value) -> bool {
+    !value.is_undefined() && as_unknown(value).is_none_or(|u| u.origin == Origin::Run)
+}
+
 pub fn add(env: &mut Environment<'static>) {
+    env.add_test("defined", |value: Value| is_set(&value));
+    env.add_test("undefined", |value: Value| !is_set(&value));
     env.add_filter("default", default);
     env.add_filter("d", default);
     env.add_filter("regex_replace", regex_replace);
@@ -541,6 +548,14 @@ mod tests {
         );
         assert_eq!(render("{{ ['a', 'b'] | join(',') | upper }}"), "A,B");
         assert_eq!(render("{{ m | to_nice_yaml }}"), "a: 1\n");
+    }
+
+    #[test]
+    fn a_variable_nobody_sets_is_undefined_and_a_fact_is_defined() {
+        assert_eq!(
+            render("{{ unset is defined }} {{ unset is undefined }} {{ fact is defined }} {{ m is defined }}"),
+            "False True True True"
+        );
     }
 
     #[test]

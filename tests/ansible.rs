@@ -84,32 +84,33 @@ fn role_and_lone_template(dir: &Path) {
     write(dir, "scripts/etcd.sh.j2", script);
 }
 
+/// What the role's template gives with 512M: both findings, at its lines.
+fn both_in_the_role() -> Vec<(String, String, u64)> {
+    ["etcd-memory-too-low", "oom-kill-disabled"]
+        .iter()
+        .zip([4, 5])
+        .map(|(rule, line)| {
+            (
+                rule.to_string(),
+                "roles/etcd/templates/etcd.j2".to_string(),
+                line,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_role_gives_its_template_values_a_lone_template_keeps_them_unknown() {
     let dir = tempfile::tempdir().unwrap();
     role_and_lone_template(dir.path());
     let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "."]));
-    assert_eq!(
-        rules_paths_and_lines(&doc),
-        vec![
-            (
-                "etcd-memory-too-low".to_string(),
-                "roles/etcd/templates/etcd.j2".to_string(),
-                4
-            ),
-            (
-                "oom-kill-disabled".to_string(),
-                "roles/etcd/templates/etcd.j2".to_string(),
-                5
-            ),
-            (
-                "oom-kill-disabled".to_string(),
-                "scripts/etcd.sh.j2".to_string(),
-                5
-            ),
-        ],
-        "{doc:#}"
-    );
+    let mut expected = both_in_the_role();
+    expected.push((
+        "oom-kill-disabled".to_string(),
+        "scripts/etcd.sh.j2".to_string(),
+        5,
+    ));
+    assert_eq!(rules_paths_and_lines(&doc), expected, "{doc:#}");
     let memory = &findings(&doc)[0];
     assert_eq!(
         related(memory),
@@ -211,22 +212,7 @@ fn a_group_s_own_variables_render_for_its_hosts_and_name_the_group() {
         "ansible:\n  inventories: [inventory]\n",
     );
     let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "roles"]));
-    assert_eq!(
-        rules_paths_and_lines(&doc),
-        vec![
-            (
-                "etcd-memory-too-low".to_string(),
-                "roles/etcd/templates/etcd.j2".to_string(),
-                4
-            ),
-            (
-                "oom-kill-disabled".to_string(),
-                "roles/etcd/templates/etcd.j2".to_string(),
-                5
-            ),
-        ],
-        "{doc:#}"
-    );
+    assert_eq!(rules_paths_and_lines(&doc), both_in_the_role(), "{doc:#}");
     let memory = &findings(&doc)[0];
     assert!(
         memory["message"]
@@ -249,22 +235,7 @@ fn a_hook_passing_only_the_changed_defaults_lints_the_role_s_templates() {
         dir.path(),
         &["lint", "--format", "json", "roles/etcd/defaults/main.yml"],
     ));
-    assert_eq!(
-        rules_paths_and_lines(&doc),
-        vec![
-            (
-                "etcd-memory-too-low".to_string(),
-                "roles/etcd/templates/etcd.j2".to_string(),
-                4
-            ),
-            (
-                "oom-kill-disabled".to_string(),
-                "roles/etcd/templates/etcd.j2".to_string(),
-                5
-            ),
-        ],
-        "{doc:#}"
-    );
+    assert_eq!(rules_paths_and_lines(&doc), both_in_the_role(), "{doc:#}");
     // A change to a task touches no template's values.
     let doc = json(&scar_in(
         dir.path(),

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::input::units::Paths;
 use crate::model::parse::yaml::{self, Node};
@@ -119,6 +119,9 @@ pub(crate) struct Scope {
     /// no group or host has variables of its own.
     pub condition: Option<Condition>,
     pub variables: Arc<Variables>,
+    /// The filters and tests the variables' values name, once the
+    /// renderer has read them.
+    pub jinja_in_values: OnceLock<(HashSet<String>, HashSet<String>)>,
 }
 
 impl Scope {
@@ -151,11 +154,13 @@ impl Scope {
                 at: first.at.clone(),
             }),
             variables: Arc::new(Variables::of_role(dir, inventories, &[], paths)),
+            jinja_in_values: OnceLock::new(),
         };
         std::iter::once(base)
             .chain(own.into_iter().map(|(condition, files)| Scope {
                 condition: Some(condition),
                 variables: Arc::new(Variables::of_role(dir, inventories, &files, paths)),
+                jinja_in_values: OnceLock::new(),
             }))
             .collect()
     }

@@ -99,15 +99,19 @@ pub fn render(template: &SourceFile, scopes: &[Scope]) -> Option<RenderedTemplat
     let mut variable_files: Vec<Arc<str>> = Vec::new();
     for scope in scopes {
         let variables = &scope.variables;
-        let mut filters = scanned.filters.clone();
-        let mut tests = scanned.tests.clone();
-        for variable in variables.values.values() {
-            strings_of(&variable.value, &mut |text| {
-                let found = scan(text, false, &mut |_, _| 0);
-                filters.extend(found.filters);
-                tests.extend(found.tests);
-            });
-        }
+        let (in_values, tests_in_values) = scope.jinja_in_values.get_or_init(|| {
+            let (mut filters, mut tests) = (HashSet::new(), HashSet::new());
+            for variable in variables.values.values() {
+                strings_of(&variable.value, &mut |text| {
+                    let found = scan(text, false, &mut |_, _| 0);
+                    filters.extend(found.filters);
+                    tests.extend(found.tests);
+                });
+            }
+            (filters, tests)
+        });
+        let filters: HashSet<String> = scanned.filters.union(in_values).cloned().collect();
+        let tests: HashSet<String> = scanned.tests.union(tests_in_values).cloned().collect();
         let table = std::mem::take(&mut *conditions.lock().ok()?);
         let shared = Arc::new(Shared {
             env: environment(&filters, &tests),
@@ -166,6 +170,7 @@ fn register(table: &Mutex<Vec<(String, SourceRef)>>, text: &str, at: SourceRef) 
 /// binary counter over the conditions met, each other combination.
 fn explore(shared: &Arc<Shared>, source: &str) -> Option<Vec<(String, Taken)>> {
     let context = Value::from_object(Context(shared.clone()));
+    let template = shared.env.template_from_str(source).ok()?;
     let mut leaves = Vec::new();
     let mut forced: Vec<bool> = Vec::new();
     loop {
@@ -173,7 +178,7 @@ fn explore(shared: &Arc<Shared>, source: &str) -> Option<Vec<(String, Taken)>> {
             forced: forced.clone(),
             ..Run::default()
         };
-        let text = shared.env.render_str(source, context.clone()).ok()?;
+        let text = template.render(context.clone()).ok()?;
         let run = std::mem::take(&mut *shared.run.lock().ok()?);
         if run.overflow {
             return None;
@@ -516,6 +521,9 @@ struct Run {
     taken: Taken,
     overflow: bool,
     rendering: Vec<String>,
+    /// Variables rendered so far: one run takes one branch of each
+    /// condition, so a variable has one value in it.
+    values: HashMap<String, Value>,
 }
 
 impl Shared {
@@ -541,6 +549,9 @@ impl Shared {
         let variable = self.variables.values.get(name)?;
         {
             let mut run = self.run.lock().ok()?;
+            if let Some(value) = run.values.get(name) {
+                return Some(value.clone());
+            }
             if run.rendering.iter().any(|n| n == name) || run.rendering.len() >= VARIABLE_DEPTH {
                 return Some(unknown(name, Origin::Run));
             }
@@ -549,6 +560,7 @@ impl Shared {
         let value = self.value_of(&variable.value, &variable.at);
         if let Ok(mut run) = self.run.lock() {
             run.rendering.pop();
+            run.values.insert(name.to_string(), value.clone());
         }
         Some(value)
     }
@@ -779,6 +791,7 @@ mod tests {
     fn render_text(template: &str, vars: &Variables) -> Option<RenderedTemplate> {
         let file = SourceFile::new(Arc::from("roles/r/templates/t.j2"), template.to_string());
         let scope = Scope {
+            jinja_in_values: std::sync::OnceLock::new(),
             condition: None,
             variables: Arc::new(Variables {
                 values: vars.values.clone(),

@@ -251,6 +251,45 @@ pub fn lint_one_file(data: &[u8], scratch: &Path) {
     }
 }
 
+/// The template names `role_template` gives its input, by the first byte.
+pub const TEMPLATE_NAMES: &[&str] = &["etcd.j2", "etcd.service.j2", "deploy.yaml.j2"];
+
+/// A template of an Ansible role with its defaults, rendered and linted as a
+/// run does: the bytes before the first NUL are `defaults/main.yml`, the
+/// rest the template. Every finding at the template lies inside it.
+pub fn role_template(data: &[u8], scratch: &Path) {
+    let Some((selector, rest)) = data.split_first() else {
+        return;
+    };
+    let (defaults, template) = match rest.iter().position(|&b| b == 0) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (&[][..], rest),
+    };
+    let name = TEMPLATE_NAMES[usize::from(*selector) % TEMPLATE_NAMES.len()];
+    let role = scratch.join("roles/fuzzed");
+    for folder in ["tasks", "defaults", "templates"] {
+        std::fs::create_dir_all(role.join(folder)).expect("the fuzz scratch folder is writable");
+    }
+    let write = |path: std::path::PathBuf, bytes: &[u8]| {
+        std::fs::write(path, bytes).expect("the fuzz scratch folder is writable");
+    };
+    write(role.join("tasks/main.yml"), b"- debug: {}\n");
+    write(role.join("defaults/main.yml"), defaults);
+    write(role.join("templates").join(name), template);
+    let report = engine::lint(
+        &[Input::Path(role.clone())],
+        &Options::default(),
+        &Registry::builtin(),
+    )
+    .expect("the role was just written");
+    std::fs::remove_dir_all(&role).expect("the role was just written");
+    let text = String::from_utf8_lossy(template);
+    let bounds = Bounds::new(&text);
+    for finding in report.findings.iter().filter(|f| f.path.ends_with(name)) {
+        bounds.check(finding.span);
+    }
+}
+
 /// The lines and their lengths in characters of the text a reader was given.
 struct Bounds<'t> {
     text: &'t str,

@@ -17,6 +17,7 @@ const TARGETS: &[&str] = &[
     "config_file",
     "lint_one_file",
     "policy_file",
+    "role_template",
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -33,6 +34,7 @@ fn run(target: &str, data: &[u8], scratch: &Path) {
         "config_file" => fuzz::config_file(data, scratch),
         "lint_one_file" => fuzz::lint_one_file(data, scratch),
         "policy_file" => fuzz::policy_file(data, scratch),
+        "role_template" => fuzz::role_template(data, scratch),
         other => panic!("no fuzz target named {other}"),
     }
 }

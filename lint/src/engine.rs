@@ -21,7 +21,7 @@ use crate::input::discover::{self, Candidate, FileKind, Hint, Input, MissingPath
 use crate::input::folder_excludes::FolderExcludes;
 use crate::input::units::render::ansible;
 use crate::input::units::render::run::{self, RenderSettings};
-use crate::input::units::role::Scope;
+use crate::input::units::role::{Role, Scope};
 use crate::input::units::{Layout, Paths, RunFolders};
 use crate::model::compose;
 use crate::model::container_cli::ContainerRun;
@@ -165,6 +165,20 @@ pub fn lint(
         .chain(layout.kustomizations.iter().flat_map(|root| &root.files))
         .map(PathBuf::as_path)
         .collect();
+    // A role whose variables a named file sets (a hook passing the changed
+    // defaults) has its templates linted, as a chart renders whole.
+    let named: HashSet<&Path> = candidates
+        .iter()
+        .zip(&absolute)
+        .filter(|(c, _)| c.named)
+        .filter_map(|(_, p)| p.as_deref())
+        .collect();
+    let variables_named = |role: &Role| {
+        role.variable_files
+            .iter()
+            .any(|f| named.contains(f.as_path()))
+    };
+    // Variables are gathered for the roles with templates to render.
     let roles: Vec<RoleTemplates> = layout
         .roles
         .par_iter()
@@ -174,27 +188,19 @@ pub fn lint(
                 path: role.display.clone(),
                 values: None,
             }),
-            scopes: Scope::all_of_role(&role.dir, &options.render.ansible_inventories, &paths),
+            scopes: if role.templates.is_empty() && !variables_named(role) {
+                Vec::new()
+            } else {
+                Scope::all_of_role(&role.dir, &options.render.ansible_inventories, &paths)
+            },
         })
-        .collect();
-    // A role whose variables a named file sets (a hook passing the changed
-    // defaults) has its templates linted, as a chart renders whole.
-    let named: HashSet<&Path> = candidates
-        .iter()
-        .zip(&absolute)
-        .filter(|(c, _)| c.named)
-        .filter_map(|(_, p)| p.as_deref())
         .collect();
     let found: HashSet<&Path> = absolute.iter().flatten().map(PathBuf::as_path).collect();
     let unnamed_templates: Vec<(Candidate, PathBuf, usize)> = layout
         .roles
         .iter()
         .enumerate()
-        .filter(|(_, role)| {
-            role.variable_files
-                .iter()
-                .any(|f| named.contains(f.as_path()))
-        })
+        .filter(|(_, role)| variables_named(role))
         .flat_map(|(index, role)| role.all_templates().into_iter().map(move |t| (index, t)))
         .filter(|(_, template)| !found.contains(template.as_path()))
         .map(|(index, template)| {

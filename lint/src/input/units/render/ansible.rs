@@ -82,6 +82,9 @@ type Taken = Vec<(usize, bool)>;
 /// loop over an unknown list, too many conditions): the template is then
 /// linted as written.
 pub fn render(template: &SourceFile, scopes: &[Scope]) -> Option<RenderedTemplate> {
+    if scopes.is_empty() {
+        return None;
+    }
     let conditions = Mutex::new(Vec::new());
     let scanned = scan(&template.text, true, &mut |text, line| {
         let written = template.line(line);

@@ -87,6 +87,20 @@ struct RoleTemplates {
     scopes: Vec<Scope>,
 }
 
+/// The paths of the candidates `keep` accepts.
+fn paths_where<'a>(
+    candidates: &[Candidate],
+    absolute: &'a [Option<PathBuf>],
+    keep: impl Fn(&Candidate) -> bool,
+) -> HashSet<&'a Path> {
+    candidates
+        .iter()
+        .zip(absolute)
+        .filter(|(c, _)| keep(c))
+        .filter_map(|(_, p)| p.as_deref())
+        .collect()
+}
+
 /// Lints `files` (each with its project) in parallel. Each file's results
 /// join its thread's accumulator as soon as the file is done, so that no
 /// file's allocations outlive it.
@@ -147,12 +161,7 @@ pub fn lint(
     let mut folders = RunFolders::new(folders_given.iter().map(|f| paths.absolute(f)).collect());
     let files: Vec<PathBuf> = absolute.iter().flatten().cloned().collect();
     let layout = Layout::of(&files, &paths);
-    let reported_files: HashSet<&Path> = candidates
-        .iter()
-        .zip(&absolute)
-        .filter(|(c, _)| c.report)
-        .filter_map(|(_, p)| p.as_deref())
-        .collect();
+    let reported_files = paths_where(&candidates, &absolute, |c| c.report);
     let mut settings = options.render.clone();
     settings.helm.namespace = options.namespace.clone();
     // A unit's files wait for its render; the other files are linted while
@@ -167,12 +176,7 @@ pub fn lint(
         .collect();
     // A role whose variables a named file sets (a hook passing the changed
     // defaults) has its templates linted, as a chart renders whole.
-    let named: HashSet<&Path> = candidates
-        .iter()
-        .zip(&absolute)
-        .filter(|(c, _)| c.named)
-        .filter_map(|(_, p)| p.as_deref())
-        .collect();
+    let named = paths_where(&candidates, &absolute, |c| c.named);
     let variables_named = |role: &Role| {
         role.variable_files
             .iter()
@@ -195,7 +199,7 @@ pub fn lint(
             },
         })
         .collect();
-    let found: HashSet<&Path> = absolute.iter().flatten().map(PathBuf::as_path).collect();
+    let found: HashSet<&Path> = files.iter().map(PathBuf::as_path).collect();
     let unnamed_templates: Vec<(Candidate, PathBuf, usize)> = layout
         .roles
         .iter()

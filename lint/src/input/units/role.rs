@@ -103,7 +103,7 @@ pub(crate) struct Variable {
 }
 
 /// What a role's templates can read.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Variables {
     pub values: HashMap<String, Variable>,
     /// Registered results and facts set by tasks: values only a run has.
@@ -146,6 +146,20 @@ impl Scope {
         } else if own.len() > MAX_SCOPES {
             own.clear();
         }
+        // Each scope's variables: what every host gets below its own, the
+        // scope's own files, then the role's vars on top; read once.
+        let below_own = Variables::below_own(dir, inventories, paths);
+        let mut role_vars = Variables::default();
+        role_vars.add_folder(&dir.join("vars"), paths);
+        let for_hosts = |own: &[PathBuf]| {
+            let mut variables = below_own.clone();
+            for file in own {
+                variables.add_file(file, paths);
+            }
+            variables.values.extend(role_vars.values.clone());
+            variables.files.extend(role_vars.files.iter().cloned());
+            Arc::new(variables)
+        };
         let others = own.iter().map(|(c, _)| c.text.clone()).collect::<Vec<_>>();
         let base = Scope {
             condition: own.first().map(|(first, _)| Condition {
@@ -153,13 +167,13 @@ impl Scope {
                 holds: false,
                 at: first.at.clone(),
             }),
-            variables: Arc::new(Variables::of_role(dir, inventories, &[], paths)),
+            variables: for_hosts(&[]),
             jinja_in_values: OnceLock::new(),
         };
         std::iter::once(base)
             .chain(own.into_iter().map(|(condition, files)| Scope {
                 condition: Some(condition),
-                variables: Arc::new(Variables::of_role(dir, inventories, &files, paths)),
+                variables: for_hosts(&files),
                 jinja_in_values: OnceLock::new(),
             }))
             .collect()
@@ -185,11 +199,10 @@ fn own_variables(
         .filter_map(|entry| {
             let files = if entry.is_dir() {
                 yaml_files(&entry)
-            } else {
+            } else if is_yaml(&entry) {
                 vec![entry.clone()]
-                    .into_iter()
-                    .filter(|f| is_yaml(f))
-                    .collect()
+            } else {
+                Vec::new()
             };
             let name = entry.file_stem()?.to_str()?.to_string();
             let first = files.first()?;
@@ -215,14 +228,10 @@ fn own_variables(
 }
 
 impl Variables {
-    /// The variables of the role at `dir` for hosts that get those of
-    /// `inventories` (their `all` group) and of `own` (files of a group or host).
-    pub fn of_role(
-        dir: &Path,
-        inventories: &[PathBuf],
-        own: &[PathBuf],
-        paths: &Paths,
-    ) -> Variables {
+    /// What every host of the role at `dir` gets below its group's or
+    /// host's own variables: its dependencies' defaults, its defaults, the
+    /// `all` group of `inventories`; and the names its tasks set at run time.
+    fn below_own(dir: &Path, inventories: &[PathBuf], paths: &Paths) -> Variables {
         let mut variables = Variables::default();
         let mut seen = HashSet::new();
         variables.add_dependency_defaults(dir, paths, 0, &mut seen);
@@ -233,10 +242,6 @@ impl Variables {
             variables.add_file(&all.join("all.yaml"), paths);
             variables.add_folder_files(&all.join("all"), paths);
         }
-        for file in own {
-            variables.add_file(file, paths);
-        }
-        variables.add_folder(&dir.join("vars"), paths);
         for task_file in yaml_files(&dir.join("tasks")) {
             if let Ok(text) = std::fs::read_to_string(&task_file) {
                 variables.runtime.extend(set_at_run(&text));

@@ -124,6 +124,7 @@ pub fn render(template: &SourceFile, scopes: &[Scope]) -> Option<RenderedTemplat
         });
         let leaves = explore(&shared, &scanned.source)?;
         let table = std::mem::take(&mut *shared.conditions.lock().ok()?);
+        let scope_settings = settings(&scanned.names_by_line, variables);
         for (marked, taken) in leaves {
             let (text, lines) = unmark(&marked, template_lines);
             let taken: Vec<Condition> = scope
@@ -142,7 +143,7 @@ pub fn render(template: &SourceFile, scopes: &[Scope]) -> Option<RenderedTemplat
                     text,
                     lines,
                     conditions: taken,
-                    settings: settings(&scanned.names_by_line, variables),
+                    settings: scope_settings.clone(),
                 }),
             }
         }

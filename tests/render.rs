@@ -372,6 +372,38 @@ fn a_render_that_runs_too_long_is_stopped_and_reported() {
     assert!(message.contains("did not finish within 1s"), "{message}");
 }
 
+#[test]
+fn helm_runs_with_a_lazier_garbage_collector_unless_the_user_set_one() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo().join("testdata/rules/render-failed/renders"),
+        &dir.path().join("chart"),
+    );
+    let seen = dir.path().join("gogc-seen");
+    let helm = dir.path().join("recording-helm");
+    fs::write(
+        &helm,
+        format!(
+            "#!/bin/sh\nprintf %s \"$GOGC\" > '{}'\nexit 1\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write(dir.path(), ".scar.yaml", "helm:\n  path: recording-helm\n");
+    let gogc_seen = |env: &[(&str, &std::ffi::OsStr)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scar"));
+        command
+            .args(["lint", "chart"])
+            .current_dir(dir.path())
+            .env_remove("GOGC");
+        command.envs(env.iter().copied()).output().unwrap();
+        fs::read_to_string(&seen).unwrap()
+    };
+    assert_eq!(gogc_seen(&[]), "400");
+    assert_eq!(gogc_seen(&[("GOGC", "77".as_ref())]), "77");
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     let path = dir.join(name);
     fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -34,9 +34,20 @@ impl std::fmt::Display for RunError {
     }
 }
 
+/// Go's garbage collector target for the renderers (helm, kustomize):
+/// they run for a fraction of a second on a small live heap, and at Go's
+/// default of 100 a good part of their time goes to collecting. At 400 a
+/// render takes 15 to 33 % less time for a few megabytes more memory
+/// (README, "Speed"). A GOGC the user set is kept.
+const GO_COLLECTOR_TARGET: &str = "400";
+
 /// Runs `command` to the end, or kills it once `timeout` has passed.
 pub fn run(command: &mut Command, timeout: Duration) -> Result<Finished, RunError> {
     let started = Instant::now();
+    let chosen = command.get_envs().any(|(name, _)| name == "GOGC");
+    if !chosen && std::env::var_os("GOGC").is_none() {
+        command.env("GOGC", GO_COLLECTOR_TARGET);
+    }
     // Its own process group, so that a timeout stops the tools it starts
     // too (kustomize runs helm for `helmCharts:`).
     #[cfg(unix)]
@@ -187,6 +198,19 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
         assert!(find_on_path("sh").is_some());
         assert!(find_on_path("no-such-program-scar").is_none());
+    }
+
+    #[test]
+    fn renderers_collect_garbage_less_often_unless_told_otherwise() {
+        let gogc = |command: &mut Command| run(command, Duration::from_secs(10)).unwrap().stdout;
+        let print = || {
+            let mut command = Command::new("sh");
+            command.args(["-c", "printf %s \"$GOGC\""]);
+            command
+        };
+        let from_user = std::env::var("GOGC").unwrap_or_else(|_| GO_COLLECTOR_TARGET.to_string());
+        assert_eq!(gogc(&mut print()), from_user);
+        assert_eq!(gogc(print().env("GOGC", "50")), "50");
     }
 
     #[test]

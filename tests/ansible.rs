@@ -66,6 +66,52 @@ fn a_later_kubespray_etcd_role_renders_without_a_finding_or_a_parse_error() {
     assert!(skipped.is_empty(), "{skipped:#?}");
 }
 
+const COREDNS: &str = "testdata/ansible/kubespray-coredns";
+
+fn lint_coredns_role(dir: &Path) -> serde_json::Value {
+    let config = dir.join(".scar.yaml");
+    json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]))
+}
+
+#[test]
+fn kubespray_coredns_tolerates_the_masters_and_its_autoscaler_keeps_the_replicas() {
+    let doc = lint_coredns_role(Path::new(COREDNS));
+    let template =
+        format!("{COREDNS}/roles/kubernetes-apps/ansible/templates/coredns-deployment.yml.j2");
+    // Incident 7: DNS allowed onto the control plane. The Deployment sets no
+    // replicas; the role's dns-autoscaler sets them from the cluster's size.
+    assert_eq!(
+        rules_paths_and_lines(&doc),
+        vec![("dns-schedulable-on-control-plane".to_string(), template, 32)],
+        "{doc:#}"
+    );
+    assert_eq!(doc["summary"]["resources"], 2, "{doc:#}");
+
+    let without_autoscaler = tempfile::tempdir().unwrap();
+    common::copy_dir(Path::new(COREDNS), without_autoscaler.path());
+    std::fs::remove_file(
+        without_autoscaler
+            .path()
+            .join("roles/kubernetes-apps/ansible/templates/dns-autoscaler.yml.j2"),
+    )
+    .unwrap();
+    let rules: Vec<String> = rules_paths_and_lines(&lint_coredns_role(without_autoscaler.path()))
+        .into_iter()
+        .map(|(rule, _, _)| rule)
+        .collect();
+    assert_eq!(
+        rules,
+        ["dns-single-replica", "dns-schedulable-on-control-plane"]
+    );
+}
+
 /// The same docker run of etcd, in a role whose defaults set its memory
 /// and as a lone template nobody gives values to.
 fn role_and_lone_template(dir: &Path) {

@@ -17,6 +17,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use crate::model::k8s::proportional_autoscaler;
 use crate::model::k8s::routes::{self, Scrape};
 use crate::model::k8s::webhook::{is_webhook_configuration, webhooks};
 use crate::model::k8s::{string_map, LabelSelector, Labels, Object, Replicas};
@@ -293,24 +294,34 @@ pub struct DisruptionBudget {
 /// `minReplicaCount` (KEDA runs the HPA that scales it).
 #[derive(Debug, Clone)]
 pub struct Autoscaler {
-    /// `HorizontalPodAutoscaler` or `ScaledObject`.
+    /// `HorizontalPodAutoscaler`, `ScaledObject` or `cluster-proportional-autoscaler`.
     pub kind: &'static str,
+    /// The namespace of the workload it scales: its own, but for a
+    /// cluster-proportional-autoscaler given `--namespace`.
     pub namespace: String,
+    pub own_namespace: String,
     pub name: String,
     pub origin: Origin,
     pub target_kind: String,
     pub target_name: String,
-    pub min_replicas: u32,
+    /// `None` when it is set from values scar cannot read.
+    pub min_replicas: Option<u32>,
     /// The `minReplicas` line, and the values behind it.
     pub min_replicas_set_at: Vec<Related>,
 }
 
 impl Autoscaler {
     pub fn describe(&self) -> String {
-        format!(
-            "{} {}/{} keeps at least {}",
-            self.kind, self.namespace, self.name, self.min_replicas
-        )
+        match self.min_replicas {
+            Some(min) => format!(
+                "{} {}/{} keeps at least {min}",
+                self.kind, self.own_namespace, self.name
+            ),
+            None => format!(
+                "{} {}/{} sets it from values scar cannot read",
+                self.kind, self.own_namespace, self.name
+            ),
+        }
     }
 }
 
@@ -460,6 +471,21 @@ impl Index {
                 scrape,
             });
         }
+        if let Some(scaling) = proportional_autoscaler::scaling(object) {
+            self.autoscalers.push(Autoscaler {
+                kind: "cluster-proportional-autoscaler",
+                namespace: scaling
+                    .target_namespace
+                    .unwrap_or_else(|| namespace.clone()),
+                own_namespace: namespace.clone(),
+                name: name.clone(),
+                origin: origin.clone(),
+                target_kind: scaling.target_kind,
+                target_name: scaling.target_name,
+                min_replicas: scaling.min_replicas,
+                min_replicas_set_at: Vec::new(),
+            });
+        }
         match object.kind {
             kind if object.is_workload() => self.workloads.push(Workload {
                 kind: kind.to_string(),
@@ -542,17 +568,19 @@ impl Index {
                 if let (Some(kind), Some(target_name)) = (field("kind"), field("name")) {
                     self.autoscalers.push(Autoscaler {
                         kind: "HorizontalPodAutoscaler",
+                        own_namespace: namespace.clone(),
                         namespace,
                         name,
                         origin,
                         min_replicas_set_at: replicas_set_at,
                         target_kind: kind.to_string(),
                         target_name: target_name.to_string(),
-                        min_replicas: spec
-                            .and_then(|s| s.get("minReplicas"))
-                            .and_then(Node::int)
-                            .and_then(|n| u32::try_from(n).ok())
-                            .unwrap_or(1),
+                        min_replicas: Some(
+                            spec.and_then(|s| s.get("minReplicas"))
+                                .and_then(Node::int)
+                                .and_then(|n| u32::try_from(n).ok())
+                                .unwrap_or(1),
+                        ),
                     });
                 }
             }
@@ -562,6 +590,7 @@ impl Index {
                 if let Some(target_name) = field("name") {
                     self.autoscalers.push(Autoscaler {
                         kind: "ScaledObject",
+                        own_namespace: namespace.clone(),
                         namespace,
                         name,
                         origin,
@@ -571,12 +600,13 @@ impl Index {
                         target_name: target_name.to_string(),
                         // Scaled to zero when idle (the default 0); one at
                         // least whenever it serves.
-                        min_replicas: spec
-                            .and_then(|s| s.get("minReplicaCount"))
-                            .and_then(Node::int)
-                            .and_then(|n| u32::try_from(n).ok())
-                            .unwrap_or(0)
-                            .max(1),
+                        min_replicas: Some(
+                            spec.and_then(|s| s.get("minReplicaCount"))
+                                .and_then(Node::int)
+                                .and_then(|n| u32::try_from(n).ok())
+                                .unwrap_or(0)
+                                .max(1),
+                        ),
                     });
                 }
             }
@@ -1110,7 +1140,9 @@ impl<'a> Lookup<'a> {
     /// `minReplicas` when one targets it, otherwise its own count.
     pub fn min_replicas(&self, workload: &Workload) -> Replicas {
         match (self.autoscaler_of(workload), workload.replicas) {
-            (Some(a), Replicas::Count(_) | Replicas::Unknown) => Replicas::Count(a.min_replicas),
+            (Some(a), Replicas::Count(_) | Replicas::Unknown) => {
+                a.min_replicas.map_or(Replicas::Unknown, Replicas::Count)
+            }
             (_, replicas) => replicas,
         }
     }
@@ -1147,7 +1179,8 @@ impl<'a> Lookup<'a> {
         self.autoscaler_from(self.asker, namespace, kind, name)
     }
 
-    /// The one autoscaler of a workload (of two, the one keeping fewer).
+    /// The one autoscaler of a workload (of two, the one keeping fewer; one
+    /// whose minimum is unknown before any).
     fn autoscaler_from(
         &self,
         from: &Origin,

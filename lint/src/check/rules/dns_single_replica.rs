@@ -19,11 +19,15 @@ impl Rule for DnsSingleReplica {
 ## What it finds
 A workload serving cluster DNS (label `k8s-app: kube-dns`, name `coredns` or
 `kube-dns`, or a CoreDNS image) that can drop to zero ready Pods during a
-rollout or a node drain: fewer than 2 replicas (unset is 1; an HPA's
-`minReplicas` counts), or a rolling update whose `maxUnavailable` is at
-least its replicas. Both the upstream Kubernetes addon manifest and
-coredns/deployment ship this way, with the replica count left to an
-autoscaler that a cluster may not run.
+rollout or a node drain: fewer than 2 replicas, or a rolling update whose
+`maxUnavailable` is at least its replicas. Unset is 1. An autoscaler's
+floor counts instead: an HPA's `minReplicas`, or the fewest a
+cluster-proportional-autoscaler (`--target=Deployment/coredns`) keeps from
+its `--default-params` (its linear `min`, two with
+`preventSinglePointFailure`); when that floor cannot be read (a ladder,
+values a template left unknown), nothing is reported. Both the upstream
+Kubernetes addon manifest and coredns/deployment ship without replicas,
+leaving the count to an autoscaler that a cluster may not run.
 
 ## Why it matters
 Everything depends on cluster DNS. When the kube-dns Pods of a cluster
@@ -73,7 +77,10 @@ different nodes, and a PodDisruptionBudget with `minAvailable: 1`.
             }
             _ => out.report_if(at, move |lookup| {
                 let autoscaler = lookup.autoscaler(&namespace, &kind, &name);
-                let replicas = autoscaler.map_or(replicas, |a| a.min_replicas);
+                let replicas = match autoscaler {
+                    Some(a) => a.min_replicas?,
+                    None => replicas,
+                };
                 let kept = autoscaler.map_or(String::new(), |a| format!(" ({})", a.describe()));
                 (replicas < 2).then(|| Diagnosis {
                     message: format!(

@@ -147,7 +147,7 @@ spec:
                     None => (services.first()?.describe(), false),
                 };
                 let kept = match (lookup.autoscaler(&namespace, &kind, &workload), replicas) {
-                    (Some(a), _) => Some(a.min_replicas),
+                    (Some(a), _) => a.min_replicas,
                     (None, Replicas::Count(n)) => Some(n),
                     (None, _) => None,
                 };

@@ -84,7 +84,7 @@ or a `podAntiAffinity` term with the same selector and topology key.
         out.report_if(at, move |lookup| {
             let autoscaler = lookup.autoscaler(&namespace, &kind, &name);
             let count = match (autoscaler, replicas) {
-                (Some(a), _) => a.min_replicas,
+                (Some(a), _) => a.min_replicas?,
                 (None, Replicas::Count(n)) => n,
                 (None, _) => return None,
             };

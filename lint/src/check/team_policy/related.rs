@@ -107,23 +107,21 @@ fn hpa(autoscaler: &Autoscaler) -> Value {
         ("kind", Value::from(autoscaler.kind)),
         (
             "metadata",
-            metadata(&autoscaler.name, &autoscaler.namespace),
+            metadata(&autoscaler.name, &autoscaler.own_namespace),
         ),
         (
             "spec",
-            map([
-                (
-                    "minReplicas",
-                    Value::Int(i64::from(autoscaler.min_replicas)),
-                ),
-                (
+            map(autoscaler
+                .min_replicas
+                .map(|min| ("minReplicas", Value::Int(i64::from(min))))
+                .into_iter()
+                .chain([(
                     "scaleTargetRef",
                     map([
                         ("kind", Value::from(autoscaler.target_kind.as_str())),
                         ("name", Value::from(autoscaler.target_name.as_str())),
                     ]),
-                ),
-            ]),
+                )])),
         ),
     ])
 }

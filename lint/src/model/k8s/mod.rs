@@ -4,6 +4,7 @@
 pub mod cluster_dns;
 pub mod labels;
 pub mod lifecycle;
+pub mod proportional_autoscaler;
 pub mod routes;
 pub mod selector;
 pub mod webhook;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Enumerator, Object, Rest, Value};
-use minijinja::{Environment, Error, ErrorKind, State};
+use minijinja::{Environment, Error, ErrorKind, Expression, State};
 
 use crate::input::units::role::{Scope, Variables};
 use crate::model::parse::yaml::Node;
@@ -56,6 +56,7 @@ const MAGIC: &[&str] = &[
 /// Functions and globals of the environment, which the context must not hide.
 const GLOBALS: &[&str] = &[
     "__scar_cond",
+    "__scar_value",
     "lookup",
     "query",
     "q",
@@ -338,7 +339,16 @@ fn scan(text: &str, mark_lines: bool, register: &mut dyn FnMut(&str, u32) -> usi
                 newline_dropped = true;
             }
             "{{" => {
-                scanned.source.push_str(tag);
+                let expression = inner.trim_matches(|c| c == '-' || c == '+').trim();
+                if has_inline_if(expression) {
+                    let index = register(expression, line);
+                    let (left, right) = trim_markers(inner);
+                    scanned
+                        .source
+                        .push_str(&format!("{{{{{left} __scar_value({index}) {right}}}}}"));
+                } else {
+                    scanned.source.push_str(tag);
+                }
                 read_expression(inner, line, &mut scanned);
                 newline_dropped = inner.ends_with('-');
             }
@@ -371,16 +381,7 @@ fn scan(text: &str, mark_lines: bool, register: &mut dyn FnMut(&str, u32) -> usi
                     "if" | "elif" => {
                         let condition = body[keyword.len()..].trim();
                         let index = register(condition, line);
-                        let left = if inner.starts_with(['-', '+']) {
-                            &inner[..1]
-                        } else {
-                            ""
-                        };
-                        let right = if inner.ends_with(['-', '+']) {
-                            &inner[inner.len() - 1..]
-                        } else {
-                            ""
-                        };
+                        let (left, right) = trim_markers(inner);
                         scanned.source.push_str(&format!(
                             "{{%{left} {keyword} __scar_cond({index}) {right}%}}"
                         ));
@@ -397,6 +398,69 @@ fn scan(text: &str, mark_lines: bool, register: &mut dyn FnMut(&str, u32) -> usi
         line += tag.matches('\n').count() as u32;
     }
     scanned
+}
+
+/// A tag's whitespace controls (`-`, `+`) at its start and its end.
+fn trim_markers(inner: &str) -> (&str, &str) {
+    let left = if inner.starts_with(['-', '+']) {
+        &inner[..1]
+    } else {
+        ""
+    };
+    let right = if inner.ends_with(['-', '+']) {
+        &inner[inner.len() - 1..]
+    } else {
+        ""
+    };
+    (left, right)
+}
+
+/// Whether an expression holds an inline `a if b else c` (outside its
+/// strings): in an expression, `if` means nothing else.
+fn has_inline_if(expression: &str) -> bool {
+    let mut quote = None;
+    let mut word = String::new();
+    for c in expression.chars().chain([' ']) {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                word.clear();
+            }
+            None if c.is_alphanumeric() || c == '_' => word.push(c),
+            None if word == "if" => return true,
+            None => word.clear(),
+        }
+    }
+    false
+}
+
+/// Whether a value is one only a run knows, or text holding one.
+fn only_a_run_knows(value: &Value) -> bool {
+    as_unknown(value).is_some_and(|u| u.origin == Origin::Run)
+        || value.as_str().is_some_and(|text| text.contains("{{"))
+}
+
+/// An inline `a if b else c` over a value only a run knows would take a
+/// branch on a guess (an unknown compares as no number does), so the
+/// whole expression is unknown; otherwise its value.
+fn inline_conditional(
+    expression: &Expression<'_, '_>,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<Value>,
+) -> Result<Value, Error> {
+    let mut names = BTreeMap::new();
+    for name in expression.undeclared_variables(false) {
+        let Some(value) = lookup(&name) else {
+            continue;
+        };
+        if only_a_run_knows(&value) {
+            return Ok(unknown(text, Origin::Run));
+        }
+        names.insert(name, value);
+    }
+    expression.eval(Value::from(names))
 }
 
 /// The length of a tag that starts `text`, through `close`, skipping
@@ -597,12 +661,17 @@ impl Shared {
             .and_then(|t| t.strip_suffix("}}"))
             .filter(|e| !e.contains("{{") && !e.contains("}}") && !e.contains("{%"))
         {
-            return match self.env.compile_expression(expression.trim()) {
-                Ok(compiled) => compiled
-                    .eval(context)
-                    .unwrap_or_else(|_| unknown(expression.trim(), Origin::Run)),
-                Err(_) => unknown(expression.trim(), Origin::Run),
+            let expression = expression.trim();
+            let value = match self.env.compile_expression(expression) {
+                Ok(compiled) if has_inline_if(expression) => {
+                    inline_conditional(&compiled, expression, |name| {
+                        context.get_attr(name).ok().filter(|v| !v.is_undefined())
+                    })
+                }
+                Ok(compiled) => compiled.eval(context),
+                Err(err) => Err(err),
             };
+            return value.unwrap_or_else(|_| unknown(expression, Origin::Run));
         }
         let scanned = scan(text, false, &mut |condition, _| {
             register(&self.conditions, condition, at.clone())
@@ -681,6 +750,7 @@ fn environment(filters: &HashSet<String>, tests: &HashSet<String>) -> Environmen
     }
     env.set_fuel(Some(FUEL));
     env.add_function("__scar_cond", condition);
+    env.add_function("__scar_value", inline_value);
     env.add_function("lookup", |name: String, _: Rest<Value>| {
         unknown(&format!("lookup('{name}')"), Origin::Run)
     });
@@ -721,19 +791,7 @@ fn environment(filters: &HashSet<String>, tests: &HashSet<String>) -> Environmen
 /// values, else the branch this render takes.
 fn condition(state: &State<'_, '_>, index: usize) -> Result<bool, Error> {
     let refused = || Error::new(ErrorKind::InvalidOperation, "too many unknown conditions");
-    let context = state.lookup("__scar").ok_or_else(refused)?;
-    let shared = context
-        .downcast_object_ref::<Context>()
-        .ok_or_else(refused)?
-        .0
-        .clone();
-    let text = {
-        let table = shared.conditions.lock().map_err(|_| refused())?;
-        table
-            .get(index)
-            .map(|(t, _)| t.clone())
-            .ok_or_else(refused)?
-    };
+    let (shared, text) = scanned_expression(state, index).ok_or_else(refused)?;
     let known = || -> Option<bool> {
         let expression = state.env().compile_expression(&text).ok()?;
         let mut names = BTreeMap::new();
@@ -760,6 +818,27 @@ fn condition(state: &State<'_, '_>, index: usize) -> Result<bool, Error> {
         Some(holds) => Ok(holds),
         None => shared.decide(index).ok_or_else(refused),
     }
+}
+
+/// `{{ a if b else c }}` as scanned: its value, or unknown when it reads
+/// a value only a run knows.
+fn inline_value(state: &State<'_, '_>, index: usize) -> Result<Value, Error> {
+    let (_, text) = scanned_expression(state, index).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            "an expression scar did not scan",
+        )
+    })?;
+    let expression = state.env().compile_expression(&text)?;
+    inline_conditional(&expression, &text, |name| state.lookup(name))
+}
+
+/// The role's variables and the expression the scan numbered `index`.
+fn scanned_expression(state: &State<'_, '_>, index: usize) -> Option<(Arc<Shared>, String)> {
+    let context = state.lookup("__scar")?;
+    let shared = context.downcast_object_ref::<Context>()?.0.clone();
+    let text = shared.conditions.lock().ok()?.get(index)?.0.clone();
+    Some((shared, text))
 }
 
 #[cfg(test)]
@@ -804,6 +883,37 @@ mod tests {
             }),
         };
         render(&file, &[scope])
+    }
+
+    #[test]
+    fn an_inline_if_over_a_value_only_a_run_knows_is_unknown_not_a_branch() {
+        let vars = variables(&[
+            ("size", "5"),
+            (
+                "dns_min_replicas",
+                "\"{{ [2, groups['k8s_cluster'] | length] | min }}\"",
+            ),
+            (
+                "single_point",
+                "\"{{ 'true' if dns_min_replicas | int > 1 else 'false' }}\"",
+            ),
+            ("mode", "\"{{ 'big' if size > 3 else 'small' }}\""),
+        ]);
+        let rendered = render_text(
+            "a={{ 'x' if ansible_memtotal_mb > 3 else 'y' }}\nb={{ single_point }}\nc={{ mode }} {{- ' ' ~ ('on' if size > 9 else 'off') }}\nd={{ 'set' if missing is defined else 'unset' }}\n",
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(rendered.variants.len(), 1);
+        assert_eq!(
+            rendered.variants[0].text,
+            "a={{ 'x' if ansible_memtotal_mb > 3 else 'y' }}\n\
+             b={{ 'true' if dns_min_replicas | int > 1 else 'false' }}\n\
+             c=big off\n\
+             d=unset\n"
+        );
+        assert!(has_inline_if("a if b else c") && has_inline_if("(x)if(y)else z"));
+        assert!(!has_inline_if("'a if b' ~ iffy ~ \"if\"") && !has_inline_if("gif | elif"));
     }
 
     #[test]

@@ -387,6 +387,28 @@ fn scan(text: &str, mark_lines: bool, register: &mut dyn FnMut(&str, u32) -> usi
                         ));
                         read_expression(condition, line, &mut scanned);
                     }
+                    "set" => {
+                        let assignment =
+                            body[keyword.len()..]
+                                .split_once('=')
+                                .filter(|(target, expression)| {
+                                    !target.contains(['(', '"', '\''])
+                                        && !expression.starts_with('=')
+                                        && has_inline_if(expression)
+                                });
+                        match assignment {
+                            Some((target, expression)) => {
+                                let index = register(expression.trim(), line);
+                                let (left, right) = trim_markers(inner);
+                                scanned.source.push_str(&format!(
+                                    "{{%{left} set {} = __scar_value({index}) {right}%}}",
+                                    target.trim()
+                                ));
+                            }
+                            None => scanned.source.push_str(tag),
+                        }
+                        read_expression(body, line, &mut scanned);
+                    }
                     _ => {
                         scanned.source.push_str(tag);
                         read_expression(body, line, &mut scanned);
@@ -900,7 +922,7 @@ mod tests {
             ("mode", "\"{{ 'big' if size > 3 else 'small' }}\""),
         ]);
         let rendered = render_text(
-            "a={{ 'x' if ansible_memtotal_mb > 3 else 'y' }}\nb={{ single_point }}\nc={{ mode }} {{- ' ' ~ ('on' if size > 9 else 'off') }}\nd={{ 'set' if missing is defined else 'unset' }}\n",
+            "a={{ 'x' if ansible_memtotal_mb > 3 else 'y' }}\nb={{ single_point }}\nc={{ mode }} {{- ' ' ~ ('on' if size > 9 else 'off') }}\nd={{ 'set' if missing is defined else 'unset' }}\n{% set cpus = 4 if ansible_processor_vcpus > 8 else 2 %}\n{%- set half = 'a' if size > 2 else 'b' %}\ne={{ cpus }} {{ half }}\n",
             &vars,
         )
         .unwrap();
@@ -910,7 +932,8 @@ mod tests {
             "a={{ 'x' if ansible_memtotal_mb > 3 else 'y' }}\n\
              b={{ 'true' if dns_min_replicas | int > 1 else 'false' }}\n\
              c=big off\n\
-             d=unset\n"
+             d=unset\n\
+             e={{ 4 if ansible_processor_vcpus > 8 else 2 }} a\n"
         );
         assert!(has_inline_if("a if b else c") && has_inline_if("(x)if(y)else z"));
         assert!(!has_inline_if("'a if b' ~ iffy ~ \"if\"") && !has_inline_if("gif | elif"));

@@ -112,6 +112,30 @@ fn kubespray_coredns_tolerates_the_masters_and_its_autoscaler_keeps_the_replicas
     );
 }
 
+#[test]
+fn kubespray_units_give_only_docker_s_start_limit_that_gives_up_on_restarts() {
+    let doc = json(&scar(&[
+        "lint",
+        "--format",
+        "json",
+        "testdata/ansible/kubespray-units",
+    ]));
+    // Restart=on-failure every 100 ms, 3 starts in 60 s: a crash loop
+    // leaves docker down. The kubelet's unit restarts every 10 s.
+    assert_eq!(
+        rules_paths_and_lines(&doc),
+        vec![(
+            "unit-start-limit-defeats-restart".to_string(),
+            "testdata/ansible/kubespray-units/roles/container-engine/docker/templates/docker.service.j2"
+                .to_string(),
+            40
+        )],
+        "{doc:#}"
+    );
+    let skipped = doc["summary"]["skipped"].as_array().unwrap();
+    assert!(skipped.is_empty(), "{skipped:#?}");
+}
+
 /// The same docker run of etcd, in a role whose defaults set its memory
 /// and as a lone template nobody gives values to.
 fn role_and_lone_template(dir: &Path) {

@@ -66,9 +66,9 @@ fn a_later_kubespray_etcd_role_renders_without_a_finding_or_a_parse_error() {
     assert!(skipped.is_empty(), "{skipped:#?}");
 }
 
-const COREDNS: &str = "testdata/ansible/kubespray-coredns";
+const APPS: &str = "testdata/ansible/kubespray-apps";
 
-fn lint_coredns_role(dir: &Path) -> serde_json::Value {
+fn lint_apps_roles(dir: &Path) -> serde_json::Value {
     let config = dir.join(".scar.yaml");
     json(&scar(&[
         "lint",
@@ -81,34 +81,49 @@ fn lint_coredns_role(dir: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn kubespray_coredns_tolerates_the_masters_and_its_autoscaler_keeps_the_replicas() {
-    let doc = lint_coredns_role(Path::new(COREDNS));
-    let template =
-        format!("{COREDNS}/roles/kubernetes-apps/ansible/templates/coredns-deployment.yml.j2");
-    // Incident 7: DNS allowed onto the control plane. The Deployment sets no
-    // replicas; the role's dns-autoscaler sets them from the cluster's size.
+fn kubespray_apps_give_dns_on_the_masters_and_a_single_metrics_server_not_single_dns() {
+    let doc = lint_apps_roles(Path::new(APPS));
+    let templates = format!("{APPS}/roles/kubernetes-apps");
+    // Incident 7: DNS allowed onto the control plane. The CoreDNS Deployment
+    // sets no replicas; the role's dns-autoscaler sets them from the
+    // cluster's size. metrics-server serves an aggregated API from one Pod.
     assert_eq!(
         rules_paths_and_lines(&doc),
-        vec![("dns-schedulable-on-control-plane".to_string(), template, 32)],
+        vec![
+            (
+                "dns-schedulable-on-control-plane".to_string(),
+                format!("{templates}/ansible/templates/coredns-deployment.yml.j2"),
+                32
+            ),
+            (
+                "apiservice-single-replica".to_string(),
+                format!("{templates}/metrics_server/templates/metrics-apiservice.yaml.j2"),
+                4
+            ),
+        ],
         "{doc:#}"
     );
-    assert_eq!(doc["summary"]["resources"], 2, "{doc:#}");
+    assert_eq!(doc["summary"]["resources"], 5, "{doc:#}");
 
     let without_autoscaler = tempfile::tempdir().unwrap();
-    common::copy_dir(Path::new(COREDNS), without_autoscaler.path());
+    common::copy_dir(Path::new(APPS), without_autoscaler.path());
     std::fs::remove_file(
         without_autoscaler
             .path()
             .join("roles/kubernetes-apps/ansible/templates/dns-autoscaler.yml.j2"),
     )
     .unwrap();
-    let rules: Vec<String> = rules_paths_and_lines(&lint_coredns_role(without_autoscaler.path()))
+    let rules: Vec<String> = rules_paths_and_lines(&lint_apps_roles(without_autoscaler.path()))
         .into_iter()
         .map(|(rule, _, _)| rule)
         .collect();
     assert_eq!(
         rules,
-        ["dns-single-replica", "dns-schedulable-on-control-plane"]
+        [
+            "dns-single-replica",
+            "dns-schedulable-on-control-plane",
+            "apiservice-single-replica"
+        ]
     );
 }
 

@@ -440,19 +440,29 @@ fn trim_markers(inner: &str) -> (&str, &str) {
 /// Whether an expression holds an inline `a if b else c` (outside its
 /// strings): in an expression, `if` means nothing else.
 fn has_inline_if(expression: &str) -> bool {
+    if !expression.contains("if") {
+        return false;
+    }
     let mut quote = None;
-    let mut word = String::new();
-    for c in expression.chars().chain([' ']) {
+    let mut word_start = None;
+    for (i, c) in expression.char_indices().chain([(expression.len(), ' ')]) {
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                word.clear();
+            None if c.is_alphanumeric() || c == '_' => {
+                word_start.get_or_insert(i);
             }
-            None if c.is_alphanumeric() || c == '_' => word.push(c),
-            None if word == "if" => return true,
-            None => word.clear(),
+            None => {
+                if word_start
+                    .take()
+                    .is_some_and(|start| &expression[start..i] == "if")
+                {
+                    return true;
+                }
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+            }
         }
     }
     false

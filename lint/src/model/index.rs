@@ -290,8 +290,9 @@ pub struct DisruptionBudget {
 }
 
 /// What decides a workload's replica count instead of its `replicas`: a
-/// HorizontalPodAutoscaler's `minReplicas`, or a KEDA ScaledObject's
-/// `minReplicaCount` (KEDA runs the HPA that scales it).
+/// HorizontalPodAutoscaler's `minReplicas`, a KEDA ScaledObject's
+/// `minReplicaCount` (KEDA runs the HPA that scales it), or the fewest a
+/// cluster-proportional-autoscaler keeps.
 #[derive(Debug, Clone)]
 pub struct Autoscaler {
     /// `HorizontalPodAutoscaler`, `ScaledObject` or `cluster-proportional-autoscaler`.
@@ -318,7 +319,7 @@ impl Autoscaler {
                 self.kind, self.own_namespace, self.name
             ),
             None => format!(
-                "{} {}/{} sets it from values scar cannot read",
+                "{} {}/{} sets its count from values scar cannot read",
                 self.kind, self.own_namespace, self.name
             ),
         }

@@ -351,19 +351,7 @@ fn overlays_stopped_by_one_remote_base_make_one_finding_naming_both() {
 
 #[test]
 fn a_render_that_runs_too_long_is_stopped_and_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo().join("testdata/rules/render-failed/renders"),
-        &dir.path().join("chart"),
-    );
-    let slow = dir.path().join("slow-helm");
-    fs::write(&slow, "#!/bin/sh\nsleep 30\n").unwrap();
-    fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    fs::write(
-        dir.path().join(".scar.yaml"),
-        "helm:\n  path: slow-helm\n  timeout_seconds: 1\n",
-    )
-    .unwrap();
+    let dir = chart_rendered_by("sleep 30", "  timeout_seconds: 1\n");
     let started = Instant::now();
     let doc = json(&scar_in(dir.path(), &["lint", "--format", "json", "chart"]));
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -374,23 +362,12 @@ fn a_render_that_runs_too_long_is_stopped_and_reported() {
 
 #[test]
 fn helm_runs_with_a_lazier_garbage_collector_unless_the_user_set_one() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo().join("testdata/rules/render-failed/renders"),
-        &dir.path().join("chart"),
+    let recorded = tempfile::tempdir().unwrap();
+    let seen = recorded.path().join("gogc-seen");
+    let dir = chart_rendered_by(
+        &format!("printf %s \"$GOGC\" > '{}'\nexit 1", seen.display()),
+        "",
     );
-    let seen = dir.path().join("gogc-seen");
-    let helm = dir.path().join("recording-helm");
-    fs::write(
-        &helm,
-        format!(
-            "#!/bin/sh\nprintf %s \"$GOGC\" > '{}'\nexit 1\n",
-            seen.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&helm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    write(dir.path(), ".scar.yaml", "helm:\n  path: recording-helm\n");
     let gogc_seen = |env: &[(&str, &std::ffi::OsStr)]| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scar"));
         command
@@ -402,6 +379,26 @@ fn helm_runs_with_a_lazier_garbage_collector_unless_the_user_set_one() {
     };
     assert_eq!(gogc_seen(&[]), "400");
     assert_eq!(gogc_seen(&[("GOGC", "77".as_ref())]), "77");
+}
+
+/// The render-failed fixture's chart that renders, in a fresh folder as
+/// `chart/`, with a `.scar.yaml` whose helm is a shell script running
+/// `script` and whose other helm settings are `settings`.
+fn chart_rendered_by(script: &str, settings: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo().join("testdata/rules/render-failed/renders"),
+        &dir.path().join("chart"),
+    );
+    let helm = dir.path().join("fake-helm");
+    fs::write(&helm, format!("#!/bin/sh\n{script}\n")).unwrap();
+    fs::set_permissions(&helm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write(
+        dir.path(),
+        ".scar.yaml",
+        &format!("helm:\n  path: fake-helm\n{settings}"),
+    );
+    dir
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

@@ -92,14 +92,17 @@ pub fn object_flags(object: &Object<'_>, component: Component) -> Vec<Flag> {
         .containers()
         .iter()
         .filter(|c| container_runs(c, component.program()))
-        .flat_map(|c| {
-            let argv = ["command", "args"]
-                .iter()
-                .flat_map(|key| c.get(key).map_or(&[][..], Node::items))
-                .filter_map(|n| Some((n.str()?, n.span)));
-            parse_argv(argv)
-        })
+        .flat_map(container_flags)
         .collect()
+}
+
+/// The flags on a container's `command` and `args`.
+pub fn container_flags(container: &Node) -> Vec<Flag> {
+    let argv = ["command", "args"]
+        .iter()
+        .flat_map(|key| container.get(key).map_or(&[][..], Node::items))
+        .filter_map(|n| Some((n.str()?, n.span)));
+    parse_argv(argv)
 }
 
 /// The component's flags on `ExecStart=` lines that run it.

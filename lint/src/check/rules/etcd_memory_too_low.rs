@@ -1,7 +1,9 @@
 use crate::model::compose::ComposeService;
 use crate::model::container_cli::ContainerRun;
+use crate::model::control_plane::container_flags;
 use crate::model::k8s::{command_runs, container_runs, Object};
 use crate::model::parse::systemd::Unit;
+use crate::model::parse::yaml::Node;
 use crate::model::quantity::{describe, docker_bytes, kubernetes_bytes, systemd_bytes};
 use crate::model::source::Span;
 
@@ -32,6 +34,11 @@ entrypoint runs, or by a command that starts the `etcd` binary, directly or
 in a shell's `-c` script. A container of the etcd image whose command runs
 another program (`etcdctl`, a backup or upgrade script), and Jobs, CronJobs
 and Helm hooks, which run briefly, are not etcd serving a cluster's state.
+Nor is an etcd that takes clients on loopback only (`--listen-client-urls`
+or `ETCD_LISTEN_CLIENT_URLS` naming `127.0.0.1`, `localhost` or `::1`) in a
+Pod on its own network with no kube-apiserver beside it: only its Pod's
+other containers can reach it, so it keeps a tool's data (kubespray's
+netchecker runs one), not the state an API server serves.
 
 Sizes are read the way each tool reads them, and the suffixes differ:
 docker, compose and systemd take `512M`, `512m`, `512MB` and `512MiB` all as
@@ -84,7 +91,22 @@ resources:
         if object.runs_to_completion() {
             return;
         }
-        for container in object.containers().iter().filter(|c| container_runs(c, ETCD)) {
+        let beside_an_api_server = object
+            .containers()
+            .iter()
+            .any(|c| container_runs(c, "kube-apiserver"));
+        let host_network = object
+            .pod_spec()
+            .and_then(|s| s.get("hostNetwork"))
+            .and_then(Node::bool)
+            == Some(true);
+        let reachable_from_outside_its_pod =
+            |etcd: &Node| host_network || beside_an_api_server || !clients_on_loopback_only(etcd);
+        for container in object
+            .containers()
+            .iter()
+            .filter(|c| container_runs(c, ETCD) && reachable_from_outside_its_pod(c))
+        {
             if let Some(limit) = container.at(&["resources", "limits", "memory"]) {
                 let value = limit.str().unwrap_or("");
                 check(out, limit.span, value, kubernetes_bytes(value), "resources.limits.memory");
@@ -109,6 +131,38 @@ resources:
             }
         }
     }
+}
+
+/// Whether an etcd container sets the addresses it takes clients on, and
+/// every one of them is loopback. etcd's own default is localhost too, but
+/// an image's entrypoint may set another, so an unset list is not read.
+fn clients_on_loopback_only(container: &Node) -> bool {
+    let flag = container_flags(container)
+        .into_iter()
+        .rfind(|f| f.name == "listen-client-urls")
+        .map(|f| f.value);
+    let env = || {
+        container
+            .get("env")
+            .map_or(&[][..], Node::items)
+            .iter()
+            .filter(|e| e.get("name").and_then(Node::str) == Some("ETCD_LISTEN_CLIENT_URLS"))
+            .find_map(|e| e.get("value").and_then(Node::str))
+            .map(str::to_string)
+    };
+    flag.or_else(env)
+        .is_some_and(|urls| !urls.is_empty() && urls.split(',').all(is_loopback_url))
+}
+
+/// `http://127.0.0.1:2379`, `https://localhost:2379`, `http://[::1]:2379`.
+fn is_loopback_url(url: &str) -> bool {
+    let authority = url.trim().split_once("://").map_or("", |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn check(out: &mut Emitter<'_>, at: Span, written: &str, bytes: Option<u64>, setting: &str) {

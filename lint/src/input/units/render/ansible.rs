@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::{Enumerator, Object, Rest, Value};
+use minijinja::value::{Enumerator, Object, Rest, Value, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, Expression, State};
 
 use crate::input::units::role::{Scope, Variables};
@@ -783,20 +783,22 @@ fn environment(filters: &HashSet<String>, tests: &HashSet<String>) -> Environmen
     env.set_fuel(Some(FUEL));
     env.add_function("__scar_cond", condition);
     env.add_function("__scar_value", inline_value);
-    env.add_function("lookup", |name: String, _: Rest<Value>| {
+    // Lookups and unknown filters take any arguments, keywords too
+    // (`lookup('env', 'HOME', default='')`): their result is unknown.
+    env.add_function("lookup", |name: String, _: Rest<ValueOrKwargs>| {
         unknown(&format!("lookup('{name}')"), Origin::Run)
     });
-    env.add_function("query", |name: String, _: Rest<Value>| {
+    env.add_function("query", |name: String, _: Rest<ValueOrKwargs>| {
         unknown(&format!("query('{name}')"), Origin::Run)
     });
-    env.add_function("q", |name: String, _: Rest<Value>| {
+    env.add_function("q", |name: String, _: Rest<ValueOrKwargs>| {
         unknown(&format!("query('{name}')"), Origin::Run)
     });
     ansible_filters::add(&mut env);
     for name in filters {
         if !ansible_filters::is_known(name) {
             let shown = name.clone();
-            env.add_filter(name.clone(), move |value: Value, _: Rest<Value>| {
+            env.add_filter(name.clone(), move |value: Value, _: Rest<ValueOrKwargs>| {
                 let of = as_unknown(&value).map_or_else(|| value.to_string(), |u| u.name.clone());
                 unknown(&format!("{of} | {shown}"), Origin::Run)
             });
@@ -807,7 +809,7 @@ fn environment(filters: &HashSet<String>, tests: &HashSet<String>) -> Environmen
             let shown = name.clone();
             env.add_test(
                 name.clone(),
-                move |_: Value, _: Rest<Value>| -> Result<bool, Error> {
+                move |_: Value, _: Rest<ValueOrKwargs>| -> Result<bool, Error> {
                     Err(Error::new(
                         ErrorKind::InvalidOperation,
                         format!("test {shown} is not known"),
@@ -974,13 +976,13 @@ mod tests {
     fn unknowns_print_as_placeholders_and_unset_variables_take_their_default() {
         let vars = variables(&[("known", "yes")]);
         let rendered = render_text(
-            "a={{ ansible_hostname }}\nb={{ nobody_sets | default('x') }}\nc={{ ansible_fqdn | default('x') }}\nd={{ known | bool }}\ne={{ lookup('env', 'HOME') | upper }}\nf={{ 'v' | some_plugin_filter }} g={{ 'G' | lower }}\n",
+            "a={{ ansible_hostname }}\nb={{ nobody_sets | default('x') }}\nc={{ ansible_fqdn | default('x') }}\nd={{ known | bool }}\ne={{ lookup('env', 'HOME') | upper }}\nf={{ 'v' | some_plugin_filter }} g={{ 'G' | lower }}\nh={{ lookup('env', 'HOME', default='/') }} i={{ 'p' | password_hash('sha512', rounds=5000) }}\n",
             &vars,
         )
         .unwrap();
         assert_eq!(
             rendered.variants[0].text,
-            "a={{ ansible_hostname }}\nb=x\nc={{ ansible_fqdn }}\nd=True\ne={{ lookup('env') | upper }}\nf={{ v | some_plugin_filter }} g=g\n"
+            "a={{ ansible_hostname }}\nb=x\nc={{ ansible_fqdn }}\nd=True\ne={{ lookup('env') | upper }}\nf={{ v | some_plugin_filter }} g=g\nh={{ lookup('env') }} i={{ p | password_hash }}\n"
         );
     }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use minijinja::value::{Rest, Value, ValueKind};
+use minijinja::value::{from_args, Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind};
 
 use super::unknown::{as_unknown, unknown, Origin};
@@ -33,6 +33,7 @@ const ANSIBLE: &[&str] = &[
     "basename",
     "dirname",
     "quote",
+    "indent",
 ];
 
 /// minijinja's own filters that behave as Jinja2's do.
@@ -48,7 +49,6 @@ const BUILTIN: &[&str] = &[
     "first",
     "float",
     "groupby",
-    "indent",
     "items",
     "last",
     "length",
@@ -147,6 +147,7 @@ pub fn add(env: &mut Environment<'static>) {
     env.add_filter("default", default);
     env.add_filter("d", default);
     env.add_filter("regex_replace", regex_replace);
+    env.add_filter("indent", indent);
     env.add_filter("bool", |value: Value| {
         carried("bool", &value, &[]).unwrap_or_else(|| Value::from(to_bool(&value)))
     });
@@ -196,7 +197,11 @@ pub fn add(env: &mut Environment<'static>) {
     for name in ["to_json", "to_nice_json"] {
         env.add_filter(
             name,
-            move |value: Value, _: Rest<Value>| -> Result<Value, Error> {
+            move |value: Value, kwargs: Kwargs| -> Result<Value, Error> {
+                layout_only(
+                    &kwargs,
+                    &["indent", "sort_keys", "ensure_ascii", "separators"],
+                )?;
                 if let Some(unknown) = carried(name, &value, &[]) {
                     return Ok(unknown);
                 }
@@ -213,11 +218,19 @@ pub fn add(env: &mut Environment<'static>) {
     for name in ["to_yaml", "to_nice_yaml"] {
         env.add_filter(
             name,
-            move |value: Value, _: Rest<Value>| -> Result<Value, Error> {
+            move |value: Value, kwargs: Kwargs| -> Result<Value, Error> {
+                let default_indent = if name == "to_nice_yaml" { 4 } else { 2 };
+                let indent = kwargs
+                    .get::<Option<usize>>("indent")?
+                    .unwrap_or(default_indent)
+                    .clamp(1, 16);
+                layout_only(
+                    &kwargs,
+                    &["width", "sort_keys", "default_flow_style", "allow_unicode"],
+                )?;
                 if let Some(unknown) = carried(name, &value, &[]) {
                     return Ok(unknown);
                 }
-                let indent = if name == "to_nice_yaml" { 4 } else { 2 };
                 let mut out = String::new();
                 write_yaml(&to_json(&value)?, indent, 0, &mut out);
                 Ok(Value::from(out))
@@ -240,24 +253,7 @@ pub fn add(env: &mut Environment<'static>) {
             _ => pick(1),
         }
     });
-    env.add_filter(
-        "combine",
-        |value: Value, args: Rest<Value>| -> Result<Value, Error> {
-            if let Some(unknown) = carried("combine", &value, &args) {
-                return Ok(unknown);
-            }
-            let mut merged = BTreeMap::new();
-            for map in std::iter::once(&value)
-                .chain(args.iter())
-                .filter(|v| v.kind() == ValueKind::Map)
-            {
-                for key in map.try_iter()? {
-                    merged.insert(key.to_string(), map.get_item(&key)?);
-                }
-            }
-            Ok(Value::from(merged))
-        },
-    );
+    env.add_filter("combine", combine);
     env.add_filter("dict2items", |value: Value| -> Result<Value, Error> {
         if let Some(unknown) = carried("dict2items", &value, &[]) {
             return Ok(unknown);
@@ -290,31 +286,214 @@ pub fn add(env: &mut Environment<'static>) {
     });
 }
 
-/// Ansible's `default(value, boolean=false)`: for a value nobody sets, or
-/// with `boolean`, a false one; a value only a run knows stays unknown.
-fn default(value: Value, args: Rest<Value>) -> Value {
-    let fallback = args.first().cloned().unwrap_or(Value::from(""));
-    let boolean = args.get(1).is_some_and(Value::is_true);
-    match as_unknown(&value).map(|u| u.origin) {
+/// Keyword arguments that change only how text is laid out (indentation,
+/// key order, escaping), not what it says: taken and left alone. Any other
+/// is refused, so the template is linted as written rather than guessed.
+fn layout_only(kwargs: &Kwargs, names: &[&str]) -> Result<(), Error> {
+    for name in names {
+        kwargs.get::<Option<Value>>(name)?;
+    }
+    kwargs.assert_all_used()
+}
+
+/// Ansible's `default(default_value='', boolean=false)`: for a value
+/// nobody sets, or with `boolean`, a false one; a value only a run knows
+/// stays unknown.
+fn default(
+    value: Value,
+    fallback: Option<Value>,
+    boolean: Option<Value>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let fallback = match fallback {
+        Some(fallback) => fallback,
+        None => kwargs
+            .get::<Option<Value>>("default_value")?
+            .unwrap_or(Value::from("")),
+    };
+    let boolean = match boolean {
+        Some(boolean) => boolean.is_true(),
+        None => kwargs.get::<Option<bool>>("boolean")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
+    Ok(match as_unknown(&value).map(|u| u.origin) {
         Some(Origin::Unset) => fallback,
         Some(Origin::Run) => value,
         None if value.is_undefined() || (boolean && !value.is_true()) => fallback,
         None => value,
-    }
+    })
 }
 
-/// Python's `re.sub`, as Ansible's `regex_replace(pattern, replacement)`.
-fn regex_replace(value: Value, args: Rest<Value>) -> Result<Value, Error> {
-    if let Some(unknown) = carried("regex_replace", &value, &args) {
+/// Ansible's `combine(*dicts, recursive=false, list_merge='replace')`: later
+/// mappings win; with `recursive`, mappings under the same key merge too;
+/// `list_merge` says what two lists under the same key make.
+fn combine(value: Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let args = args.into_values();
+    let (others, kwargs) = from_args::<(&[Value], Kwargs)>(&args)?;
+    let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
+    let list_merge = kwargs
+        .get::<Option<String>>("list_merge")?
+        .unwrap_or_else(|| "replace".to_string());
+    kwargs.assert_all_used()?;
+    if !matches!(
+        list_merge.as_str(),
+        "replace" | "keep" | "append" | "prepend" | "append_rp" | "prepend_rp"
+    ) {
+        return Err(invalid(format!(
+            "combine: list_merge={list_merge} is not one of Ansible's"
+        )));
+    }
+    if let Some(unknown) = carried("combine", &value, others) {
         return Ok(unknown);
     }
-    let pattern = args.first().map(Value::to_string).unwrap_or_default();
-    let replacement = args.get(1).map(Value::to_string).unwrap_or_default();
-    let regex = regex::Regex::new(&pattern).map_err(|e| invalid(e.to_string()))?;
+    let mut merged = Value::from(BTreeMap::<String, Value>::new());
+    for map in std::iter::once(&value)
+        .chain(others)
+        .filter(|v| v.kind() == ValueKind::Map)
+    {
+        merged = merge_maps(&merged, map, recursive, &list_merge)?;
+    }
+    Ok(merged)
+}
+
+/// Ansible's `merge_hash`: `high`'s keys over `low`'s.
+fn merge_maps(
+    low: &Value,
+    high: &Value,
+    recursive: bool,
+    list_merge: &str,
+) -> Result<Value, Error> {
+    let mut merged = BTreeMap::new();
+    for key in low.try_iter()? {
+        merged.insert(key.to_string(), low.get_item(&key)?);
+    }
+    for key in high.try_iter()? {
+        let new = high.get_item(&key)?;
+        let value = match merged.get(&key.to_string()) {
+            Some(old)
+                if recursive && old.kind() == ValueKind::Map && new.kind() == ValueKind::Map =>
+            {
+                merge_maps(old, &new, recursive, list_merge)?
+            }
+            Some(old) if old.kind() == ValueKind::Seq && new.kind() == ValueKind::Seq => {
+                merge_lists(old, &new, list_merge)?
+            }
+            _ => new,
+        };
+        merged.insert(key.to_string(), value);
+    }
+    Ok(Value::from(merged))
+}
+
+fn merge_lists(old: &Value, new: &Value, list_merge: &str) -> Result<Value, Error> {
+    let old: Vec<Value> = old.try_iter()?.collect();
+    let new: Vec<Value> = new.try_iter()?.collect();
+    let old_not_in_new = || old.iter().filter(|v| !new.contains(v)).cloned();
+    let merged: Vec<Value> = match list_merge {
+        "keep" => old.clone(),
+        "append" => old.iter().chain(&new).cloned().collect(),
+        "prepend" => new.iter().chain(&old).cloned().collect(),
+        "append_rp" => old_not_in_new().chain(new.iter().cloned()).collect(),
+        "prepend_rp" => new.iter().cloned().chain(old_not_in_new()).collect(),
+        _ => new,
+    };
+    Ok(Value::from(merged))
+}
+
+/// The widest indentation `indent` gives: a template asking for more is
+/// not one a role writes, and each line would grow by it.
+const MAX_INDENT: usize = 256;
+
+/// Jinja2's `indent(width=4, first=false, blank=false)`, which Ansible runs.
+/// minijinja's drops a trailing newline where Jinja2 keeps it, and roles
+/// rely on it: `{{ selector | to_nice_yaml | indent(8) }}` before a
+/// `{%- endif %}` must still end its line. `width` may be a string, as in
+/// Jinja2.
+fn indent(
+    value: Value,
+    width: Option<Value>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let width = match width {
+        Some(width) => Some(width),
+        None => kwargs.get::<Option<Value>>("width")?,
+    };
+    let first = match first {
+        Some(first) => first,
+        None => kwargs.get::<Option<bool>>("first")?.unwrap_or(false),
+    };
+    let blank = match blank {
+        Some(blank) => blank,
+        None => kwargs.get::<Option<bool>>("blank")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
+    if let Some(unknown) = carried("indent", &value, width.as_slice()) {
+        return Ok(unknown);
+    }
+    let indention = match width {
+        None => " ".repeat(4),
+        Some(width) if width.kind() == ValueKind::String => width.to_string(),
+        Some(width) => " ".repeat(
+            width
+                .as_usize()
+                .ok_or_else(|| invalid(format!("indent width {width} is not a count")))?,
+        ),
+    };
+    if indention.len() > MAX_INDENT {
+        return Err(invalid(format!(
+            "indent width {} is over {MAX_INDENT}",
+            indention.len()
+        )));
+    }
+    // Jinja2 appends a newline before splitting, so a trailing one survives
+    // as an empty last line.
+    let text = format!("{value}\n");
+    let mut lines = text.lines();
+    let mut out = String::new();
+    if first {
+        out.push_str(&indention);
+    }
+    out.push_str(lines.next().unwrap_or(""));
+    for line in lines {
+        out.push('\n');
+        if blank || !line.is_empty() {
+            out.push_str(&indention);
+        }
+        out.push_str(line);
+    }
+    Ok(Value::from(out))
+}
+
+/// Python's `re.sub`, as Ansible's `regex_replace(pattern='',
+/// replacement='', ignorecase=false, multiline=false, count=0)`.
+fn regex_replace(
+    value: Value,
+    pattern: Option<Value>,
+    replacement: Option<Value>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
+    let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
+    let count = kwargs.get::<Option<usize>>("count")?.unwrap_or(0);
+    kwargs.assert_all_used()?;
+    let written: Vec<Value> = pattern.iter().chain(&replacement).cloned().collect();
+    if let Some(unknown) = carried("regex_replace", &value, &written) {
+        return Ok(unknown);
+    }
+    let pattern = pattern.map(|p| p.to_string()).unwrap_or_default();
+    let replacement = replacement.map(|r| r.to_string()).unwrap_or_default();
+    let regex = regex::RegexBuilder::new(&pattern)
+        .case_insensitive(ignorecase)
+        .multi_line(multiline)
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
     Ok(Value::from(
         regex
-            .replace_all(
+            .replacen(
                 &value.to_string(),
+                count,
                 python_replacement(&replacement).as_str(),
             )
             .into_owned(),
@@ -513,6 +692,15 @@ mod tests {
         .unwrap()
     }
 
+    /// Templates a render must fail on, so the file is linted as written.
+    fn assert_refused(templates: &[&str]) {
+        let mut env = Environment::new();
+        add(&mut env);
+        for template in templates {
+            assert!(env.render_str(template, ()).is_err(), "{template}");
+        }
+    }
+
     #[test]
     fn filters_behave_as_ansible_s() {
         assert_eq!(render("{{ '512Mi' | regex_replace('Mi', 'M') }}"), "512M");
@@ -548,6 +736,70 @@ mod tests {
         );
         assert_eq!(render("{{ ['a', 'b'] | join(',') | upper }}"), "A,B");
         assert_eq!(render("{{ m | to_nice_yaml }}"), "a: 1\n");
+    }
+
+    #[test]
+    fn indent_keeps_a_trailing_newline_as_jinja2_does() {
+        // kubespray's metallb: the selector's line must end before the
+        // next key, whitespace control or not.
+        assert_eq!(
+            render("x:\n  {{ m | to_nice_yaml | indent(width=2) }}\n{%- if true %}y: 1{% endif %}"),
+            "x:\n  a: 1\ny: 1"
+        );
+        assert_eq!(render("{{ 'a\nb\n' | indent(8) }}|"), "a\n        b\n|");
+        assert_eq!(
+            render("{{ 'a\n\nb' | indent(2, true) }}|{{ 'a\n\nb' | indent(2, blank=true) }}"),
+            "  a\n\n  b|a\n  \n  b"
+        );
+        assert_eq!(render("{{ 'a\nb' | indent('> ') }}"), "a\n> b");
+        assert_eq!(
+            render("{{ [m] | to_nice_yaml(indent=2) | indent(width=8) }}|"),
+            "-\n          a: 1\n|"
+        );
+        assert_eq!(
+            render("{{ fact | indent(4) }}"),
+            "{{ ansible_memtotal_mb | indent }}"
+        );
+        assert_refused(&[
+            "{{ 'a' | indent(100000) }}",
+            "{{ 'a' | indent(-1) }}",
+            "{{ 'a' | indent(depth=2) }}",
+        ]);
+    }
+
+    #[test]
+    fn keyword_arguments_roles_write_are_taken_as_ansible_takes_them() {
+        assert_eq!(
+            render("{{ m | to_nice_yaml(indent=2, width=1337) }}"),
+            "a: 1\n"
+        );
+        assert_eq!(
+            render("{{ m | to_nice_json(indent=2, sort_keys=true) }}"),
+            "{\n  \"a\": 1\n}"
+        );
+        assert_eq!(
+            render("{{ {'x': {'a': 1}, 'l': [1]} | combine({'x': {'b': 2}, 'l': [2]}, recursive=true, list_merge='append') | to_json }}"),
+            "{\"l\":[1,2],\"x\":{\"a\":1,\"b\":2}}"
+        );
+        assert_eq!(
+            render("{{ {'x': {'a': 1}, 'l': [1, 2]} | combine({'x': {'b': 2}, 'l': [2, 3]}, list_merge='prepend_rp') | to_json }}"),
+            "{\"l\":[2,3,1],\"x\":{\"b\":2}}"
+        );
+        assert_eq!(
+            render("{{ 'Mi mi' | regex_replace('mi', 'M', ignorecase=true, count=1) }}"),
+            "M mi"
+        );
+        assert_eq!(
+            render(
+                "{{ '' | default('x', boolean=true) }} {{ unset | default(default_value='y') }}"
+            ),
+            "x y"
+        );
+        assert_refused(&[
+            "{{ {} | to_nice_yaml(explicit_start=true) }}",
+            "{{ {} | combine({}, list_merge='sideways') }}",
+            "{{ 'a' | regex_replace('a', 'b', flags=2) }}",
+        ]);
     }
 
     #[test]

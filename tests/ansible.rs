@@ -81,12 +81,14 @@ fn lint_apps_roles(dir: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn kubespray_apps_give_dns_on_the_masters_and_a_single_metrics_server_not_single_dns() {
+fn kubespray_apps_give_dns_on_the_masters_and_single_backends_of_apis_and_webhooks() {
     let doc = lint_apps_roles(Path::new(APPS));
     let templates = format!("{APPS}/roles/kubernetes-apps");
     // Incident 7: DNS allowed onto the control plane. The CoreDNS Deployment
     // sets no replicas; the role's dns-autoscaler sets them from the
     // cluster's size. metrics-server serves an aggregated API from one Pod.
+    // MetalLB's fail-closed webhooks call its one controller; its selectors
+    // and tolerations render through `to_nice_yaml(indent=2) | indent(8)`.
     // NodeLocal DNSCache runs on every node by design, and netchecker's etcd
     // is its own store on loopback, not the cluster's: both stay silent.
     assert_eq!(
@@ -98,6 +100,11 @@ fn kubespray_apps_give_dns_on_the_masters_and_a_single_metrics_server_not_single
                 32
             ),
             (
+                "webhook-single-replica".to_string(),
+                format!("{templates}/metallb/templates/metallb-native.yml.j2"),
+                225
+            ),
+            (
                 "apiservice-single-replica".to_string(),
                 format!("{templates}/metrics_server/templates/metrics-apiservice.yaml.j2"),
                 4
@@ -105,7 +112,7 @@ fn kubespray_apps_give_dns_on_the_masters_and_a_single_metrics_server_not_single
         ],
         "{doc:#}"
     );
-    assert_eq!(doc["summary"]["resources"], 7, "{doc:#}");
+    assert_eq!(doc["summary"]["resources"], 12, "{doc:#}");
     let skipped = doc["summary"]["skipped"].as_array().unwrap();
     assert!(skipped.is_empty(), "{skipped:#?}");
 
@@ -126,6 +133,7 @@ fn kubespray_apps_give_dns_on_the_masters_and_a_single_metrics_server_not_single
         [
             "dns-single-replica",
             "dns-schedulable-on-control-plane",
+            "webhook-single-replica",
             "apiservice-single-replica"
         ]
     );

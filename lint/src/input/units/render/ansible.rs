@@ -987,6 +987,19 @@ mod tests {
     }
 
     #[test]
+    fn a_version_condition_on_a_known_version_is_decided_and_on_an_unset_one_splits() {
+        let template =
+            "{% if kube_version is version('v1.24.0', '<') %}old{% else %}new{% endif %}\n";
+        let decided = render_text(template, &variables(&[("kube_version", "v1.29.3")])).unwrap();
+        assert_eq!(decided.variants.len(), 1);
+        assert_eq!(decided.variants[0].text, "new");
+        assert!(decided.variants[0].conditions.is_empty());
+        let split = render_text(template, &variables(&[])).unwrap();
+        let texts: Vec<&str> = split.variants.iter().map(|v| v.text.as_str()).collect();
+        assert_eq!(texts, ["new", "old"]);
+    }
+
+    #[test]
     fn a_condition_on_a_host_fact_in_a_default_splits_the_render() {
         let vars = variables(&[(
             "etcd_memory_limit",

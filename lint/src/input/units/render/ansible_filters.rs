@@ -114,6 +114,8 @@ const TESTS: &[&str] = &[
     "sameas",
     "filter",
     "test",
+    "version",
+    "version_compare",
 ];
 
 pub fn is_known(filter: &str) -> bool {
@@ -144,6 +146,8 @@ fn is_set(value: &Value) -> bool {
 pub fn add(env: &mut Environment<'static>) {
     env.add_test("defined", |value: Value| is_set(&value));
     env.add_test("undefined", |value: Value| !is_set(&value));
+    env.add_test("version", version);
+    env.add_test("version_compare", version);
     env.add_filter("default", default);
     env.add_filter("d", default);
     env.add_filter("regex_replace", regex_replace);
@@ -284,6 +288,100 @@ pub fn add(env: &mut Environment<'static>) {
         carried("quote", &value, &[])
             .unwrap_or_else(|| Value::from(shell_quote(&value.to_string())))
     });
+}
+
+/// Ansible's `version(version, operator='eq', strict=false,
+/// version_type='loose')` test: `kube_version is version('v1.25.0', '>=')`.
+/// Versions compare as Python's LooseVersion does: runs of digits as
+/// numbers, runs of letters as text, dots dropped; a number against text
+/// is an error, as it is in Ansible.
+fn version(
+    value: Value,
+    against: Value,
+    operator: Option<String>,
+    kwargs: Kwargs,
+) -> Result<bool, Error> {
+    let operator = match operator {
+        Some(operator) => operator,
+        None => kwargs
+            .get::<Option<String>>("operator")?
+            .unwrap_or_else(|| "eq".to_string()),
+    };
+    kwargs.get::<Option<bool>>("strict")?;
+    let version_type = kwargs.get::<Option<String>>("version_type")?;
+    kwargs.assert_all_used()?;
+    if version_type
+        .is_some_and(|t| !matches!(t.as_str(), "loose" | "strict" | "semver" | "semantic"))
+    {
+        return Err(invalid(
+            "version: a version_type scar does not compare".to_string(),
+        ));
+    }
+    if as_unknown(&value).is_some() || as_unknown(&against).is_some() || value.is_undefined() {
+        return Err(invalid("version: a value scar does not know".to_string()));
+    }
+    let (left, right) = (
+        loose_version(&value.to_string()),
+        loose_version(&against.to_string()),
+    );
+    if left.is_empty() || right.is_empty() {
+        return Err(invalid("version: an empty version".to_string()));
+    }
+    let mut order = std::cmp::Ordering::Equal;
+    for (a, b) in left.iter().zip(&right) {
+        order = match (a, b) {
+            (VersionPart::Number(a), VersionPart::Number(b)) => a.cmp(b),
+            (VersionPart::Text(a), VersionPart::Text(b)) => a.cmp(b),
+            _ => return Err(invalid("version: a number compared with text".to_string())),
+        };
+        if order.is_ne() {
+            break;
+        }
+    }
+    if order.is_eq() {
+        order = left.len().cmp(&right.len());
+    }
+    Ok(match operator.as_str() {
+        "<" | "lt" => order.is_lt(),
+        "<=" | "le" => order.is_le(),
+        ">" | "gt" => order.is_gt(),
+        ">=" | "ge" => order.is_ge(),
+        "==" | "=" | "eq" => order.is_eq(),
+        "!=" | "<>" | "ne" => order.is_ne(),
+        other => return Err(invalid(format!("version: no operator {other}"))),
+    })
+}
+
+#[derive(Debug, PartialEq)]
+enum VersionPart {
+    Number(u128),
+    Text(String),
+}
+
+/// LooseVersion's components: `v1.25.0-rc.1` is v, 1, 25, 0, -, rc, 1.
+fn loose_version(text: &str) -> Vec<VersionPart> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let run = if c.is_ascii_digit() {
+            rest.find(|c: char| !c.is_ascii_digit())
+        } else if c.is_ascii_lowercase() {
+            rest.find(|c: char| !c.is_ascii_lowercase())
+        } else {
+            rest.find(|c: char| c.is_ascii_digit() || c.is_ascii_lowercase())
+        }
+        .unwrap_or(rest.len());
+        let (part, tail) = rest.split_at(run);
+        rest = tail;
+        if part == "." {
+            continue;
+        }
+        parts.push(match part.parse() {
+            Ok(number) => VersionPart::Number(number),
+            Err(_) => VersionPart::Text(part.to_string()),
+        });
+    }
+    parts
 }
 
 /// Keyword arguments that change only how text is laid out (indentation,
@@ -799,6 +897,21 @@ mod tests {
             "{{ {} | to_nice_yaml(explicit_start=true) }}",
             "{{ {} | combine({}, list_merge='sideways') }}",
             "{{ 'a' | regex_replace('a', 'b', flags=2) }}",
+        ]);
+    }
+
+    #[test]
+    fn versions_compare_as_ansible_s_version_test_does() {
+        assert_eq!(
+            render("{{ 'v1.25.0' is version('v1.11.1', '>=') }} {{ '1.10' is version('1.9', 'gt') }} {{ '1.2' is version('1.2.0', '<') }} {{ 'v1.29.3' is version('v1.29.3', operator='eq') }} {{ '17.03' is version_compare('17.03', '!=') }}"),
+            "True True True True False"
+        );
+        assert_refused(&[
+            "{{ fact is version('1.0', '<') }}",
+            "{{ unset is version('1.0', '<') }}",
+            "{{ '1.0' is version('1.0', 'about') }}",
+            "{{ 'v1' is version('1', '<') }}",
+            "{{ '' is version('1', '<') }}",
         ]);
     }
 

@@ -307,16 +307,9 @@ fn version(
             .get::<Option<String>>("operator")?
             .unwrap_or_else(|| "eq".to_string()),
     };
-    kwargs.get::<Option<bool>>("strict")?;
+    let strict = kwargs.get::<Option<bool>>("strict")?.unwrap_or(false);
     let version_type = kwargs.get::<Option<String>>("version_type")?;
     kwargs.assert_all_used()?;
-    if version_type
-        .is_some_and(|t| !matches!(t.as_str(), "loose" | "strict" | "semver" | "semantic"))
-    {
-        return Err(invalid(
-            "version: a version_type scar does not compare".to_string(),
-        ));
-    }
     if as_unknown(&value).is_some() || as_unknown(&against).is_some() || value.is_undefined() {
         return Err(invalid("version: a value scar does not know".to_string()));
     }
@@ -326,6 +319,17 @@ fn version(
     );
     if left.is_empty() || right.is_empty() {
         return Err(invalid("version: an empty version".to_string()));
+    }
+    // Strict, semantic and PEP 440 versions order pre-releases their own
+    // way; on plain numbers every kind agrees with LooseVersion.
+    let numbers_only =
+        |parts: &[VersionPart]| parts.iter().all(|p| matches!(p, VersionPart::Number(_)));
+    let loose = !strict && version_type.is_none_or(|t| t == "loose");
+    let comparable = loose || (numbers_only(&left) && numbers_only(&right));
+    if !comparable {
+        return Err(invalid(
+            "version: a strict or semantic version with more than numbers".to_string(),
+        ));
     }
     let mut order = std::cmp::Ordering::Equal;
     for (a, b) in left.iter().zip(&right) {
@@ -903,8 +907,8 @@ mod tests {
     #[test]
     fn versions_compare_as_ansible_s_version_test_does() {
         assert_eq!(
-            render("{{ 'v1.25.0' is version('v1.11.1', '>=') }} {{ '1.10' is version('1.9', 'gt') }} {{ '1.2' is version('1.2.0', '<') }} {{ 'v1.29.3' is version('v1.29.3', operator='eq') }} {{ '17.03' is version_compare('17.03', '!=') }}"),
-            "True True True True False"
+            render("{{ '1.25.0' is version('1.9', '>', version_type='semver') }} {{ 'v1.25.0' is version('v1.11.1', '>=') }} {{ '1.10' is version('1.9', 'gt') }} {{ '1.2' is version('1.2.0', '<') }} {{ 'v1.29.3' is version('v1.29.3', operator='eq') }} {{ '17.03' is version_compare('17.03', '!=') }}"),
+            "True True True True True False"
         );
         assert_refused(&[
             "{{ fact is version('1.0', '<') }}",
@@ -912,6 +916,8 @@ mod tests {
             "{{ '1.0' is version('1.0', 'about') }}",
             "{{ 'v1' is version('1', '<') }}",
             "{{ '' is version('1', '<') }}",
+            "{{ '1.0.0-rc.1' is version('1.0.0', '<', version_type='semver') }}",
+            "{{ '1.0a1' is version('1.0', '<', strict=true) }}",
         ]);
     }
 

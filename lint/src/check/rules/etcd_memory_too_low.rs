@@ -91,21 +91,10 @@ resources:
         if object.runs_to_completion() {
             return;
         }
-        let beside_an_api_server = object
-            .containers()
-            .iter()
-            .any(|c| container_runs(c, "kube-apiserver"));
-        let host_network = object
-            .pod_spec()
-            .and_then(|s| s.get("hostNetwork"))
-            .and_then(Node::bool)
-            == Some(true);
-        let reachable_from_outside_its_pod =
-            |etcd: &Node| host_network || beside_an_api_server || !clients_on_loopback_only(etcd);
         for container in object
             .containers()
             .iter()
-            .filter(|c| container_runs(c, ETCD) && reachable_from_outside_its_pod(c))
+            .filter(|c| container_runs(c, ETCD) && reachable_from_outside_its_pod(object, c))
         {
             if let Some(limit) = container.at(&["resources", "limits", "memory"]) {
                 let value = limit.str().unwrap_or("");
@@ -131,6 +120,23 @@ resources:
             }
         }
     }
+}
+
+/// Whether other Pods can reach an etcd container: it takes clients on more
+/// than loopback, or loopback is the node's (`hostNetwork`), or a
+/// kube-apiserver beside it uses it.
+fn reachable_from_outside_its_pod(object: &Object<'_>, etcd: &Node) -> bool {
+    let host_network = object
+        .pod_spec()
+        .and_then(|s| s.get("hostNetwork"))
+        .and_then(Node::bool)
+        == Some(true);
+    host_network
+        || !clients_on_loopback_only(etcd)
+        || object
+            .containers()
+            .iter()
+            .any(|c| container_runs(c, "kube-apiserver"))
 }
 
 /// Whether an etcd container sets the addresses it takes clients on, and

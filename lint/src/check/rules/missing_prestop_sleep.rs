@@ -46,7 +46,8 @@ Not reported: bare Pods and ReplicationControllers (never rolled out),
 Jobs, headless Services, Services only admission webhooks or aggregated
 APIs call, Services that serve only operators (every port named for
 metrics, profiling or probes: `metrics`, `http-metrics`, `*-metrics`,
-`http-profiling`, `probes`, `healthz`; or every port scraped by a
+`monitoring`, `*-servicemonitor`, `http-profiling`, `probes`, `healthz`;
+or every port scraped by a
 `ServiceMonitor`),
 containers whose ports the Service does not send to, a preStop hook that runs
 something else such as a drain endpoint (`/wait-shutdown` of ingress-nginx,

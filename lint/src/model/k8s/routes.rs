@@ -198,11 +198,15 @@ pub fn scrape(object: &Object<'_>) -> Option<Scrape> {
 }
 
 /// A port name that says it serves operators, not users: metrics
-/// (`metrics`, `http-metrics`, `*-metrics`), profiling (`profiling`,
-/// `http-profiling`, `pprof`) or health probes (`probes`, `health`, `healthz`).
+/// (`metrics`, `http-metrics`, `*-metrics`, `monitoring`, and
+/// `*-servicemonitor`, as cert-manager names its metrics port), profiling
+/// (`profiling`, `http-profiling`, `pprof`) or health probes (`probes`,
+/// `health`, `healthz`).
 pub fn is_operations_port(name: &str) -> bool {
     const KINDS: &[&str] = &[
         "metrics",
+        "monitoring",
+        "servicemonitor",
         "profiling",
         "pprof",
         "probes",
@@ -276,6 +280,8 @@ mod tests {
         assert!(is_operations_port("metrics"));
         assert!(is_operations_port("http-profiling"));
         assert!(is_operations_port("probes"));
+        assert!(is_operations_port("tcp-prometheus-servicemonitor"));
+        assert!(is_operations_port("monitoring"));
         assert!(!is_operations_port("http"));
         assert!(!is_operations_port("metricsservice"));
     }

@@ -87,8 +87,11 @@ fn kubespray_apps_give_dns_on_the_masters_and_single_backends_of_apis_and_webhoo
     // Incident 7: DNS allowed onto the control plane. The CoreDNS Deployment
     // sets no replicas; the role's dns-autoscaler sets them from the
     // cluster's size. metrics-server serves an aggregated API from one Pod.
-    // MetalLB's fail-closed webhooks call its one controller; its selectors
-    // and tolerations render through `to_nice_yaml(indent=2) | indent(8)`.
+    // MetalLB's fail-closed webhooks call its one controller, and
+    // cert-manager's its one webhook Pod (scoped to cert-manager's own
+    // resources: no webhook-unscoped); their selectors, tolerations and
+    // affinities render through `to_nice_yaml(indent=2) | indent(width=8)`.
+    // cert-manager's metrics Service is for its ServiceMonitor, not users.
     // NodeLocal DNSCache runs on every node by design, and netchecker's etcd
     // is its own store on loopback, not the cluster's: both stay silent.
     assert_eq!(
@@ -98,6 +101,13 @@ fn kubespray_apps_give_dns_on_the_masters_and_single_backends_of_apis_and_webhoo
                 "dns-schedulable-on-control-plane".to_string(),
                 format!("{templates}/ansible/templates/coredns-deployment.yml.j2"),
                 32
+            ),
+            (
+                "webhook-single-replica".to_string(),
+                format!(
+                    "{templates}/ingress_controller/cert_manager/templates/cert-manager.yml.j2"
+                ),
+                311
             ),
             (
                 "webhook-single-replica".to_string(),
@@ -112,7 +122,7 @@ fn kubespray_apps_give_dns_on_the_masters_and_single_backends_of_apis_and_webhoo
         ],
         "{doc:#}"
     );
-    assert_eq!(doc["summary"]["resources"], 12, "{doc:#}");
+    assert_eq!(doc["summary"]["resources"], 19, "{doc:#}");
     let skipped = doc["summary"]["skipped"].as_array().unwrap();
     assert!(skipped.is_empty(), "{skipped:#?}");
 
@@ -133,6 +143,7 @@ fn kubespray_apps_give_dns_on_the_masters_and_single_backends_of_apis_and_webhoo
         [
             "dns-single-replica",
             "dns-schedulable-on-control-plane",
+            "webhook-single-replica",
             "webhook-single-replica",
             "apiservice-single-replica"
         ]

@@ -854,6 +854,11 @@ mod tests {
             "  a\n\n  b|a\n  \n  b"
         );
         assert_eq!(render("{{ 'a\nb' | indent('> ') }}"), "a\n> b");
+        // kubespray's cert-manager writes Python's capitalised booleans.
+        assert_eq!(
+            render("{{ 'a\nb' | indent(width=4, first=False) }}"),
+            "a\n    b"
+        );
         assert_eq!(
             render("{{ [m] | to_nice_yaml(indent=2) | indent(width=8) }}|"),
             "-\n          a: 1\n|"

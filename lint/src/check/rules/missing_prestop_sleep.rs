@@ -47,8 +47,7 @@ Jobs, headless Services, Services only admission webhooks or aggregated
 APIs call, Services that serve only operators (every port named for
 metrics, profiling or probes: `metrics`, `http-metrics`, `*-metrics`,
 `monitoring`, `*-servicemonitor`, `http-profiling`, `probes`, `healthz`;
-or every port scraped by a
-`ServiceMonitor`),
+or every port scraped by a `ServiceMonitor`),
 containers whose ports the Service does not send to, a preStop hook that runs
 something else such as a drain endpoint (`/wait-shutdown` of ingress-nginx,
 an `httpGet` to `/drain`: a deliberate choice), and CoreDNS, which drains

@@ -151,23 +151,37 @@ fn kubespray_apps_give_dns_on_the_masters_and_single_backends_of_apis_and_webhoo
 }
 
 #[test]
-fn kubespray_units_give_only_docker_s_start_limit_that_gives_up_on_restarts() {
+fn kubespray_units_give_up_restarting_docker_and_cri_dockerd_and_leave_the_kubelet_alone() {
     let doc = json(&scar(&[
         "lint",
         "--format",
         "json",
         "testdata/ansible/kubespray-units",
     ]));
-    // Restart=on-failure every 100 ms, 3 starts in 60 s: a crash loop
-    // leaves docker down. The kubelet's unit restarts every 10 s.
+    // docker: Restart=on-failure every 100 ms, 3 starts in 60 s;
+    // cri-dockerd: Restart=always every 2 s, 3 starts in 60 s. A crash loop
+    // leaves either down. cri-dockerd's TimeoutSec=0 never ends a hung
+    // start (an info). The kubelet's unit restarts every 10 s.
+    let engines = "testdata/ansible/kubespray-units/roles/container-engine";
     assert_eq!(
         rules_paths_and_lines(&doc),
-        vec![(
-            "unit-start-limit-defeats-restart".to_string(),
-            "testdata/ansible/kubespray-units/roles/container-engine/docker/templates/docker.service.j2"
-                .to_string(),
-            40
-        )],
+        vec![
+            (
+                "unit-start-timeout-infinite".to_string(),
+                format!("{engines}/cri-dockerd/templates/cri-dockerd.service.j2"),
+                13
+            ),
+            (
+                "unit-start-limit-defeats-restart".to_string(),
+                format!("{engines}/cri-dockerd/templates/cri-dockerd.service.j2"),
+                15
+            ),
+            (
+                "unit-start-limit-defeats-restart".to_string(),
+                format!("{engines}/docker/templates/docker.service.j2"),
+                40
+            ),
+        ],
         "{doc:#}"
     );
     let skipped = doc["summary"]["skipped"].as_array().unwrap();

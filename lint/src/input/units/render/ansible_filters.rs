@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use minijinja::value::{from_args, Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
+use minijinja::value::{from_args, ArgType, Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind};
 
 use super::unknown::{as_unknown, unknown, Origin};
@@ -301,12 +301,7 @@ fn version(
     operator: Option<String>,
     kwargs: Kwargs,
 ) -> Result<bool, Error> {
-    let operator = match operator {
-        Some(operator) => operator,
-        None => kwargs
-            .get::<Option<String>>("operator")?
-            .unwrap_or_else(|| "eq".to_string()),
-    };
+    let operator = argument(operator, &kwargs, "operator")?.unwrap_or_else(|| "eq".to_string());
     let strict = kwargs.get::<Option<bool>>("strict")?.unwrap_or(false);
     let version_type = kwargs.get::<Option<String>>("version_type")?;
     kwargs.assert_all_used()?;
@@ -388,6 +383,21 @@ fn loose_version(text: &str) -> Vec<VersionPart> {
     parts
 }
 
+/// An argument Python lets a caller give by position or by its keyword.
+fn argument<'a, T>(
+    positional: Option<T>,
+    kwargs: &'a Kwargs,
+    name: &'a str,
+) -> Result<Option<T>, Error>
+where
+    Option<T>: ArgType<'a, Output = Option<T>>,
+{
+    match positional {
+        Some(value) => Ok(Some(value)),
+        None => kwargs.get(name),
+    }
+}
+
 /// Keyword arguments that change only how text is laid out (indentation,
 /// key order, escaping), not what it says: taken and left alone. Any other
 /// is refused, so the template is linted as written rather than guessed.
@@ -407,12 +417,7 @@ fn default(
     boolean: Option<Value>,
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
-    let fallback = match fallback {
-        Some(fallback) => fallback,
-        None => kwargs
-            .get::<Option<Value>>("default_value")?
-            .unwrap_or(Value::from("")),
-    };
+    let fallback = argument(fallback, &kwargs, "default_value")?.unwrap_or(Value::from(""));
     let boolean = match boolean {
         Some(boolean) => boolean.is_true(),
         None => kwargs.get::<Option<bool>>("boolean")?.unwrap_or(false),
@@ -518,18 +523,9 @@ fn indent(
     blank: Option<bool>,
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
-    let width = match width {
-        Some(width) => Some(width),
-        None => kwargs.get::<Option<Value>>("width")?,
-    };
-    let first = match first {
-        Some(first) => first,
-        None => kwargs.get::<Option<bool>>("first")?.unwrap_or(false),
-    };
-    let blank = match blank {
-        Some(blank) => blank,
-        None => kwargs.get::<Option<bool>>("blank")?.unwrap_or(false),
-    };
+    let width = argument(width, &kwargs, "width")?;
+    let first = argument(first, &kwargs, "first")?.unwrap_or(false);
+    let blank = argument(blank, &kwargs, "blank")?.unwrap_or(false);
     kwargs.assert_all_used()?;
     if let Some(unknown) = carried("indent", &value, width.as_slice()) {
         return Ok(unknown);
